@@ -1,0 +1,3 @@
+from tinykws.cli.main import main
+
+main()
