@@ -180,3 +180,70 @@ def librosa_mfcc(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
         lifter=0,
     )
     return m.T.astype(np.float32)
+
+
+def default_cache_dir() -> "Path":
+    """``$TINYKWS_CACHE/features`` or ``~/.cache/tinykws/features``."""
+    from pathlib import Path
+
+    base = os.environ.get("TINYKWS_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "tinykws")
+    return Path(base) / "features"
+
+
+class FeatureCache:
+    """Clean clips' features on disk, keyed by (file sha1, spec hash).
+
+    Only un-augmented clips are cached: augmented examples are new waveforms
+    every epoch and always get fresh features. Entries are single ``.npy``
+    files written atomically, so concurrent runs can share a cache.
+    """
+
+    def __init__(self, spec: FeatureSpec, root: "Path | None" = None):
+        self.spec = spec
+        self.root = (root or default_cache_dir()) / spec.sha256[:16]
+
+    def _path(self, sha1: str):
+        return self.root / sha1[:2] / f"{sha1}.npy"
+
+    def get(self, sha1: str) -> np.ndarray | None:
+        p = self._path(sha1)
+        try:
+            a = np.load(p)
+        except (FileNotFoundError, ValueError, OSError):
+            return None
+        return a if a.shape == self.spec.input_shape else None
+
+    def put(self, sha1: str, feats: np.ndarray) -> None:
+        import io as _io
+
+        from tinykws.io import atomic_write_bytes
+
+        buf = _io.BytesIO()
+        np.save(buf, np.asarray(feats, np.float32))
+        try:
+            atomic_write_bytes(self._path(sha1), buf.getvalue())
+        except OSError:
+            pass  # a read-only or full cache only costs speed
+
+    def features(self, y: np.ndarray, keys: list[str]) -> tuple[np.ndarray, int]:
+        """Features of clips ``y`` (one row per key); rows with an empty key are never cached.
+
+        Returns the features and the number of cache hits.
+        """
+        out = np.zeros((len(keys), *self.spec.input_shape), np.float32)
+        todo = []
+        hits = 0
+        for i, k in enumerate(keys):
+            a = self.get(k) if k else None
+            if a is None:
+                todo.append(i)
+            else:
+                out[i] = a
+                hits += 1
+        if todo:
+            f = compute_mfcc(y[todo], self.spec)
+            out[todo] = f
+            for j, i in enumerate(todo):
+                if keys[i]:
+                    self.put(keys[i], f[j])
+        return out, hits

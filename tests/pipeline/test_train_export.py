@@ -1,0 +1,126 @@
+"""The shared tiny run: report contents, quantization, C array, TFLM agreement, export."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from tinykws.export.carray import parse_c_array
+from tinykws.quantize import builtin_ops, quantize_input, tflite_io_quantization
+from tinykws.run import load_run
+
+
+def test_run_folder_is_complete(tiny_run):
+    for name in ("config.json", "spec.json", "labels.json", "manifest.csv", "model.keras", "model_int8.tflite",
+                 "report.json", "report.md", "score_distribution.json", "confusion_int8.png", "confusion_float.png",
+                 "training_curves.png", "c/kws_model.h", "c/kws_model.cc", "c/model.json"):
+        assert (tiny_run / name).is_file(), name
+    assert (tiny_run / "tensorboard").is_dir()
+    assert not list(tiny_run.parent.glob(".*.partial"))
+
+
+def test_report_has_the_promised_keys(tiny_run):
+    r = json.loads((tiny_run / "report.json").read_text())
+    for a, b in [("accuracy", "float"), ("accuracy", "int8"), ("accuracy", "per_class"), ("tflm", "top1_agreement"),
+                 ("tflm", "max_abs_diff"), ("tflm", "arena_bytes"), ("model", "tflite_bytes"), ("model", "params"),
+                 ("model", "macs"), ("data", "counts"), ("data", "dataset_hash")]:
+        assert b in r[a], (a, b)
+    for k in ("features_s", "training_s", "conversion_s"):
+        assert r["timing"][k] >= 0
+    assert r["labels"] if "labels" in r else r["data"]["labels"] == ["up", "down", "_unknown_", "_silence_"]
+    # The tone words are easy: a model that learnt nothing would sit near 25 %.
+    assert r["accuracy"]["int8"] > 0.6
+
+
+def test_model_is_full_int8(tiny_run):
+    tfl = (tiny_run / "model_int8.tflite").read_bytes()
+    q = tflite_io_quantization(tfl)
+    assert q["input_dtype"] == "int8" and q["output_dtype"] == "int8"
+    assert q["input_shape"] == [1, 49, 10]
+    ops = builtin_ops(tfl)
+    assert "CONV_2D" in ops and "DEPTHWISE_CONV_2D" in ops and "SOFTMAX" in ops
+    assert not {"SHAPE", "STRIDED_SLICE", "PACK", "DEQUANTIZE"} & set(ops)
+
+
+def test_c_array_parses_back_to_the_tflite(tiny_run):
+    tfl = (tiny_run / "model_int8.tflite").read_bytes()
+    src = (tiny_run / "c" / "kws_model.cc").read_text()
+    assert "alignas(16)" in src
+    assert parse_c_array(src) == tfl
+    hdr = (tiny_run / "c" / "kws_model.h").read_text()
+    import hashlib
+
+    assert f'#define KWS_MODEL_HASH "{hashlib.sha256(tfl).hexdigest()}"' in hdr
+    assert re.search(r"#define KWS_MODEL_OPS\(X\) (X\(\w+\) ?)+", hdr)
+    info = json.loads((tiny_run / "c" / "model.json").read_text())
+    assert f"#define KWS_MODEL_ARENA_BYTES {info['arena_bytes']}" in hdr
+    assert info["arena_bytes"] % 16 == 0 and info["arena_bytes"] > info["arena_min_bytes"]
+    assert f"#define KWS_MODEL_NUM_LABELS {len(info['labels'])}" in hdr
+
+
+def test_header_compiles_with_the_host_compiler(tiny_run, tmp_path):
+    import shutil
+    import subprocess
+
+    cxx = shutil.which("g++") or shutil.which("c++")
+    if not cxx:
+        pytest.skip("no C++ compiler")
+    main = tmp_path / "m.cc"
+    main.write_text('#include "kws_model.h"\n#include <cstdio>\n#define P(n) std::printf(#n "\\n");\n'
+                    'int main(){ KWS_MODEL_OPS(P) std::printf("%u %s\\n", kws_model_len, kws_model_labels[0]); '
+                    'return ((uintptr_t)kws_model_data % 16) != 0; }\n')
+    exe = tmp_path / "m"
+    subprocess.run([cxx, "-std=gnu++14", "-I", str(tiny_run / "c"), str(main), str(tiny_run / "c" / "kws_model.cc"), "-o", str(exe)], check=True)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()
+    tfl = (tiny_run / "model_int8.tflite").read_bytes()
+    assert out[-2:] == [str(len(tfl)), "up"]
+    assert "Conv2D" in out
+
+
+def test_tflm_runs_in_the_exported_arena_and_agrees(tiny_run):
+    from tinykws.tflm import TflmModel
+
+    run = load_run(tiny_run)
+    m = TflmModel(run.tflite_bytes, run.arena_bytes)
+    rng = np.random.default_rng(0)
+    x = quantize_input(rng.normal(-20, 60, (8, 49, 10)), m.input_scale, m.input_zero_point)
+    q = m.predict(x)
+    assert q.shape == (8, 4) and q.dtype == np.int8
+    r = run.report
+    assert r["tflm"]["top1_agreement"] >= 0.97
+    assert r["tflm"]["max_abs_diff"] <= 20
+
+
+def test_arena_search_finds_the_boundary(tiny_run):
+    from tinykws.errors import UserError
+    from tinykws.tflm import TflmModel, find_min_arena
+
+    tfl = (tiny_run / "model_int8.tflite").read_bytes()
+    n = find_min_arena(tfl)
+    TflmModel(tfl, n)  # works at the minimum
+    assert n == load_run(tiny_run).report["tflm"]["arena_bytes"]
+
+
+def test_quantize_input_rounds_half_to_even_and_saturates():
+    x = np.array([0.5, 1.5, 2.5, -0.5, 1000.0, -1000.0], np.float32)
+    assert quantize_input(x, 1.0, 0).tolist() == [0, 2, 2, 0, 127, -128]
+    assert quantize_input(np.array([3.0]), 2.0, -5).tolist() == [-3]
+
+
+def test_export_writes_firmware_tree(tiny_run, tmp_path):
+    from tinykws.export import export_run
+
+    fw = tmp_path / "fw"
+    (fw / "src" / "model").mkdir(parents=True)
+    (fw / "lib" / "kws_core" / "include").mkdir(parents=True)
+    paths = export_run(tiny_run, fw)
+    names = sorted(p.name for p in paths)
+    assert names == ["kws_feature_spec.h", "kws_model.cc", "kws_model.h", "model.json"]
+    assert parse_c_array((fw / "src" / "model" / "kws_model.cc").read_text()) == (tiny_run / "model_int8.tflite").read_bytes()
+
+
+def test_score_distribution_is_kept(tiny_run):
+    d = json.loads((tiny_run / "score_distribution.json").read_text())
+    assert set(d["per_class"]) == {"up", "down", "_unknown_", "_silence_"}
+    assert all(0 <= s <= 1 for s in d["all"]) and len(d["all"]) == load_run(tiny_run).report["n_test"]

@@ -1,0 +1,31 @@
+"""Helpers shared by the CLI modules: quiet TensorFlow, consistent output."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+
+import click
+
+
+def quiet_tensorflow() -> None:
+    """Keep TensorFlow's and the converter's chatter out of the user's terminal."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    warnings.filterwarnings("ignore")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+
+
+def echo(line: str) -> None:
+    click.echo(line)
+    sys.stdout.flush()
+
+
+def parse_words(words: str | None) -> list[str] | None:
+    if words is None:
+        return None
+    out = [w.strip() for w in words.split(",") if w.strip()]
+    return out or None

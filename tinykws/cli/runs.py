@@ -1,0 +1,66 @@
+"""``tinykws runs``: a table of training runs and their key figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+def _pct(v):
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def print_summary(run: Path) -> None:
+    """The closing table of ``train`` and ``demo``."""
+    from rich.console import Console
+    from rich.table import Table
+
+    r = json.loads((Path(run) / "report.json").read_text())
+    t = Table(title=f"run {r['run']}", show_header=False)
+    t.add_row("accuracy float / int8 (TFLM)", f"{_pct(r['accuracy']['float'])} / {_pct(r['accuracy']['int8'])}  ({r['n_test']} test clips)")
+    t.add_row("TFLM vs tf.lite", f"top-1 agreement {_pct(r['tflm'].get('top1_agreement'))}, max int8 output diff {r['tflm'].get('max_abs_diff')}")
+    t.add_row("flash (model)", f"{r['model']['tflite_bytes']:,} bytes")
+    t.add_row("TFLM arena", f"{r['tflm']['arena_bytes']:,} bytes (compiled in {r['tflm']['arena_bytes_with_margin']:,})")
+    t.add_row("params / MACs", f"{r['model']['params']:,} / {r['model']['macs']:,}")
+    t.add_row("C array", str(Path(run) / "c" / "kws_model.cc"))
+    t.add_row("report", str(Path(run) / "report.md"))
+    Console().print(t)
+
+
+@click.command()
+@click.option("--dir", "runs_dir", type=click.Path(file_okay=False), default="runs", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def runs(runs_dir, as_json):
+    """List runs, newest last."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tinykws.run import list_runs
+
+    rows = []
+    for p in list_runs(runs_dir):
+        try:
+            r = json.loads((p / "report.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        rows.append({
+            "run": p.name, "arch": r["model"]["arch"], "labels": len(r["data"]["labels"]),
+            "float": r["accuracy"]["float"], "int8": r["accuracy"]["int8"],
+            "tflite_bytes": r["model"]["tflite_bytes"], "arena_bytes": r["tflm"]["arena_bytes"],
+            "dataset_hash": r["data"]["dataset_hash"][:12],
+        })
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"no runs in {runs_dir}/")
+        return
+    t = Table()
+    for c in ("run", "arch", "labels", "float", "int8", "model bytes", "arena bytes", "data"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(r["run"], r["arch"], str(r["labels"]), _pct(r["float"]), _pct(r["int8"]),
+                  f"{r['tflite_bytes']:,}", f"{r['arena_bytes']:,}", r["dataset_hash"])
+    Console().print(t)

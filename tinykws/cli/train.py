@@ -1,0 +1,30 @@
+"""``tinykws train``: a dataset folder in, a run folder out."""
+
+from __future__ import annotations
+
+import click
+
+from tinykws.cli._common import echo, parse_words, quiet_tensorflow
+from tinykws.model.architectures import ARCHITECTURES, DEFAULT_ARCH
+
+
+@click.command()
+@click.argument("dataset", type=click.Path(file_okay=False, path_type=str))
+@click.option("--words", help="Comma-separated keywords; other label folders become _unknown_. Default: every folder is a keyword.")
+@click.option("--arch", type=click.Choice(list(ARCHITECTURES)), default=DEFAULT_ARCH, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 10000), default=80, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=64, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--name", help="Run name (default: dataset folder and architecture).")
+@click.option("--out", type=click.Path(file_okay=False), default="runs", show_default=True, help="Where run folders go.")
+def train(dataset, words, arch, epochs, batch_size, seed, name, out):
+    """Train, quantize to int8 and verify on TFLM; writes runs/<time>-<name>/."""
+    quiet_tensorflow()
+    from tinykws.train import TrainConfig, train as run_training
+
+    cfg = TrainConfig(dataset=dataset, words=parse_words(words), arch=arch, epochs=epochs,
+                      batch_size=batch_size, seed=seed, name=name)
+    run = run_training(cfg, out, log=echo)
+    from tinykws.cli.runs import print_summary
+
+    print_summary(run)

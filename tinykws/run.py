@@ -1,0 +1,99 @@
+"""Run folders: where one training run keeps everything it made.
+
+``runs/<YYYYmmdd-HHMMSS>-<name>/`` holds ``config.json``, ``spec.json``,
+``labels.json``, ``manifest.csv``, ``model.keras``, ``model_int8.tflite``,
+``report.json``, ``report.md``, ``score_distribution.json``, the exported C
+files under ``c/``, plots, and TensorBoard logs under ``tensorboard/``.
+:func:`load_run` reads one back and checks it is complete.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from tinykws.errors import UserError
+from tinykws.export.carray import RecognizerConfig
+from tinykws.spec import FeatureSpec
+
+DEFAULT_RUNS_DIR = Path("runs")
+
+
+@dataclass
+class Run:
+    path: Path
+    spec: FeatureSpec
+    labels: list[str]
+    tflite_bytes: bytes
+    report: dict
+    config: dict
+    recognizer: RecognizerConfig
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def model_sha256(self) -> str:
+        from tinykws.io import sha256_bytes
+
+        return sha256_bytes(self.tflite_bytes)
+
+    @property
+    def arena_bytes(self) -> int:
+        return int(self.report.get("tflm", {}).get("arena_bytes_with_margin") or self.report["tflm"]["arena_bytes"])
+
+    def keras_model(self):
+        import keras
+
+        p = self.path / "model.keras"
+        if not p.is_file():
+            raise UserError(f"{self.path}: model.keras is missing")
+        return keras.models.load_model(p, compile=False)
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a run folder; :class:`UserError` if it is not one or is incomplete."""
+    p = Path(path)
+    if not p.is_dir():
+        raise UserError(f"run not found: {p}")
+    need = ["spec.json", "labels.json", "model_int8.tflite", "report.json"]
+    missing = [n for n in need if not (p / n).is_file()]
+    if missing:
+        raise UserError(f"{p} is not a complete run (missing {', '.join(missing)})")
+    try:
+        labels = json.loads((p / "labels.json").read_text())
+        report = json.loads((p / "report.json").read_text())
+        config = json.loads((p / "config.json").read_text()) if (p / "config.json").is_file() else {}
+    except json.JSONDecodeError as e:
+        raise UserError(f"{p}: damaged run file ({e})") from None
+    rec = RecognizerConfig(**report.get("recognizer", {}))
+    return Run(p, FeatureSpec.load(p / "spec.json"), labels, (p / "model_int8.tflite").read_bytes(), report, config, rec)
+
+
+def list_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> list[Path]:
+    d = Path(runs_dir)
+    if not d.is_dir():
+        return []
+    return sorted(x for x in d.iterdir() if x.is_dir() and (x / "report.json").is_file())
+
+
+def latest_run(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path:
+    runs = list_runs(runs_dir)
+    if not runs:
+        raise UserError(f"no runs in {runs_dir}/: train one with `tinykws train DATASET` or `tinykws demo`")
+    return runs[-1]
+
+
+def resolve_run(run: str | Path | None, runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path:
+    """A run given by path, by name inside ``runs_dir``, or the latest when ``None``."""
+    if run is None:
+        return latest_run(runs_dir)
+    p = Path(run)
+    if p.is_dir():
+        return p
+    q = Path(runs_dir) / str(run)
+    if q.is_dir():
+        return q
+    raise UserError(f"run not found: {run}")
