@@ -106,7 +106,7 @@ def compute_mfcc(
     y: np.ndarray,
     spec: FeatureSpec,
     *,
-    batch_size: int = 256,
+    batch_size: int = 64,
     workers: int | None = None,
 ) -> np.ndarray:
     """MFCCs of one clip or a batch of clips.
@@ -194,36 +194,52 @@ class FeatureCache:
     """Clean clips' features on disk, keyed by (file sha1, spec hash).
 
     Only un-augmented clips are cached: augmented examples are new waveforms
-    every epoch and always get fresh features. Entries are single ``.npy``
-    files written atomically, so concurrent runs can share a cache.
+    every epoch and always get fresh features. Each call that computes new
+    features writes one immutable pack (``<spec hash>/<random>.npz`` holding
+    keys and features) atomically, so concurrent runs can share a cache and a
+    damaged pack only costs a recomputation.
     """
 
     def __init__(self, spec: FeatureSpec, root: "Path | None" = None):
         self.spec = spec
         self.root = (root or default_cache_dir()) / spec.sha256[:16]
+        self._index: dict[str, np.ndarray] | None = None
 
-    def _path(self, sha1: str):
-        return self.root / sha1[:2] / f"{sha1}.npy"
+    def _load_index(self) -> dict[str, np.ndarray]:
+        if self._index is None:
+            self._index = {}
+            for p in sorted(self.root.glob("*.npz")) if self.root.is_dir() else []:
+                try:
+                    with np.load(p) as z:
+                        keys, feats = z["keys"], z["feats"]
+                except (OSError, ValueError, KeyError):
+                    continue
+                if feats.shape[1:] != self.spec.input_shape:
+                    continue
+                for k, f in zip(keys.tolist(), feats):
+                    self._index[k] = f
+        return self._index
 
     def get(self, sha1: str) -> np.ndarray | None:
-        p = self._path(sha1)
-        try:
-            a = np.load(p)
-        except (FileNotFoundError, ValueError, OSError):
-            return None
-        return a if a.shape == self.spec.input_shape else None
+        return self._load_index().get(sha1)
 
-    def put(self, sha1: str, feats: np.ndarray) -> None:
+    def put_many(self, keys: list[str], feats: np.ndarray) -> None:
         import io as _io
+        import uuid
 
         from tinykws.io import atomic_write_bytes
 
+        if not keys:
+            return
         buf = _io.BytesIO()
-        np.save(buf, np.asarray(feats, np.float32))
+        np.savez(buf, keys=np.array(keys), feats=np.asarray(feats, np.float32))
         try:
-            atomic_write_bytes(self._path(sha1), buf.getvalue())
+            atomic_write_bytes(self.root / f"{uuid.uuid4().hex}.npz", buf.getvalue(), fsync=False)
         except OSError:
             pass  # a read-only or full cache only costs speed
+        index = self._load_index()
+        for k, f in zip(keys, feats):
+            index[k] = f
 
     def features(self, y: np.ndarray, keys: list[str]) -> tuple[np.ndarray, int]:
         """Features of clips ``y`` (one row per key); rows with an empty key are never cached.
@@ -231,19 +247,17 @@ class FeatureCache:
         Returns the features and the number of cache hits.
         """
         out = np.zeros((len(keys), *self.spec.input_shape), np.float32)
+        index = self._load_index()
         todo = []
-        hits = 0
         for i, k in enumerate(keys):
-            a = self.get(k) if k else None
+            a = index.get(k) if k else None
             if a is None:
                 todo.append(i)
             else:
                 out[i] = a
-                hits += 1
         if todo:
             f = compute_mfcc(y[todo], self.spec)
             out[todo] = f
-            for j, i in enumerate(todo):
-                if keys[i]:
-                    self.put(keys[i], f[j])
-        return out, hits
+            new = {keys[i]: j for j, i in enumerate(todo) if keys[i]}
+            self.put_many(list(new), f[list(new.values())])
+        return out, len(keys) - len(todo)

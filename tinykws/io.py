@@ -13,12 +13,13 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_bytes(path: str | Path, data: bytes, *, overwrite: bool = True) -> Path:
+def atomic_write_bytes(path: str | Path, data: bytes, *, overwrite: bool = True, fsync: bool = True) -> Path:
     """Write ``data`` to ``path`` atomically.
 
     With ``overwrite=False`` an existing file is never replaced: a
     ``FileExistsError`` is raised instead (the link is made with ``os.link``,
     which fails if the name exists, so two writers cannot both win).
+    ``fsync=False`` skips forcing the data to disk (for caches, which can be rebuilt).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -26,8 +27,9 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, overwrite: bool = True)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         if overwrite:
             os.replace(tmp, path)
         else:
