@@ -94,3 +94,13 @@ def test_odd_formats_are_converted_and_said(tone_dataset, tmp_path):
             assert any("sample format" in n for n in a.notes)
         if name == "long.wav":
             assert note.startswith("cropped")
+
+
+def test_runs_table_and_json(tiny_run):
+    p = tinykws("runs", "--dir", str(tiny_run.parent), "--json")
+    assert p.returncode == 0, p.stderr
+    rows = json.loads(p.stdout)
+    assert [r["run"] for r in rows] == [tiny_run.name]
+    assert rows[0]["arch"] == "ds-cnn-xs"
+    p = tinykws("runs", "--dir", str(tiny_run.parent))
+    assert tiny_run.name[:15] in p.stdout

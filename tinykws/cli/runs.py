@@ -58,7 +58,8 @@ def runs(runs_dir, as_json):
         click.echo(f"no runs in {runs_dir}/")
         return
     t = Table()
-    for c in ("run", "arch", "labels", "float", "int8", "model bytes", "arena bytes", "data"):
+    t.add_column("run", no_wrap=True)
+    for c in ("arch", "labels", "float", "int8", "model bytes", "arena bytes", "data"):
         t.add_column(c)
     for r in rows:
         t.add_row(r["run"], r["arch"], str(r["labels"]), _pct(r["float"]), _pct(r["int8"]),
