@@ -8,9 +8,9 @@ split, find the smallest TFLM arena, and write the run folder with its report
 and C files.
 
 Training is seeded (Python, numpy and TensorFlow through
-``keras.utils.set_random_seed``; augmentation from its own generator), so a run
-on the same data and settings repeats up to TensorFlow's own thread-level
-non-determinism on CPU.
+``keras.utils.set_random_seed``; augmentation from its own generator) and runs
+with TensorFlow's op determinism on, so a run on the same data and settings
+repeats exactly on the same machine and TensorFlow build.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     recognizer: RecognizerConfig = field(default_factory=RecognizerConfig)
     strategy: str = "auto"
+    deterministic: bool = True
     extra_train_dirs: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -206,6 +207,9 @@ def _train_into(cfg, ds, counts, labels, run, run_name, say, timing, t0, progres
     import tensorflow as tf
 
     keras.utils.set_random_seed(cfg.seed)
+    if cfg.deterministic:
+        # Same seed, data and settings -> the same weights (on the same machine and TF build).
+        tf.config.experimental.enable_op_determinism()
     strategy = make_strategy(cfg.strategy)
     n_labels = len(labels)
     ex_tr, Y_tr, y_tr = splits["train"]

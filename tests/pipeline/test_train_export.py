@@ -124,3 +124,22 @@ def test_score_distribution_is_kept(tiny_run):
     d = json.loads((tiny_run / "score_distribution.json").read_text())
     assert set(d["per_class"]) == {"up", "down", "_unknown_", "_silence_"}
     assert all(0 <= s <= 1 for s in d["all"]) and len(d["all"]) == load_run(tiny_run).report["n_test"]
+
+
+def test_training_is_reproducible(tone_dataset, tmp_path):
+    """Same seed, same data: identical losses, weights and int8 outputs on TFLM.
+
+    (The .tflite bytes themselves may differ: the converter's serialisation order is not stable.)
+    """
+    from tinykws.tflm import TflmModel
+    from tinykws.train import TrainConfig, train
+
+    runs = []
+    for i in range(2):
+        cfg = TrainConfig(dataset=str(tone_dataset), words=["up", "down"], arch="tiny-conv", epochs=3, batch_size=16, seed=3)
+        runs.append(load_run(train(cfg, tmp_path / str(i), progress=False)))
+    a, b = runs
+    assert a.report["training"]["history"] == b.report["training"]["history"]
+    assert all(np.array_equal(p, q) for p, q in zip(a.keras_model().get_weights(), b.keras_model().get_weights()))
+    x = np.random.default_rng(0).integers(-128, 128, (20, 49, 10)).astype(np.int8)
+    assert np.array_equal(TflmModel(a.tflite_bytes).predict(x), TflmModel(b.tflite_bytes).predict(x))
