@@ -138,6 +138,8 @@ def train(cfg: TrainConfig, out_dir: str | Path = "runs", *, log: Callable[[str]
     for note in ds.notes:
         say(f"note: {note}")
     labels = ds.labels
+    if cfg.extra_train_dirs:
+        _add_extra_training_data(ds, cfg.extra_train_dirs, say)
     if len(labels) < 2:
         raise UserError("need at least two classes to train (give more words, or add _background_noise_/)")
     counts = ds.counts()
@@ -330,6 +332,34 @@ def _train_into(cfg, ds, counts, labels, run, run_name, say, timing, t0, progres
     if "float" in ev["confusion"]:
         plot_confusion(np.array(ev["confusion"]["float"]), labels, "float, test split", run / "confusion_float.png")
     plot_history(history, run / "training_curves.png")
+
+
+def _add_extra_training_data(ds, dirs: list[str], say) -> None:
+    """Add the clips of other datasets (e.g. synthetic speech) to the training split only.
+
+    Only folders named like one of the run's keywords are used, so the
+    validation and test splits stay the main dataset's own speakers. The
+    dataset hash then covers both.
+    """
+    import dataclasses
+    import hashlib
+
+    from tinykws.data.dataset import UNKNOWN
+
+    keywords = [l for l in ds.labels if l not in (UNKNOWN, SILENCE)]
+    hashes = [ds.hash]
+    for d in dirs:
+        root = Path(d)
+        present = [w for w in keywords if (root / w).is_dir()]
+        if not present:
+            raise UserError(f"{root}: none of the keywords ({', '.join(keywords)}) has a folder there")
+        extra = discover(root, present, include_unknown=False)
+        added = [dataclasses.replace(e, split="train", rel=f"{root.name}/{e.rel}") for e in extra.examples
+                 if e.kind == "clip" and e.label in present]
+        ds.examples.extend(added)
+        hashes.append(extra.hash)
+        say(f"extra training data {root}: {len(added)} clips ({', '.join(present)})")
+    ds.hash = hashlib.sha256(" ".join(hashes).encode()).hexdigest()
 
 
 def _time_mask(x, rng, aug: AugmentConfig):

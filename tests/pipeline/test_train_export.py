@@ -143,3 +143,23 @@ def test_training_is_reproducible(tone_dataset, tmp_path):
     assert all(np.array_equal(p, q) for p, q in zip(a.keras_model().get_weights(), b.keras_model().get_weights()))
     x = np.random.default_rng(0).integers(-128, 128, (20, 49, 10)).astype(np.int8)
     assert np.array_equal(TflmModel(a.tflite_bytes).predict(x), TflmModel(b.tflite_bytes).predict(x))
+
+
+def test_extra_training_data_joins_train_split_only(tone_dataset, tmp_path):
+    import csv
+    import shutil
+
+    from tinykws.train import TrainConfig, train
+
+    extra = tmp_path / "extra"
+    shutil.copytree(tone_dataset / "up", extra / "up")
+    cfg = TrainConfig(dataset=str(tone_dataset), words=["up", "down"], arch="tiny-conv", epochs=1, extra_train_dirs=[str(extra)])
+    run = train(cfg, tmp_path / "runs", progress=False)
+    rows = list(csv.DictReader(open(run / "manifest.csv")))
+    added = [r for r in rows if r["path"].startswith("extra/")]
+    assert len(added) == len(list((extra / "up").glob("*.wav")))
+    assert {r["split"] for r in added} == {"train"}
+    base = json.loads((run / "report.json").read_text())["data"]["dataset_hash"]
+    from tinykws.data.dataset import discover
+
+    assert base != discover(tone_dataset, ["up", "down"]).hash

@@ -16,14 +16,17 @@ from tinykws.model.architectures import ARCHITECTURES, DEFAULT_ARCH
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=64, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--name", help="Run name (default: dataset folder and architecture).")
+@click.option("--extra-train", "extra_train", multiple=True, type=click.Path(file_okay=False, exists=True),
+              help="Another dataset whose keyword clips join the training split only (e.g. `tinykws data synth` output). Repeatable.")
 @click.option("--out", type=click.Path(file_okay=False), default="runs", show_default=True, help="Where run folders go.")
-def train(dataset, words, arch, epochs, batch_size, seed, name, out):
+def train(dataset, words, arch, epochs, batch_size, seed, name, extra_train, out):
     """Train, quantize to int8 and verify on TFLM; writes runs/<time>-<name>/."""
     quiet_tensorflow()
     from tinykws.train import TrainConfig, train as run_training
 
     cfg = TrainConfig(dataset=dataset, words=parse_words(words), arch=arch, epochs=epochs,
-                      batch_size=batch_size, seed=seed, name=name)
+                      batch_size=batch_size, seed=seed, name=name,
+                      extra_train_dirs=list(extra_train))
     run = run_training(cfg, out, log=echo)
     from tinykws.cli.runs import print_summary
 
