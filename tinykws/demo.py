@@ -20,7 +20,7 @@ DEMO_WORDS = ("yes", "no", "up", "down")
 DEMO_UNKNOWN = ("left", "right", "stop", "go", "on", "off", "cat", "dog", "house", "tree", "bird", "wow")
 
 
-def make_demo_dataset(root: Path, *, words=DEMO_WORDS, unknown=DEMO_UNKNOWN, variants: int = 60, seed: int = 0,
+def make_demo_dataset(root: Path, *, words=DEMO_WORDS, unknown=DEMO_UNKNOWN, variants: int = 250, seed: int = 0,
                       log: Callable[[str], None] = print) -> Path:
     """Synthesize the demo dataset into ``root`` unless an identical one is already there."""
     from tinykws.data.synth import synthesize_dataset
@@ -51,7 +51,7 @@ def raise_if_not_ours(root: Path) -> None:
     raise UserError(f"{root} exists and was not made by this demo (or with other settings): remove it or pass --data DIR")
 
 
-def run_demo(*, data_dir: Path, out_dir: Path, epochs: int = 40, variants: int = 60, seed: int = 0,
+def run_demo(*, data_dir: Path, out_dir: Path, epochs: int = 50, variants: int = 250, seed: int = 0,
              log: Callable[[str], None] = print) -> Path:
     from tinykws.train import TrainConfig, train
 

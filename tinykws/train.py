@@ -259,7 +259,10 @@ def _train_into(cfg, ds, counts, labels, run, run_name, say, timing, t0, progres
         _EpochLine(say, cfg.epochs) if progress else keras.callbacks.Callback(),
     ]
     t = time.perf_counter()
-    hist = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=0)
+    from tinykws.tflm import _quiet_fd
+
+    with _quiet_fd(2):  # tf.data's C++ graph warnings; Python errors still raise
+        hist = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=0)
     timing["training_s"] = round(time.perf_counter() - t, 2)
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     model.save(run / "model.keras")

@@ -17,6 +17,12 @@ def quiet_tensorflow() -> None:
     warnings.filterwarnings("ignore")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
+    if "tensorflow" not in sys.modules:
+        from tinykws.tflm import _quiet_fd
+
+        # TensorFlow's C++ start-up chatter (oneDNN, CPU features) goes straight to fd 2.
+        with _quiet_fd(2):
+            import tensorflow  # noqa: F401
 
 
 def echo(line: str) -> None:

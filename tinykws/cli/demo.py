@@ -14,8 +14,8 @@ from tinykws.cli._common import echo, quiet_tensorflow
 @click.option("--data", "data_dir", type=click.Path(file_okay=False), default="datasets/demo", show_default=True,
               help="Where the synthetic dataset goes (reused when it exists).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs", show_default=True)
-@click.option("--epochs", type=click.IntRange(1, 1000), default=40, show_default=True)
-@click.option("--variants", type=click.IntRange(4, 2000), default=60, show_default=True, help="Voice variants per word.")
+@click.option("--epochs", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--variants", type=click.IntRange(4, 2000), default=250, show_default=True, help="Voice variants per word.")
 @click.option("--seed", type=int, default=0, show_default=True)
 def demo(data_dir, out, epochs, variants, seed):
     """Synthesize keywords (yes, no, up, down) with eSpeak NG, train, quantize, verify on TFLM, export C."""

@@ -66,7 +66,7 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         cli.main(args=argv, standalone_mode=False)
     except UserError as e:

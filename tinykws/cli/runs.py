@@ -19,6 +19,8 @@ def print_summary(run: Path) -> None:
 
     r = json.loads((Path(run) / "report.json").read_text())
     t = Table(title=f"run {r['run']}", show_header=False)
+    t.add_column("what", no_wrap=True)
+    t.add_column("value", overflow="fold")
     t.add_row("accuracy float / int8 (TFLM)", f"{_pct(r['accuracy']['float'])} / {_pct(r['accuracy']['int8'])}  ({r['n_test']} test clips)")
     t.add_row("TFLM vs tf.lite", f"top-1 agreement {_pct(r['tflm'].get('top1_agreement'))}, max int8 output diff {r['tflm'].get('max_abs_diff')}")
     t.add_row("flash (model)", f"{r['model']['tflite_bytes']:,} bytes")
