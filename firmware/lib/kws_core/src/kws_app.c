@@ -1,0 +1,188 @@
+/* The application loop: see kws_app.h. */
+#include "kws_app.h"
+
+#include <string.h>
+
+static void emit(kws_app_t *app, size_t len) {
+    if (len && app->io.write_line) app->io.write_line(app->io.ctx, app->line, len);
+}
+
+uint32_t kws_app_time_ms(const kws_app_t *app) {
+    return (uint32_t)(app->samples * 1000u / KWS_SAMPLE_RATE);
+}
+
+static void send_identity(kws_app_t *app, const char *tag) {
+    emit(app, kws_encode_boot(app->line, sizeof(app->line), tag, &app->cfg.identity));
+}
+
+void kws_app_fail(kws_app_t *app, const char *code, const char *msg) {
+    app->ready = 0;
+    app->errors++;
+    app->cfg.identity.status = code;
+    emit(app, kws_encode_error(app->line, sizeof(app->line), code, msg));
+}
+
+int kws_app_init(kws_app_t *app, const kws_app_config_t *cfg, const kws_platform_t *io) {
+    memset(app, 0, sizeof(*app));
+    app->cfg = *cfg;
+    app->io = *io;
+    kws_mfcc_init(&app->mfcc);
+    kws_window_reset(&app->window);
+    app->mode = KWS_MODE_INFER;
+    app->ready = 1;
+    if (!app->cfg.stats_period_ms) app->cfg.stats_period_ms = 5000;
+    if (!app->cfg.identity.status) app->cfg.identity.status = "ok";
+    int bad = cfg->n_labels < 1 || cfg->n_labels > KWS_RECOGNIZER_MAX_LABELS || cfg->stride_ms == 0 ||
+              cfg->stride_ms % KWS_HOP_MS != 0 || !(cfg->input_scale > 0.0f);
+    if (!bad) bad = kws_recognizer_init(&app->recognizer, &cfg->recognizer) != 0;
+    if (bad) {
+        app->cfg.identity.status = "bad_arg";
+        send_identity(app, "BOOT");
+        kws_app_fail(app, "bad_arg", "model or recognizer settings out of range");
+        return -1;
+    }
+    send_identity(app, "BOOT");
+    return 0;
+}
+
+void kws_app_add_dropped(kws_app_t *app, uint32_t samples) {
+    app->dropped += samples;
+    app->samples += samples;
+}
+
+void kws_app_add_overflow(kws_app_t *app) { app->overflows++; }
+
+static void run_inference(kws_app_t *app) {
+    uint32_t t0 = app->io.micros(app->io.ctx);
+    kws_window_quantize(&app->window, app->cfg.input_scale, app->cfg.input_zero_point, app->input);
+    uint32_t t1 = app->io.micros(app->io.ctx);
+    int rc = app->io.invoke(app->io.ctx, app->input, app->output);
+    uint32_t t2 = app->io.micros(app->io.ctx);
+    if (rc != 0) {
+        app->errors++;
+        emit(app, kws_encode_error(app->line, sizeof(app->line), "invoke", "Invoke() failed"));
+        return;
+    }
+    int top = 0;
+    for (int l = 0; l < app->cfg.n_labels; l++) {
+        app->scores[l] = (float)((int)app->output[l] - app->cfg.output_zero_point) * app->cfg.output_scale;
+        if (app->scores[l] > app->scores[top]) top = l;
+    }
+    app->inferences++;
+    uint32_t t_ms = kws_app_time_ms(app);
+    kws_detection_t det;
+    int hit = kws_recognizer_push(&app->recognizer, app->scores, t_ms, &det);
+    uint32_t t3 = app->io.micros(app->io.ctx);
+    emit(app, kws_encode_inference(app->line, sizeof(app->line), t_ms, app->feat_us + (t1 - t0), t2 - t1,
+                                   app->feat_us + (t3 - t0), app->cfg.labels[top], app->scores[top]));
+    app->feat_us = 0;
+    if (hit) {
+        app->detections++;
+        emit(app, kws_encode_detection(app->line, sizeof(app->line), t_ms, app->cfg.labels[det.label], det.score));
+        if (app->io.on_detection) app->io.on_detection(app->io.ctx, det.label, det.score);
+    }
+}
+
+static void maybe_stats(kws_app_t *app) {
+    uint32_t now = kws_app_time_ms(app);
+    if (now - app->last_stats_ms < app->cfg.stats_period_ms) return;
+    uint32_t period = now - app->last_stats_ms;
+    float rate = period ? (float)(app->inferences - app->inferences_at_last_stats) * 1000.0f / (float)period : 0.0f;
+    emit(app, kws_encode_stats(app->line, sizeof(app->line), now, app->inferences, rate, app->detections, app->dropped,
+                               app->overflows, app->mode));
+    app->last_stats_ms = now;
+    app->inferences_at_last_stats = app->inferences;
+}
+
+static void process_chunk(kws_app_t *app, const int16_t *pcm, size_t n) {
+    if (app->mode == KWS_MODE_REC) {
+        for (size_t i = 0; i < n; i++) {
+            app->rec_buf[app->rec_fill++] = pcm[i];
+            if (app->rec_fill == KWS_AUDIO_CHUNK) {
+                emit(app, kws_encode_audio(app->line, sizeof(app->line), app->rec_seq++, app->rec_buf, KWS_AUDIO_CHUNK));
+                app->rec_fill = 0;
+            }
+        }
+        return;
+    }
+    if (app->mode != KWS_MODE_INFER || !app->ready) return;
+    uint32_t t0 = app->io.micros(app->io.ctx);
+    int k = kws_mfcc_push(&app->mfcc, pcm, n, app->frames, 2);
+    app->feat_us += app->io.micros(app->io.ctx) - t0;
+    for (int f = 0; f < k; f++) {
+        kws_window_push(&app->window, app->frames + f * KWS_N_MFCC);
+        app->frames_since_inference++;
+        if (kws_window_full(&app->window) && app->frames_since_inference * KWS_HOP_MS >= app->cfg.stride_ms) {
+            app->frames_since_inference = 0;
+            /* Audio time of this frame's end, for the lines: samples consumed so far in this chunk. */
+            run_inference(app);
+        }
+    }
+}
+
+size_t kws_app_step(kws_app_t *app) {
+    size_t total = 0;
+    for (;;) {
+        size_t n = app->io.read_audio(app->io.ctx, app->audio, KWS_HOP_LENGTH);
+        if (n == 0) break;
+        if (n > KWS_HOP_LENGTH) n = KWS_HOP_LENGTH;
+        app->samples += n;
+        total += n;
+        process_chunk(app, app->audio, n);
+        maybe_stats(app);
+    }
+    return total;
+}
+
+static void restart_features(kws_app_t *app) {
+    kws_mfcc_reset(&app->mfcc);
+    kws_window_reset(&app->window);
+    kws_recognizer_reset(&app->recognizer);
+    app->frames_since_inference = 0;
+    app->feat_us = 0;
+}
+
+void kws_app_command(kws_app_t *app, const char *line) {
+    kws_command_t c = kws_parse_command(line);
+    char *b = app->line;
+    size_t cap = sizeof(app->line);
+    switch (c.kind) {
+        case KWS_CMD_NONE:
+            return;
+        case KWS_CMD_INFO:
+            send_identity(app, "INFO");
+            return;
+        case KWS_CMD_REC_START:
+            if (app->mode != KWS_MODE_REC) app->mode_before_rec = app->mode;
+            app->mode = KWS_MODE_REC;
+            app->rec_fill = 0;
+            app->rec_seq = 0;
+            emit(app, kws_encode_ack(b, cap, "rec", "start"));
+            return;
+        case KWS_CMD_REC_STOP:
+            if (app->mode == KWS_MODE_REC) {
+                app->mode = app->mode_before_rec;
+                restart_features(app); /* the audio in between was not analysed */
+            }
+            emit(app, kws_encode_ack(b, cap, "rec", "stop"));
+            return;
+        case KWS_CMD_MODE:
+            if (c.mode == KWS_MODE_INFER && app->mode != KWS_MODE_INFER) restart_features(app);
+            app->mode = c.mode;
+            emit(app, kws_encode_ack(b, cap, "mode", kws_mode_name(c.mode)));
+            return;
+        case KWS_CMD_THRESHOLD: {
+            kws_recognizer_set_threshold(&app->recognizer, c.threshold);
+            char val[12];
+            kws_format_fixed3(val, sizeof(val), c.threshold);
+            emit(app, kws_encode_ack(b, cap, "thr", val));
+            return;
+        }
+        case KWS_CMD_BAD_ARG:
+            emit(app, kws_encode_error(b, cap, "bad_arg", "usage: info | rec start|stop | mode infer|idle | thr 0<X<=1"));
+            return;
+        default:
+            emit(app, kws_encode_error(b, cap, "bad_cmd", "unknown command"));
+            return;
+    }
+}

@@ -1,0 +1,127 @@
+/* Streaming MFCC: see kws_mfcc.h. */
+#define KWS_FEATURE_SPEC_TABLES
+#include "kws_mfcc.h"
+
+#include <math.h>
+#include <string.h>
+
+#define HALF (KWS_N_FFT / 2)
+
+static int log2_int(int n) {
+    int b = 0;
+    while ((1 << b) < n) b++;
+    return b;
+}
+
+void kws_mfcc_reset(kws_mfcc_t *m) {
+    m->filled = 0;
+}
+
+void kws_mfcc_init(kws_mfcc_t *m) {
+    int bits = log2_int(HALF);
+    for (int i = 0; i < HALF; i++) {
+        /* Twiddles of the n_fft-point transform, computed in double once. */
+        double a = -2.0 * 3.14159265358979323846 * (double)i / (double)KWS_N_FFT;
+        m->tw_re[i] = (float)cos(a);
+        m->tw_im[i] = (float)sin(a);
+        unsigned r = 0, x = (unsigned)i;
+        for (int b = 0; b < bits; b++) {
+            r = (r << 1) | (x & 1u);
+            x >>= 1;
+        }
+        m->bitrev[i] = (uint16_t)r;
+    }
+    kws_mfcc_reset(m);
+}
+
+/* In-place radix-2 complex FFT of HALF points (input already bit-reversed). */
+static void fft_half(kws_mfcc_t *m) {
+    float *re = m->work_re, *im = m->work_im;
+    for (int len = 2; len <= HALF; len <<= 1) {
+        int step = KWS_N_FFT / len; /* twiddle stride in the n_fft table */
+        int half = len >> 1;
+        for (int s = 0; s < HALF; s += len) {
+            for (int k = 0; k < half; k++) {
+                float wr = m->tw_re[k * step], wi = m->tw_im[k * step];
+                int a = s + k, b = a + half;
+                float tr = re[b] * wr - im[b] * wi;
+                float ti = re[b] * wi + im[b] * wr;
+                re[b] = re[a] - tr;
+                im[b] = im[a] - ti;
+                re[a] += tr;
+                im[a] += ti;
+            }
+        }
+    }
+}
+
+void kws_mfcc_compute_frame(kws_mfcc_t *m, const float *frame, float *mfcc_out) {
+    /* Windowed frame packed as HALF complex points z[k] = x[2k] + i x[2k+1]. */
+    for (int k = 0; k < HALF; k++) {
+        int n0 = 2 * k, n1 = 2 * k + 1;
+        float x0 = 0.0f, x1 = 0.0f;
+        if (n0 >= KWS_WIN_OFFSET && n0 < KWS_WIN_OFFSET + KWS_WIN_LENGTH) x0 = frame[n0] * kws_window[n0 - KWS_WIN_OFFSET];
+        if (n1 >= KWS_WIN_OFFSET && n1 < KWS_WIN_OFFSET + KWS_WIN_LENGTH) x1 = frame[n1] * kws_window[n1 - KWS_WIN_OFFSET];
+        int r = m->bitrev[k];
+        m->work_re[r] = x0;
+        m->work_im[r] = x1;
+    }
+    fft_half(m);
+    /* Split into the spectrum of the real 2*HALF-point signal: X[k] = E[k] + W^k O[k]. */
+    for (int k = 0; k <= HALF; k++) {
+        int k1 = k % HALF, k2 = (HALF - k) % HALF;
+        float zr = m->work_re[k1], zi = m->work_im[k1];
+        float cr = m->work_re[k2], ci = -m->work_im[k2]; /* conj(Z[N/2 - k]) */
+        float er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
+        float or_ = 0.5f * (zi - ci), oi = -0.5f * (zr - cr); /* (Z - conj)/(2i) */
+        float wr, wi;
+        if (k < HALF) {
+            wr = m->tw_re[k];
+            wi = m->tw_im[k];
+        } else {
+            wr = -1.0f;
+            wi = 0.0f;
+        }
+        float xr = er + (or_ * wr - oi * wi);
+        float xi = ei + (or_ * wi + oi * wr);
+        float p = xr * xr + xi * xi;
+#if KWS_POWER == 1
+        p = sqrtf(p);
+#endif
+        m->power[k] = p;
+    }
+    float logmel[KWS_N_MELS];
+    for (int b = 0; b < KWS_N_MELS; b++) {
+        const float *w = &kws_mel_weights[kws_mel_offset[b]];
+        const float *p = &m->power[kws_mel_start[b]];
+        float acc = 0.0f;
+        for (int j = 0; j < kws_mel_count[b]; j++) acc += w[j] * p[j];
+        if (acc < KWS_LOG_FLOOR) acc = KWS_LOG_FLOOR;
+        logmel[b] = 10.0f * log10f(acc);
+    }
+    for (int c = 0; c < KWS_N_MFCC; c++) {
+        const float *d = &kws_dct[c * KWS_N_MELS];
+        float acc = 0.0f;
+        for (int b = 0; b < KWS_N_MELS; b++) acc += d[b] * logmel[b];
+        mfcc_out[c] = acc;
+    }
+}
+
+int kws_mfcc_push(kws_mfcc_t *m, const int16_t *pcm, size_t n, float *out, int max_frames) {
+    int produced = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m->filled == KWS_N_FFT) {
+            /* Slide by one hop once a full hop of new samples is due. */
+            memmove(m->frame, m->frame + KWS_HOP_LENGTH, sizeof(float) * (KWS_N_FFT - KWS_HOP_LENGTH));
+            m->filled = KWS_N_FFT - KWS_HOP_LENGTH;
+        }
+        m->frame[m->filled++] = (float)pcm[i] * (1.0f / 32768.0f);
+        if (m->filled == KWS_N_FFT) {
+            if (produced < max_frames) {
+                kws_mfcc_compute_frame(m, m->frame, out + (size_t)produced * KWS_N_MFCC);
+                produced++;
+            }
+        }
+    }
+    return produced;
+}

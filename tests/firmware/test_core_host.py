@@ -1,0 +1,222 @@
+"""The portable C core, built with the host compiler: MFCC parity, quantization, recognizer, protocol, app loop."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinykws.board.protocol import Ack, Audio, Boot, Detection, Error, Inference, Stats, parse_line
+from tinykws.export.carray import RecognizerConfig
+from tinykws.features import compute_mfcc
+from tinykws.native import (App, Recognizer, StreamingMfcc, encode_ack, encode_audio, encode_boot, encode_detection,
+                            encode_error, encode_inference, encode_stats, load_core, quantize_window)
+from tinykws.quantize import quantize_input
+from tinykws.spec import FeatureSpec
+
+SPEC = FeatureSpec()
+REPO = Path(__file__).resolve().parents[2]
+# Tolerances stated in docs/firmware.md: 1e-3 on MFCC values, except in frames whose quietest mel
+# bands sit ~90 dB below their loudest, where float32 FFT rounding (on either side) reaches the log:
+# there up to 2e-3, on at most 0.01 % of values.
+MFCC_ABS_TOL = 1e-3
+MFCC_ABS_TOL_WORST = 2e-3
+
+
+def default_input_quant():
+    info = json.loads((REPO / "firmware" / "src" / "model" / "model.json").read_text())
+    return info["input_scale"], info["input_zero_point"]
+
+
+def c_mfcc(pcm, chunk=320):
+    m = StreamingMfcc(SPEC)
+    return np.concatenate([m.push(pcm[i : i + chunk]) for i in range(0, len(pcm), chunk)])
+
+
+def test_core_builds_and_loads():
+    core = load_core(SPEC)
+    assert core.path.is_file()
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 320, 333, 16000])
+def test_mfcc_parity_any_chunk_size(chunk):
+    rng = np.random.default_rng(chunk)
+    pcm = (rng.normal(0, 4000, 16000) * np.hanning(16000)).astype(np.int16)
+    c = c_mfcc(pcm, chunk)
+    assert c.shape == (49, 10)
+    assert np.abs(c - compute_mfcc(pcm, SPEC)).max() <= MFCC_ABS_TOL
+
+
+def test_streaming_continues_across_clips():
+    rng = np.random.default_rng(5)
+    pcm = rng.normal(0, 3000, 3 * 16000).astype(np.int16)
+    c = c_mfcc(pcm, 500)
+    ref = compute_mfcc(pcm, SPEC)  # frames of the whole 3 s
+    assert c.shape == ref.shape == (1 + (48000 - 512) // 320, 10)
+    assert np.abs(c - ref).max() <= MFCC_ABS_TOL
+
+
+@pytest.mark.parametrize("case", ["silence", "square", "clipped"])
+def test_mfcc_parity_edge_cases(case):
+    n = np.arange(16000)
+    if case == "silence":
+        pcm = np.zeros(16000, np.int16)
+    elif case == "square":
+        pcm = np.where(n % 40 < 20, 32767, -32768).astype(np.int16)
+    else:
+        pcm = np.clip(np.sin(2 * np.pi * 440 * n / 16000) * 60000, -32768, 32767).astype(np.int16)
+    c = c_mfcc(pcm)
+    ref = compute_mfcc(pcm, SPEC)
+    # Large values (|c0| ~ 600) carry float32 rounding of ~1e-5 relative.
+    assert np.all(np.abs(c - ref) <= np.maximum(MFCC_ABS_TOL, 2e-6 * np.abs(ref)))
+
+
+def test_mfcc_parity_on_real_speech_test_split(shared_speech):
+    """Every frame of every test-split clip; and the int8 model inputs those frames become."""
+    from tinykws.data.dataset import discover, load_examples
+    from tinykws.features import pcm_to_float  # noqa: F401
+    from tinykws.data.audio import to_int16
+
+    ds = discover(shared_speech, ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"])
+    ex = [e for e in ds.split("test") if e.kind == "clip"]
+    Y, _ = load_examples(ex, 16000, 16000)
+    pcm = to_int16(Y)
+    scale, zp = default_input_quant()
+    max_err, same, total, worst_step, over, values = 0.0, 0, 0, 0, 0, 0
+    m = StreamingMfcc(SPEC)
+    for clip in pcm:
+        m.reset()
+        c = m.push(clip)
+        ref = compute_mfcc(clip, SPEC)
+        err = np.abs(c - ref)
+        max_err = max(max_err, float(err.max()))
+        over += int(np.count_nonzero(err > MFCC_ABS_TOL))
+        values += err.size
+        qc, qr = quantize_window(c, scale, zp), quantize_input(ref, scale, zp)
+        d = np.abs(qc.astype(int) - qr.astype(int))
+        same += int(np.count_nonzero(d == 0))
+        total += d.size
+        worst_step = max(worst_step, int(d.max()))
+    print(f"{len(pcm)} clips: MFCC max abs error {max_err:.2e}, {100 * over / values:.4f} % of values over "
+          f"{MFCC_ABS_TOL}; int8 inputs identical {100 * same / total:.4f} %, worst {worst_step} step")
+    assert len(pcm) > 150
+    assert max_err <= MFCC_ABS_TOL_WORST and over / values <= 1e-4
+    assert same / total >= 0.999 and worst_step <= 1
+
+
+def test_quantization_matches_numpy_rounding():
+    frames = np.linspace(-300, 300, 490, dtype=np.float32).reshape(49, 10)
+    frames[0, :4] = [0.5, 1.5, 2.5, -2.5]  # halves round to even
+    q = quantize_window(frames, 1.0, 0)
+    assert np.array_equal(q, quantize_input(frames, 1.0, 0))
+    assert np.array_equal(quantize_window(frames, 2.7, -7), quantize_input(frames, 2.7, -7))
+
+
+LABELS = ["yes", "no", "_unknown_", "_silence_"]
+
+
+def scripted(rec, seq):
+    r = Recognizer(LABELS, rec)
+    return [(t, r.push(np.array(s, np.float32), t)) for t, s in seq]
+
+
+def test_recognizer_detects_once_and_suppresses():
+    rec = RecognizerConfig(stride_ms=100, average_window_ms=500, threshold=0.7, suppression_ms=1000, min_count=3)
+    yes = [0.9, 0.05, 0.03, 0.02]
+    quiet = [0.0, 0.0, 0.0, 1.0]
+    seq = [(t, quiet) for t in range(0, 500, 100)] + [(t, yes) for t in range(500, 1500, 100)]
+    seq += [(t, quiet) for t in range(1500, 2500, 100)] + [(t, yes) for t in range(2500, 3200, 100)]
+    dets = [(t, d) for t, d in scripted(rec, seq) if d]
+    assert [d[0] for _, d in dets] == [0, 0]
+    # The first fires once the 500 ms average crosses 0.7 (3 of 5 yes inferences: 0.54, 4 of 5: 0.72).
+    assert dets[0][0] == 800
+    assert dets[1][0] >= 2500 and dets[1][0] - dets[0][0] >= 1000
+
+
+def test_recognizer_threshold_edge_and_min_count():
+    rec = RecognizerConfig(stride_ms=100, average_window_ms=300, threshold=0.6, suppression_ms=0, min_count=2)
+    at = [0.6, 0.2, 0.1, 0.1]
+    below = [0.59, 0.21, 0.1, 0.1]
+    out = scripted(rec, [(0, at)])
+    assert out[0][1] is None  # min_count not reached
+    assert scripted(rec, [(0, at), (100, at)])[1][1] == (0, pytest.approx(0.6))
+    assert all(d is None for _, d in scripted(rec, [(t, below) for t in range(0, 1000, 100)]))
+
+
+def test_recognizer_never_reports_silence_or_unknown():
+    rec = RecognizerConfig(threshold=0.5, min_count=1)
+    seq = [(t, [0.0, 0.0, 1.0, 0.0]) for t in range(0, 2000, 100)] + [(t, [0.0, 0.0, 0.0, 1.0]) for t in range(2000, 4000, 100)]
+    assert all(d is None for _, d in scripted(rec, seq))
+
+
+def test_encoded_lines_parse_back():
+    assert parse_line(encode_inference(10240, 1830, 41210, 43512, "yes", 0.9139)) == Inference(10240, 1830, 41210, 43512, "yes", 0.914)
+    assert parse_line(encode_detection(99, "no", 1.0)) == Detection(99, "no", 1.0)
+    assert parse_line(encode_stats(15000, 250, 50.04, 1, 3, 2, "rec")) == Stats(15000, 250, 50.0, 1, 3, 2, "rec")
+    assert parse_line(encode_ack("thr", "0.800")) == Ack("thr", "0.800")
+    assert parse_line(encode_error("bad_arg", "threshold must be in (0, 1]")) == Error("bad_arg", "threshold must be in (0, 1]")
+    b = parse_line(encode_boot("BOOT", {"model": "a" * 64, "spec": SPEC.sha256, "labels": "yes,no", "arena_used": 12,
+                                        "arena_size": 32, "board": "nano33ble"}))
+    assert isinstance(b, Boot) and b.labels == ("yes", "no") and b.proto == 1 and b.board == "nano33ble"
+    pcm = np.random.default_rng(0).integers(-32768, 32768, 256).astype(np.int16)
+    a = parse_line(encode_audio(7, pcm))
+    assert isinstance(a, Audio) and a.crc_ok and a.seq == 7 and np.array_equal(a.samples, pcm)
+    assert len(encode_audio(0, pcm)) <= 1024
+
+
+def test_app_loop_detects_the_spoken_words(tiny_run):
+    """The whole C loop on the host: a stream of chirp words, the int8 model on TFLM as the engine."""
+    from tests.helpers import keyword_stream
+    from tinykws.data.audio import to_int16
+    from tinykws.run import load_run
+    from tinykws.tflm import TflmModel
+
+    run = load_run(tiny_run)
+    words = ["up", "down", "down", "up", "flat", "up"]
+    y, marks = keyword_stream(words, gap_s=1.5, seed=2)
+    model = TflmModel(run.tflite_bytes, run.arena_bytes)
+    lines = []
+    app = App(run, model.predict_one, lines.append)
+    app.command("thr 0.5")  # the tiny test model is right but not confident (label smoothing, 15 epochs)
+    pcm = to_int16(y)
+    for i in range(0, len(pcm), 256):  # as a board's microphone would deliver it
+        app.feed(pcm[i : i + 256])
+        app.step()
+    recs = [parse_line(l) for l in lines]
+    assert isinstance(recs[0], Boot) and recs[0].model == run.model_sha256
+    assert recs[1] == Ack("thr", "0.500")
+    infs = [r for r in recs if isinstance(r, Inference)]
+    assert len(infs) == pytest.approx(len(pcm) / 16000 * 10 - 9, abs=2)  # every 100 ms once the window is full
+    assert all(r.total_us >= r.inf_us > 0 for r in infs)
+    dets = [r for r in recs if isinstance(r, Detection)]
+    expected = [(w, t) for w, t in marks if w != "flat"]
+    assert [d.label for d in dets] == [w for w, _ in expected]
+    for d, (_, t) in zip(dets, expected):
+        assert t * 1000 - 300 <= d.t_ms <= t * 1000 + 1500
+
+
+def test_app_commands_and_recording(tiny_run):
+    from tinykws.run import load_run
+
+    run = load_run(tiny_run)
+    lines = []
+    app = App(run, lambda x: np.zeros(4, np.int8), lines.append)
+    app.command("thr 0.55")
+    app.command("thr 7")
+    app.command("dance")
+    app.command("info")
+    app.command("rec start")
+    pcm = (np.arange(1000) - 500).astype(np.int16)
+    app.feed(pcm)
+    app.step()
+    app.command("rec stop")
+    recs = [parse_line(l) for l in lines[1:]]
+    assert recs[0] == Ack("thr", "0.550")
+    assert isinstance(recs[1], Error) and recs[1].code == "bad_arg"
+    assert isinstance(recs[2], Error) and recs[2].code == "bad_cmd"
+    assert isinstance(recs[3], Boot) and recs[3].tag == "INFO"
+    assert recs[4] == Ack("rec", "start")
+    auds = [r for r in recs if isinstance(r, Audio)]
+    assert [a.seq for a in auds] == [0, 1, 2]
+    assert np.array_equal(np.concatenate([a.samples for a in auds]), pcm[:768])
+    assert recs[-1] == Ack("rec", "stop")

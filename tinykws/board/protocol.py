@@ -1,0 +1,232 @@
+"""Host side of the serial protocol (docs/protocol.md): parse what the board says.
+
+:func:`parse_line` turns one line into a typed record, or ``None`` for anything
+it does not understand (noise at boot, a user's own prints, a torn line): it
+never raises. :class:`LineReader` takes raw bytes as they arrive from the port
+and yields records, resynchronising at the next newline after garbage, a line
+longer than the protocol allows, or bytes that are not ASCII.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+
+from tinykws.errors import UserError
+
+PROTOCOL_VERSION = 1
+LINE_MAX = 1024
+
+
+@dataclass(frozen=True)
+class Boot:
+    tag: str  # "BOOT" or "INFO"
+    proto: int
+    board: str
+    fw: str
+    model: str
+    spec: str
+    labels: tuple[str, ...]
+    arena_used: int
+    arena_size: int
+    mic: str
+    sr: int
+    status: str
+
+
+@dataclass(frozen=True)
+class Inference:
+    t_ms: int
+    feat_us: int
+    inf_us: int
+    total_us: int
+    top: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Detection:
+    t_ms: int
+    label: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Stats:
+    t_ms: int
+    inferences: int
+    rate_hz: float
+    detections: int
+    dropped: int
+    overflows: int
+    mode: str
+
+
+@dataclass(frozen=True)
+class Audio:
+    seq: int
+    n: int
+    crc: int
+    samples: np.ndarray = field(compare=False)
+    crc_ok: bool = True
+
+
+@dataclass(frozen=True)
+class Ack:
+    cmd: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Error:
+    code: str
+    msg: str
+
+
+Line = Union[Boot, Inference, Detection, Stats, Audio, Ack, Error]
+
+
+def _fields(rest: str, last_free: str | None = None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if last_free and f" {last_free}=" in " " + rest:
+        i = (" " + rest).index(f" {last_free}=")
+        head, free = rest[: max(i - 1, 0)], rest[i + len(last_free) + 1 :]
+        out[last_free] = free
+        rest = head
+    for tok in rest.split(" "):
+        if not tok:
+            continue
+        k, sep, v = tok.partition("=")
+        if not sep or not k:
+            raise ValueError(tok)
+        out.setdefault(k, v)
+    return out
+
+
+def _uint(v: str) -> int:
+    if not v.isdigit():
+        raise ValueError(v)
+    return int(v)
+
+
+def _score(v: str) -> float:
+    f = float(v)
+    if not 0.0 <= f <= 1e7:
+        raise ValueError(v)
+    return f
+
+
+def parse_line(line: bytes | str) -> Line | None:
+    """One protocol line (with or without its newline) to a record; ``None`` if not understood."""
+    try:
+        if isinstance(line, bytes):
+            line = line.decode("ascii")
+        line = line.rstrip("\r\n")
+        if not line or len(line) > LINE_MAX or not line.isprintable():
+            return None
+        tag, _, rest = line.partition(" ")
+        if tag in ("BOOT", "INFO"):
+            f = _fields(rest)
+            return Boot(tag, _uint(f["proto"]), f["board"], f["fw"], f["model"], f["spec"],
+                        tuple(x for x in f["labels"].split(",") if x), _uint(f["arena_used"]), _uint(f["arena_size"]),
+                        f["mic"], _uint(f["sr"]), f["status"])
+        if tag == "INF":
+            f = _fields(rest)
+            return Inference(_uint(f["t_ms"]), _uint(f["feat_us"]), _uint(f["inf_us"]), _uint(f["total_us"]), f["top"],
+                             _score(f["score"]))
+        if tag == "DET":
+            f = _fields(rest)
+            return Detection(_uint(f["t_ms"]), f["label"], _score(f["score"]))
+        if tag == "STAT":
+            f = _fields(rest)
+            return Stats(_uint(f["t_ms"]), _uint(f["inferences"]), _score(f["rate_hz"]), _uint(f["detections"]),
+                         _uint(f["dropped"]), _uint(f["overflows"]), f["mode"])
+        if tag == "AUD":
+            f = _fields(rest)
+            raw = base64.b64decode(f["data"], validate=True)
+            n = _uint(f["n"])
+            if len(raw) != 2 * n:
+                return None
+            crc = int(f["crc"], 16)
+            samples = np.frombuffer(raw, "<i2").astype(np.int16)
+            return Audio(_uint(f["seq"]), n, crc, samples, zlib.crc32(raw) == crc)
+        if tag == "ACK":
+            f = _fields(rest)
+            return Ack(f["cmd"], f["value"])
+        if tag == "ERR":
+            f = _fields(rest, last_free="msg")
+            return Error(f["code"], f.get("msg", ""))
+    except (KeyError, ValueError, UnicodeDecodeError, binascii.Error, OverflowError):
+        return None
+    return None
+
+
+class LineReader:
+    """Feed raw serial bytes, get parsed records back.
+
+    Keeps at most one partial line; a line longer than :data:`LINE_MAX` is
+    dropped up to its newline. ``raw_lines`` (if given a list) receives every
+    complete line as text, understood or not, for logging.
+    """
+
+    def __init__(self):
+        self._buf = bytearray()
+        self._skipping = False
+        self.bad_lines = 0
+
+    def feed(self, data: bytes, raw_lines: list[str] | None = None) -> list[Line]:
+        out: list[Line] = []
+        self._buf.extend(data)
+        while True:
+            i = self._buf.find(b"\n")
+            if i < 0:
+                if len(self._buf) > LINE_MAX:
+                    self._buf.clear()
+                    self._skipping = True
+                break
+            raw = bytes(self._buf[:i])
+            del self._buf[: i + 1]
+            if self._skipping:
+                self._skipping = False
+                self.bad_lines += 1
+                continue
+            if raw_lines is not None:
+                raw_lines.append(raw.decode("ascii", "replace").rstrip("\r"))
+            rec = parse_line(raw)
+            if rec is None:
+                if raw.strip():
+                    self.bad_lines += 1
+                continue
+            out.append(rec)
+        return out
+
+
+def encode_command(cmd: str, arg: str | float | None = None) -> bytes:
+    """A host command line: ``info``, ``rec start|stop``, ``mode infer|idle``, ``thr X``."""
+    if cmd == "thr":
+        x = float(arg)
+        if not 0 < x <= 1:
+            raise UserError("threshold must be in (0, 1]")
+        return f"thr {x:.3f}\n".encode()
+    if cmd in ("rec", "mode"):
+        return f"{cmd} {arg}\n".encode()
+    if cmd == "info":
+        return b"info\n"
+    raise ValueError(cmd)
+
+
+def check_identity(boot: Boot, expected_model_sha256: str | None = None) -> None:
+    """Refuse, with a clear message, a board speaking another protocol or running another model."""
+    if boot.proto != PROTOCOL_VERSION:
+        raise UserError(f"the board speaks protocol v{boot.proto}, this tinykws speaks v{PROTOCOL_VERSION}: "
+                        "update tinykws or re-flash the board with `tinykws flash`")
+    if expected_model_sha256 and boot.model != expected_model_sha256:
+        raise UserError(f"the board runs model {boot.model[:12]}, the run has {expected_model_sha256[:12]}: "
+                        "flash it with `tinykws flash --run RUN`")
+    if boot.status != "ok":
+        raise UserError(f"the board reports a fault at boot: {boot.status} (see docs/protocol.md)")
