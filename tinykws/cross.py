@@ -1,0 +1,95 @@
+"""Build the portable core for a Cortex-M4F and run it under QEMU (``mps2-an386``).
+
+Used by the test suite (MFCC frames on the emulated board equal the host's) and
+``scripts/bench_firmware.py`` (instructions per MFCC frame). Needs Debian's
+``gcc-arm-none-eabi``, ``libnewlib-arm-none-eabi`` and ``qemu-system-arm``;
+:func:`toolchain_missing` says what is absent.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from tinykws.native import core_source_dir
+from tinykws.spec import FeatureSpec
+
+ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2", "-std=c99",
+             "--specs=rdimon.specs", "-nostartfiles", "-ffunction-sections", "-fdata-sections", "-Wl,--gc-sections"]
+
+
+def toolchain_missing() -> str | None:
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if not shutil.which(tool):
+            return f"{tool} not found (Debian: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)"
+    return None
+
+
+def _audio_header(pcm: np.ndarray) -> str:
+    rows = [", ".join(str(int(v)) for v in pcm[i : i + 16]) for i in range(0, len(pcm), 16)]
+    return ("/* Generated for the QEMU self-test; not committed. */\n#include <stdint.h>\n"
+            f"#define SELFTEST_AUDIO_LEN {len(pcm)}u\nstatic const int16_t selftest_audio[SELFTEST_AUDIO_LEN] = {{\n"
+            + ",\n".join(rows) + "\n};\n")
+
+
+def build_selftest(pcm: np.ndarray, out_dir: Path, *, spec: FeatureSpec | None = None, bench: bool = False) -> Path:
+    """Cross-compile the self-test image with ``pcm`` embedded; returns the ELF path."""
+    from tinykws.export.spec_header import render_spec_header
+
+    core = core_source_dir()
+    qemu_dir = core.parents[1] / "test" / "qemu"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "selftest_audio.h").write_text(_audio_header(np.asarray(pcm, np.int16)))
+    inc = out_dir / "include"
+    inc.mkdir(exist_ok=True)
+    for h in (core / "include").glob("*.h"):
+        shutil.copy(h, inc / h.name)
+    (inc / "kws_feature_spec.h").write_text(render_spec_header(spec or FeatureSpec()))
+    elf = out_dir / ("bench.elf" if bench else "selftest.elf")
+    cmd = ["arm-none-eabi-gcc", *ARM_FLAGS, *(["-DKWS_SELFTEST_BENCH"] if bench else []), "-I", str(inc), "-I", str(out_dir),
+           "-T", str(qemu_dir / "link.ld"), str(qemu_dir / "startup.c"), str(qemu_dir / "selftest.c"),
+           *[str(p) for p in sorted((core / "src").glob("*.c"))], "-lm", "-o", str(elf)]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"cross build failed:\n{' '.join(cmd)}\n{p.stderr}")
+    return elf
+
+
+def run_qemu(elf: Path, *, icount: bool = False, timeout_s: float = 300) -> str:
+    cmd = ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
+           "-semihosting-config", "enable=on,target=native", *(["-icount", "shift=0"] if icount else []), "-kernel", str(elf)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    if p.returncode != 0:
+        raise RuntimeError(f"qemu exited with {p.returncode}: {p.stderr[-500:]}")
+    return p.stdout
+
+
+def mfcc_on_qemu(pcm: np.ndarray, spec: FeatureSpec | None = None) -> np.ndarray:
+    """MFCC frames of ``pcm`` computed by the core on the emulated Cortex-M4F."""
+    with tempfile.TemporaryDirectory() as d:
+        out = run_qemu(build_selftest(pcm, Path(d), spec=spec))
+    rows = [l.split()[1:] for l in out.splitlines() if l.startswith("F ")]
+    if "END" not in out:
+        raise RuntimeError(f"self-test did not finish: {out[-300:]}")
+    bits = np.array([[int(v, 16) for v in r] for r in rows], dtype=np.uint32)
+    return bits.view(np.float32).reshape(len(rows), -1)
+
+
+def instructions_per_frame(pcm: np.ndarray, spec: FeatureSpec | None = None) -> dict:
+    """QEMU ``-icount`` instruction count per MFCC frame (SysTick, calibrated against a known loop)."""
+    with tempfile.TemporaryDirectory() as d:
+        out = run_qemu(build_selftest(pcm, Path(d), spec=spec, bench=True), icount=True)
+    vals = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if parts[:1] == ["calibration_ticks"]:
+            vals["cal_ticks"], vals["cal_insns"] = int(parts[1]), int(parts[3])
+        elif parts[:1] == ["frames"]:
+            vals["frames"], vals["ticks"] = int(parts[1]), int(parts[3])
+    insn_per_tick = vals["cal_insns"] / vals["cal_ticks"]
+    per_frame = vals["ticks"] * insn_per_tick / vals["frames"]
+    return {"frames": vals["frames"], "instructions_per_tick": insn_per_tick, "instructions_per_frame": per_frame}
