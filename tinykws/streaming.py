@@ -220,3 +220,128 @@ def plot_sweep(sweep: list[dict], path: Path, chosen: dict | None = None) -> Non
     ax.grid(alpha=0.3)
     _save(fig, path)
     plt.close(fig)
+
+
+def scores_over_stream(run, pcm: np.ndarray, *, log: Callable[[str], None] | None = None):
+    """Run int16 audio through the firmware core's loop with the int8 model on TFLM.
+
+    Returns
+    -------
+    times_ms : np.ndarray [shape=(n,)]
+        Audio time of every inference.
+    scores : np.ndarray [shape=(n, n_labels), float32]
+        Dequantized model outputs, exactly as the core computed them.
+    detections : list of Detection
+        What the core's recognizer reported at the run's threshold.
+    latency_us : np.ndarray [shape=(n, 3)]
+        feat_us, inf_us, total_us of each inference (host timings).
+    """
+    from tinykws.board.protocol import Detection as DetLine
+    from tinykws.board.protocol import Inference, parse_line
+    from tinykws.native import App
+    from tinykws.tflm import TflmModel
+
+    model = TflmModel(run.tflite_bytes, run.arena_bytes)
+    outputs: list[np.ndarray] = []
+
+    def engine(x):
+        q = model.predict_one(x)
+        outputs.append(q)
+        return q
+
+    infs, dets = [], []
+
+    def sink(line):
+        r = parse_line(line)
+        if isinstance(r, Inference):
+            infs.append(r)
+        elif isinstance(r, DetLine):
+            dets.append(Detection(r.t_ms / 1000, r.label, r.score))
+
+    app = App(run, engine, sink, stats_period_ms=3_600_000)
+    chunk = run.spec.sample_rate * 10
+    t0 = time.perf_counter()
+    for i in range(0, len(pcm), chunk):
+        app.feed(pcm[i : i + chunk])
+        app.step()
+        if log and (i // chunk) % 60 == 59:
+            log(f"  {i / run.spec.sample_rate / 60:.0f} min of audio processed ({time.perf_counter() - t0:.0f} s)")
+    if len(outputs) != len(infs):
+        raise RuntimeError("inference lines and engine calls disagree")
+    q = np.stack(outputs) if outputs else np.zeros((0, len(run.labels)), np.int8)
+    zp, scale = run.report["model"]["output_zero_point"], np.float32(run.report["model"]["output_scale"])
+    scores = ((q.astype(np.int32) - zp).astype(np.float32) * scale).astype(np.float32)
+    times = np.array([r.t_ms for r in infs], np.int64)
+    lat = np.array([[r.feat_us, r.inf_us, r.total_us] for r in infs], np.int64).reshape(-1, 3)
+    return times, scores, dets, lat
+
+
+def recognize(times_ms, scores, labels, recognizer) -> list[Detection]:
+    """Replay recorded scores through the core's C recognizer with other settings."""
+    from tinykws.native import Recognizer
+
+    r = Recognizer(labels, recognizer)
+    out = []
+    for t, s in zip(times_ms, scores):
+        d = r.push(s, int(t))
+        if d is not None:
+            out.append(Detection(int(t) / 1000, labels[d[0]], d[1]))
+    return out
+
+
+def evaluate_streaming(run, dataset, *, hours: float = 1.0, seed: int = 0, target_fa_per_hour: float | None = None,
+                       log: Callable[[str], None] | None = None) -> dict:
+    """Streaming hits / false rejects / false accepts per hour; with a target, tune the threshold.
+
+    With ``target_fa_per_hour`` the sweep (JSON and PNG) goes into the run folder
+    and the chosen threshold into its ``report.json`` recognizer settings, so the
+    next ``tinykws export`` / ``flash`` carries it.
+    """
+    from tinykws.data.audio import to_int16
+    from tinykws.io import atomic_write_text
+
+    say = log or (lambda s: None)
+    t0 = time.perf_counter()
+    stream = build_stream(run, dataset, hours=hours, seed=seed)
+    say(f"stream: {stream.hours * 60:.1f} min, {sum(e.label != UNKNOWN for e in stream.events)} keywords and "
+        f"{sum(e.label == UNKNOWN for e in stream.events)} other words over background noise")
+    times, scores, dets, lat = scores_over_stream(run, to_int16(stream.y), log=say)
+    result = score_detections(stream.events, dets, stream.hours)
+    # The core's own detections and a replay of its recognizer must agree: the sweep relies on it.
+    replay = recognize(times, scores, run.labels, run.recognizer)
+    result["replay_matches_core"] = [(d.t_s, d.label) for d in replay] == [(d.t_s, d.label) for d in dets]
+    result.update({
+        "hours": round(stream.hours, 4), "threshold": run.recognizer.threshold, "recognizer": asdict(run.recognizer),
+        "inferences": int(len(times)),
+        "host_latency_us_p50": {k: int(np.percentile(lat[:, i], 50)) for i, k in enumerate(("feat", "inf", "total"))} if len(lat) else {},
+        "engine": "firmware core (host build): streaming MFCC, int8 window, recognizer; model on the TFLM interpreter",
+    })
+    sweep = sweep_thresholds(stream.events, times, scores, run.labels, run.recognizer, stream.hours, recognize=recognize)
+    result["sweep"] = sweep
+    if target_fa_per_hour is not None:
+        chosen = pick_operating_point(sweep, target_fa_per_hour)
+        result["target_fa_per_hour"] = target_fa_per_hour
+        result["chosen"] = chosen
+        atomic_write_text(run.path / "threshold_sweep.json", json.dumps(result, indent=2) + "\n")
+        plot_sweep(sweep, run.path / "threshold_sweep.png", chosen)
+        if chosen is None:
+            say(f"no threshold reaches {target_fa_per_hour} false accepts per hour; the run is unchanged")
+        else:
+            report = json.loads((run.path / "report.json").read_text())
+            report["recognizer"] = {**report.get("recognizer", {}), "threshold": chosen["threshold"]}
+            report["streaming"] = {k: result[k] for k in ("hours", "hit_rate", "false_accepts_per_hour", "chosen", "target_fa_per_hour")}
+            atomic_write_text(run.path / "report.json", json.dumps(report, indent=2) + "\n")
+            say(f"threshold {chosen['threshold']:.2f}: {100 * (1 - chosen['false_reject_rate']):.1f} % hits, "
+                f"{chosen['false_accepts_per_hour']} false accepts/h; written into the run (export or flash to use it)")
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    return result
+
+
+def run_streaming_cli(run, dataset, *, hours=1.0, seed=0, target_fa_per_hour=None, log=None) -> dict:
+    res = evaluate_streaming(run, dataset, hours=hours, seed=seed, target_fa_per_hour=target_fa_per_hour, log=log)
+    if log:
+        log(f"{res['hits']}/{res['keywords_spoken']} keywords detected ({100 * (res['hit_rate'] or 0):.1f} %), "
+            f"{res['false_rejects']} false rejects, {res['false_accepts']} false accepts "
+            f"= {res['false_accepts_per_hour']} per hour at threshold {res['threshold']:.2f}")
+        log(f"hit window: {res['hit_window']}")
+    return res
