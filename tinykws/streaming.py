@@ -59,12 +59,14 @@ class Stream:
 
 
 def build_stream(run, dataset, *, hours: float = 1.0, seed: int = 0, gap_s: tuple[float, float] = (1.5, 5.0),
-                 noise_gain: tuple[float, float] = (0.05, 0.3), unknown_share: float = 0.3) -> Stream:
+                 noise_dbfs: tuple[float, float] = (-55.0, -35.0), unknown_share: float = 0.3) -> Stream:
     """Test clips at random gaps over looped background noise, ``hours`` long.
 
     Keyword and unknown clips come from the dataset's speaker-disjoint **test**
     split; the noise from the last 10 % of each ``_background_noise_`` recording
-    (the part training never used), at a random gain per clip-gap segment.
+    (the part training never used), in segments of 5-20 s each scaled to a random
+    RMS level in ``noise_dbfs`` (a quiet room to a busy one); clips keep their
+    recorded level.
     """
     spec = run.spec
     sr = spec.sample_rate
@@ -98,7 +100,9 @@ def build_stream(run, dataset, *, hours: float = 1.0, seed: int = 0, gap_s: tupl
         src = noise[int(rng.integers(len(noise)))]
         seg = min(len(src), total - pos, int(rng.uniform(5, 20) * sr))
         start = int(rng.integers(0, len(src) - seg + 1))
-        y[pos : pos + seg] = src[start : start + seg] * rng.uniform(*noise_gain)
+        part = src[start : start + seg]
+        rms = float(np.sqrt(np.mean(part.astype(np.float64) ** 2))) or 1.0
+        y[pos : pos + seg] = part * (10 ** (rng.uniform(*noise_dbfs) / 20) / rms)
         pos += seg
     # Then clips, trimmed to their spoken part so events have honest spans.
     t = int(rng.uniform(*gap_s) * sr)

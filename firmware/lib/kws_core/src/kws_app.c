@@ -50,7 +50,12 @@ void kws_app_add_dropped(kws_app_t *app, uint32_t samples) {
     app->samples += samples;
 }
 
-void kws_app_add_overflow(kws_app_t *app) { app->overflows++; }
+void kws_app_add_overflow(kws_app_t *app) {
+    app->overflows++;
+    /* Say so at the 1st, 2nd, 4th, 8th... overflow: visible, but never a flood. */
+    if ((app->overflows & (app->overflows - 1u)) == 0u)
+        emit(app, kws_encode_error(app->line, sizeof(app->line), "mic_overflow", "microphone buffer overflowed: audio lost"));
+}
 
 static void run_inference(kws_app_t *app) {
     uint32_t t0 = app->io.micros(app->io.ctx);
