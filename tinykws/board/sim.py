@@ -1,0 +1,164 @@
+"""A virtual board on a pseudo-terminal.
+
+It runs the firmware's portable core (its host build, :class:`tinykws.native.App`)
+with the run's int8 model on the TFLM interpreter as the engine and WAV files as
+its microphone, writes the lines the core's own encoder makes, and answers the
+same commands as a board (recording mode included). Any serial tool can attach to
+the printed port path; tinykws's record, monitor and flash's hash check do in the
+tests.
+
+Audio runs at the real rate (``realtime``) or as fast as the reader takes lines.
+After the WAV files the microphone hears faint noise (or the files again with
+``loop``). When nobody reads the port, lines are dropped like a board's USB
+serial does, rather than blocking.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import threading
+import time
+import tty
+from pathlib import Path
+
+import numpy as np
+
+from tinykws.errors import UserError
+
+
+class VirtualBoard:
+    def __init__(self, run, wavs: list[str | Path] = (), *, realtime: bool = True, loop: bool = False, seed: int = 0):
+        from tinykws.data.audio import load_audio, to_int16
+        from tinykws.native import App
+        from tinykws.tflm import TflmModel
+
+        self.run = run
+        self.sr = run.spec.sample_rate
+        parts = []
+        for w in wavs:
+            parts.append(to_int16(load_audio(w, self.sr).y))
+        self.source = np.concatenate(parts) if parts else np.zeros(0, np.int16)
+        self.loop = loop and len(self.source) > 0
+        self.realtime = realtime
+        self.pos = 0
+        self.rng = np.random.default_rng(seed)
+        self.lines_dropped = 0
+        self.master, slave = os.openpty()
+        tty.setraw(slave)
+        self.port = os.ttyname(slave)
+        self._slave = slave  # kept open so the port exists while nobody is attached
+        os.set_blocking(self.master, False)
+        self._model = TflmModel(run.tflite_bytes, run.arena_bytes)
+        self._cmd = bytearray()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.app = App(run, self._model.predict_one, self._write, audio=self._read_audio,
+                       identity={"board": "sim", "mic": "wav"})
+
+    # The core's callbacks -------------------------------------------------------------
+    def _write(self, line: str) -> None:
+        data = line.encode("ascii")
+        deadline = time.monotonic() + (0.0 if self.realtime else 1.0)
+        while data:
+            try:
+                n = os.write(self.master, data)
+                data = data[n:]
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EIO):
+                    raise
+                if time.monotonic() >= deadline or e.errno == errno.EIO:
+                    self.lines_dropped += 1  # nobody reading: drop, as a board does
+                    return
+                select.select([], [self.master], [], 0.05)
+
+    def _budget(self) -> int:
+        return self._allowed - self._consumed
+
+    def _read_audio(self, max_n: int) -> np.ndarray:
+        n = min(max_n, self._budget())
+        if n <= 0:
+            return np.zeros(0, np.int16)
+        out = np.empty(n, np.int16)
+        filled = 0
+        while filled < n:
+            if self.pos < len(self.source):
+                k = min(n - filled, len(self.source) - self.pos)
+                out[filled : filled + k] = self.source[self.pos : self.pos + k]
+                self.pos += k
+                filled += k
+            elif self.loop:
+                self.pos = 0
+            else:
+                out[filled:] = self.rng.normal(0, 20, n - filled).astype(np.int16)  # a quiet room
+                filled = n
+        self._consumed += n
+        return out
+
+    # Serving ------------------------------------------------------------------------------
+    def _commands(self) -> None:
+        try:
+            data = os.read(self.master, 4096)
+        except OSError:
+            return
+        self._cmd.extend(data)
+        while b"\n" in self._cmd:
+            i = self._cmd.index(b"\n")
+            line = bytes(self._cmd[:i]).decode("ascii", "replace").strip()
+            del self._cmd[: i + 1]
+            if line:
+                self.app.command(line)
+
+    def serve(self, duration_s: float | None = None) -> None:
+        """Run until :meth:`stop` (or ``duration_s`` of audio)."""
+        self._consumed = 0
+        self._allowed = 0
+        t0 = time.monotonic()
+        chunk = self.sr // 50  # 20 ms
+        while not self._stop.is_set():
+            if duration_s is not None and self._consumed >= duration_s * self.sr:
+                break
+            r, _, _ = select.select([self.master], [], [], 0.0 if not self.realtime else 0.005)
+            if r:
+                self._commands()
+            if self.realtime:
+                self._allowed = int((time.monotonic() - t0) * self.sr)
+            else:
+                self._allowed = self._consumed + chunk
+            self.app.step()
+            if self.realtime:
+                time.sleep(0.005)
+
+    def start(self, duration_s: float | None = None) -> "VirtualBoard":
+        self._thread = threading.Thread(target=self.serve, args=(duration_s,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def close(self) -> None:
+        self.stop()
+        for fd in (self.master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open_sim(run_path, wavs, **kw) -> VirtualBoard:
+    from tinykws.run import load_run
+
+    for w in wavs:
+        if not Path(w).is_file():
+            raise UserError(f"WAV not found: {w}")
+    return VirtualBoard(load_run(run_path), wavs, **kw)

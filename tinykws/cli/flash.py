@@ -1,0 +1,25 @@
+"""``tinykws flash``: export + PlatformIO upload + model hash check."""
+
+from __future__ import annotations
+
+import click
+
+from tinykws.cli._common import echo, quiet_tensorflow
+
+
+@click.command()
+@click.option("--board", type=click.Choice(["nano33ble", "esp32dev"]), required=True)
+@click.option("--run", "run", help="Run folder or name (default: the latest).")
+@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs", show_default=True)
+@click.option("--port", default="auto", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Export and print the PlatformIO command without running it.")
+def flash(board, run, runs_dir, port, dry_run):
+    """Write the run's model into the firmware, build and upload it, and check the board runs it."""
+    quiet_tensorflow()
+    from tinykws.board.flash import flash as do_flash
+    from tinykws.board.serialio import resolve_port
+    from tinykws.run import resolve_run
+
+    run_path = resolve_run(run, runs_dir)
+    port = port if dry_run and port == "auto" else resolve_port(port)
+    do_flash(board=board, run_path=run_path, port=port, dry_run=dry_run, say=echo)

@@ -1,0 +1,46 @@
+"""``tinykws report``: summary, plots and drift from a monitor log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from tinykws.cli._common import echo
+
+
+@click.command()
+@click.argument("log", type=click.Path(dir_okay=False))
+@click.option("--run", "run", help="Run to compare the board's scores with (default: none).")
+@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), help="Where the PNG plots go (default: next to the log).")
+@click.option("--json", "as_json", is_flag=True)
+def report(log, run, runs_dir, out, as_json):
+    """Summarise LOG (from `tinykws monitor --log`): latency, detections, dropped audio, drift."""
+    from tinykws.board.logreport import plot_report, read_log, summarize
+
+    r = None
+    if run:
+        from tinykws.run import load_run, resolve_run
+
+        r = load_run(resolve_run(run, runs_dir))
+    recs = read_log(Path(log))
+    s = summarize(recs, r)
+    out_dir = Path(out) if out else Path(log).with_suffix("").parent / (Path(log).stem + "_report")
+    s["plots"] = [str(p) for p in plot_report(recs, out_dir, r)]
+    if as_json:
+        click.echo(json.dumps(s, indent=2))
+        return
+    lat = s["latency_us"]["total"]
+    echo(f"{s['inferences']} inferences; total latency p50 {lat['p50'] / 1000:.1f} ms, p95 {lat['p95'] / 1000:.1f} ms, "
+         f"max {lat['max'] / 1000:.1f} ms" if lat else f"{s['inferences']} inferences")
+    echo(f"{s['detections']} detections: " + ", ".join(f"{k} {v}" for k, v in s["detections_by_label"].items()))
+    echo(f"dropped samples {s['dropped']}, microphone overflows {s['overflows']}")
+    if "drift" in s:
+        d = s["drift"]
+        echo(("DRIFT: " if d["drift"] else "no drift: ") + f"KS statistic {d['ks_statistic']} (threshold {d['threshold']}) "
+             f"between {d['board_scores']} board scores and {d['test_scores']} test-set scores")
+    if "model_mismatch" in s:
+        echo("warning: " + s["model_mismatch"])
+    echo("plots: " + ", ".join(s["plots"]))
