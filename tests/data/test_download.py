@@ -1,0 +1,98 @@
+"""Download against a local HTTP server: resume after an interruption, checksum, safe extraction."""
+
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+
+import pytest
+
+from tinykws.data.download import download_speech_commands
+from tinykws.errors import UserError
+
+
+def make_archive(extra_member=None):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        def add(name, data):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tar.addfile(ti, io.BytesIO(data))
+        for i in range(20):
+            add(f"yes/spk{i}_nohash_0.wav", bytes(range(256)) * 40)
+        add("validation_list.txt", b"yes/spk1_nohash_0.wav\n")
+        add("testing_list.txt", b"yes/spk2_nohash_0.wav\n")
+        if extra_member:
+            add(extra_member, b"evil")
+    return buf.getvalue()
+
+
+class Server:
+    def __init__(self, payload, cut_first_at=None):
+        self.payload, self.cut = payload, cut_first_at
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                rng = self.headers.get("Range")
+                start = int(rng.split("=")[1].split("-")[0]) if rng else 0
+                body = outer.payload[start:]
+                self.send_response(206 if rng else 200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if outer.cut is not None:
+                    cut, outer.cut = outer.cut, None
+                    self.wfile.write(body[:cut])  # then drop the connection mid-way
+                    self.wfile.flush()
+                    self.connection.close()
+                    return
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/speech_commands_test.tar.gz"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+def test_interrupted_download_resumes_and_extracts(tmp_path):
+    data = make_archive()
+    srv = Server(data, cut_first_at=len(data) // 2)
+    out = tmp_path / "sc"
+    try:
+        with pytest.raises(UserError, match="again to resume"):
+            download_speech_commands(out, url=srv.url)
+        part = out / ".download" / "speech_commands_test.tar.gz.part"
+        assert 0 < part.stat().st_size < len(data)
+        r = download_speech_commands(out, url=srv.url, sha256=hashlib.sha256(data).hexdigest())
+    finally:
+        srv.close()
+    assert r["files"] == 22 and sorted(r["lists"]) == ["testing_list.txt", "validation_list.txt"]
+    assert len(list((out / "yes").glob("*.wav"))) == 20 and not (out / ".download").exists()
+
+
+def test_checksum_mismatch_extracts_nothing(tmp_path):
+    srv = Server(make_archive())
+    try:
+        with pytest.raises(UserError, match="checksum mismatch"):
+            download_speech_commands(tmp_path / "sc", url=srv.url, sha256="0" * 64)
+    finally:
+        srv.close()
+    assert not (tmp_path / "sc" / "yes").exists()
+
+
+def test_unsafe_or_corrupt_archives_are_refused(tmp_path):
+    for payload, msg in ((make_archive("../escape.txt"), "unsafe"), (make_archive()[:-200], "damaged")):
+        srv = Server(payload)
+        out = tmp_path / msg
+        try:
+            with pytest.raises(UserError, match=msg):
+                download_speech_commands(out, url=srv.url)
+        finally:
+            srv.close()
+        assert not (tmp_path / "escape.txt").exists() and not (out / "yes").exists()

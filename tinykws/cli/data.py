@@ -1,0 +1,106 @@
+"""``tinykws data``: check, import, download and synthesize datasets."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from tinykws.cli._common import echo, parse_words
+
+
+@click.group()
+def data():
+    """Datasets you can trust: check, import, download, synthesize."""
+
+
+@data.command()
+@click.argument("dataset", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@click.option("--strict", is_flag=True, help="Exit 1 when any file has an error.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write a PNG overview here (never into the dataset).")
+def check(dataset, as_json, strict, plot):
+    """Report counts, formats and problems of DATASET; never modifies it."""
+    from tinykws.data.check import check_dataset, plot_overview
+
+    r = check_dataset(dataset)
+    if plot:
+        plot_overview(r, Path(plot))
+    r.pop("_reports")
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        c = Console()
+        t = Table(title=f"{r['root']}: {r['files']} files, {r['speakers']} speakers")
+        t.add_column("label")
+        t.add_column("clips", justify="right")
+        t.add_column("speakers", justify="right")
+        for l, n in r["labels"].items():
+            t.add_row(l, str(n), str(r["speakers_per_label"][l]))
+        c.print(t)
+        echo(f"background noise files: {r['background_files']}; sample rates: {r['sample_rates']}; formats: {r['formats']}")
+        echo(f"files with errors: {r['files_with_errors']}, with warnings: {r['files_with_warnings']}")
+        for k, v in sorted(r["warning_kinds"].items(), key=lambda kv: -kv[1]):
+            echo(f"  {v:5d}  {k}")
+        for p in r["dataset_problems"]:
+            echo(f"dataset: {p}")
+        for i in r["issues"][:20]:
+            if i["errors"]:
+                echo(f"ERROR {i['file']}: {'; '.join(i['errors'])}")
+        shown = [i for i in r["issues"] if i["errors"]][:20]
+        if len(r["issues"]) > len(shown):
+            echo(f"({len(r['issues'])} files with findings in all; --json lists every one)")
+        echo(f"dataset hash: {r['dataset_hash']}")
+    if strict and r["files_with_errors"]:
+        sys.exit(1)
+
+
+@data.command(name="import")
+@click.argument("src", type=click.Path(file_okay=False))
+@click.argument("out", type=click.Path(file_okay=False))
+def import_(src, out):
+    """Convert SRC/<label>/<audio> into a 16 kHz, 1 s, Speech Commands style dataset OUT."""
+    from tinykws.data.importer import import_folder
+
+    r = import_folder(src, out)
+    for s in r["skipped"]:
+        echo(f"skipped {s['file']}: {s['reason']}")
+    echo(f"imported {r['imported']} file(s) into {out}, skipped {len(r['skipped'])}")
+
+
+@data.command()
+@click.argument("name", type=click.Choice(["speech-commands"]))
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--version", "version", type=click.Choice(["0.01", "0.02"]), default="0.02", show_default=True)
+@click.option("--url", help="Another location of the same archive (a mirror).")
+@click.option("--sha256", help="Expected sha256 of the archive.")
+def download(name, out, version, url, sha256):
+    """Download Speech Commands into OUT (resumable; keeps its validation/testing lists)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from tinykws.data.download import download_speech_commands
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn()) as p:
+        task = p.add_task("download", total=None)
+        r = download_speech_commands(out, version=version, url=url, sha256=sha256,
+                                     progress=lambda done, total: p.update(task, completed=done, total=total if total > 0 else None))
+    echo(f"{r['files']} files in {r['out']} ({r['bytes']:,} bytes); split lists: {', '.join(r['lists']) or 'none'}")
+
+
+@data.command()
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--words", required=True, help="Comma-separated keywords.")
+@click.option("--unknown", help="Comma-separated other words (become _unknown_ in training).")
+@click.option("--variants", type=click.IntRange(1, 5000), default=60, show_default=True, help="Voice variants per word.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def synth(out, words, unknown, variants, seed):
+    """Synthesize keyword clips with eSpeak NG (many voices, rates, pitches) into OUT."""
+    from tinykws.data.synth import synthesize_dataset
+
+    r = synthesize_dataset(out, parse_words(words) or [], unknown_words=parse_words(unknown) or [], n_variants=variants, seed=seed)
+    echo(f"wrote {r['clips']} clips from {len(r['variants'])} voice variants into {out} in {r['seconds']} s")

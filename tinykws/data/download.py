@@ -1,0 +1,130 @@
+"""``tinykws data download speech-commands``: Google's Speech Commands, resumable and verified.
+
+The archive is fetched into ``OUT/.download/<name>.part`` and resumed with an
+HTTP Range request after an interruption. Verification: the size must equal the
+server's Content-Length and, when given (``--sha256``), the sha256 must match;
+no checksum is published with the official archives, so by default only the
+size and a complete, readable gzip/tar stream are checked. Extraction goes to a
+temporary folder next to ``OUT`` (refusing absolute paths, ``..`` and links out
+of the tree) and is renamed into place only when complete, so a failed run
+leaves no half-extracted dataset. The archive's ``validation_list.txt`` and
+``testing_list.txt`` are kept: :func:`tinykws.data.dataset.discover` honours them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+from tinykws.errors import UserError
+
+URLS = {
+    "0.01": "http://download.tensorflow.org/data/speech_commands_v0.01.tar.gz",
+    "0.02": "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz",
+}
+
+
+def fetch(url: str, part: Path, *, progress: Callable[[int, int], None] | None = None, timeout_s: float = 60) -> int:
+    """Download ``url`` into ``part``, resuming what is there; returns the total size."""
+    part.parent.mkdir(parents=True, exist_ok=True)
+    have = part.stat().st_size if part.exists() else 0
+    req = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        resp = urllib.request.urlopen(req, timeout=timeout_s)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:  # already complete
+            return have
+        raise UserError(f"download failed: HTTP {e.code} from {url}") from None
+    except (urllib.error.URLError, OSError) as e:
+        raise UserError(f"download failed: {getattr(e, 'reason', e)} ({url})") from None
+    with resp:
+        if have and resp.status != 206:
+            have = 0  # the server ignored the range: start over
+        length = resp.headers.get("Content-Length")
+        total = have + int(length) if length is not None else -1
+        with open(part, "ab" if have else "wb") as f:
+            done = have
+            while True:
+                try:
+                    block = resp.read(1 << 16)
+                except OSError as e:
+                    raise UserError(f"download interrupted at {done:,} bytes ({e}); run the same command again to resume") from None
+                if not block:
+                    break
+                f.write(block)
+                done += len(block)
+                if progress:
+                    progress(done, total)
+    if total >= 0 and part.stat().st_size != total:
+        raise UserError(f"download incomplete ({part.stat().st_size:,} of {total:,} bytes); run the same command again to resume")
+    return part.stat().st_size
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def safe_extract(archive: Path, dest: Path) -> int:
+    """Extract a .tar.gz into ``dest`` refusing anything that would land outside it."""
+    n = 0
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for m in tar:
+                name = Path(m.name)
+                if name.is_absolute() or ".." in name.parts or m.issym() or m.islnk() or m.isdev():
+                    raise UserError(f"archive member {m.name!r} is unsafe; refusing to extract")
+                if m.isdir():
+                    (dest / name).mkdir(parents=True, exist_ok=True)
+                    continue
+                if not m.isfile():
+                    continue
+                target = dest / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                src = tar.extractfile(m)
+                with open(target, "wb") as out:
+                    shutil.copyfileobj(src, out)
+                n += 1
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise UserError(f"the archive is damaged ({e}); delete {archive} and download again") from None
+    return n
+
+
+def download_speech_commands(out: str | Path, *, version: str = "0.02", url: str | None = None,
+                             sha256: str | None = None, progress: Callable[[int, int], None] | None = None) -> dict:
+    out = Path(out)
+    if version not in URLS and url is None:
+        raise UserError(f"unknown Speech Commands version {version!r} (0.01 or 0.02)")
+    if out.exists() and any(out.iterdir()):
+        if (out / ".download").is_dir() and len(list(out.iterdir())) == 1:
+            pass  # only our partial download is there: resume
+        else:
+            raise UserError(f"{out} exists and is not empty: choose a new folder")
+    url = url or URLS[version]
+    part = out / ".download" / (Path(url).name + ".part")
+    size = fetch(url, part, progress=progress)
+    if sha256 and _sha256(part) != sha256.lower():
+        bad = part.with_suffix(".bad")
+        os.replace(part, bad)
+        raise UserError(f"checksum mismatch for {url} (kept as {bad} for inspection); nothing was extracted")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
+    try:
+        n = safe_extract(part, tmp)
+        # Keep the archive's own split lists; move the data into place.
+        for child in tmp.iterdir():
+            os.replace(child, out / child.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(out / ".download", ignore_errors=True)
+    return {"url": url, "bytes": size, "files": n, "out": str(out),
+            "lists": [p for p in ("validation_list.txt", "testing_list.txt") if (out / p).is_file()]}
