@@ -19,14 +19,30 @@ from tinykws.errors import UserError
 
 
 def firmware_root() -> Path:
-    """The PlatformIO project (folder holding platformio.ini and firmware/)."""
+    """The PlatformIO project (folder holding platformio.ini and firmware/).
+
+    A checkout's own tree when tinykws runs from one; otherwise the copy shipped
+    inside the installed package, copied once per version into a writable folder
+    (``~/.cache/tinykws/firmware-<version>``) because export and PlatformIO write there.
+    """
+    from tinykws import __version__
+
     here = Path(__file__).resolve().parents[2]
     if (here / "platformio.ini").is_file() and (here / "firmware" / "src").is_dir():
         return here
-    cwd = Path.cwd()
-    if (cwd / "platformio.ini").is_file() and (cwd / "firmware" / "src").is_dir():
-        return cwd
-    raise UserError("the firmware sources were not found: run from a tinykws checkout (git clone) to flash")
+    packaged = Path(__file__).resolve().parents[1] / "_firmware"
+    if (packaged / "platformio.ini").is_file():
+        import os
+
+        base = Path(os.environ.get("TINYKWS_CACHE") or Path.home() / ".cache" / "tinykws")
+        work = base / f"firmware-{__version__}"
+        if not (work / "platformio.ini").is_file():
+            tmp = work.with_name(work.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(packaged, tmp)
+            os.replace(tmp, work)
+        return work
+    raise UserError("the firmware sources were not found in this installation: reinstall tinykws")
 
 
 def find_pio() -> str:
