@@ -21,20 +21,15 @@ from tinykws.cli._common import echo
 @click.option("--source", type=click.Choice(["board", "laptop"]), default="board", show_default=True)
 def record(port, baud, label, count, seconds, out, speaker, countdown, source):
     """Record COUNT clips of LABEL (1 s each, spoken part centred) into OUT/LABEL/."""
-    if source == "laptop":
-        try:
-            import sounddevice  # noqa: F401
-        except (ImportError, OSError):
-            from tinykws.errors import UserError
-
-            raise UserError("--source laptop needs sounddevice and PortAudio: pip install 'tinykws[laptop-mic]'") from None
-        from tinykws.errors import UserError
-
-        raise UserError("--source laptop is not available in this version; record through the board")
     from tinykws.board.record import record as do_record
     from tinykws.board.serialio import BoardLink, open_port, resolve_port
 
-    link = BoardLink(open_port(resolve_port(port), baud))
+    if source == "laptop":
+        from tinykws.board.laptop_mic import LaptopMic
+
+        link = LaptopMic()
+    else:
+        link = BoardLink(open_port(resolve_port(port), baud))
     try:
         takes = do_record(link, label=label, count=count, out=Path(out), speaker=speaker, countdown_s=countdown,
                           seconds=seconds, say=echo)
