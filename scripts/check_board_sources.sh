@@ -1,34 +1,64 @@
 #!/usr/bin/env bash
-# Syntax-check the Nano 33 BLE port against the real Arduino mbed core, with the variant's own flags.
+# Syntax-check the board ports against the real Arduino cores and TFLM library (nothing is built or linked).
 #
-#   scripts/check_board_sources.sh MBED_CORE [TFLM_LIB]
+#   scripts/check_board_sources.sh MBED_CORE API_CORE CHIRALE [ESP32_STUBS]
 #
-# MBED_CORE: a local copy of ArduinoCore-mbed whose cores/arduino/api points at ArduinoCore-API's api/.
-# TFLM_LIB:  optional local copy of Chirale_TensorFLowLite (its src/), to check tflm_engine.cpp too.
-# Nothing is downloaded. Needs arm-none-eabi-g++ (Debian: gcc-arm-none-eabi).
+# MBED_CORE    local copy of arduino/ArduinoCore-mbed (cores/, variants/ARDUINO_NANO33BLE/, libraries/PDM,
+#              libraries/Wire are enough; bootloaders and libmbed.a are not needed).
+# API_CORE     local copy of arduino/ArduinoCore-API (the core's cores/arduino/api is a link to its api/).
+# CHIRALE      local copy of spaziochirale/Chirale_TensorFlowLite (its src/ holds the TFLM headers).
+# ESP32_STUBS  optional folder of headers standing in for Arduino-ESP32 2.0.x (Arduino.h, driver/i2s.h,
+#              esp_timer.h) for a host g++ check of board_esp32.cpp; see docs/firmware.md for what that
+#              does and does not prove.
+#
+# Nano 33 BLE: main.cpp, board_nano33ble.cpp and tflm_engine.cpp go through arm-none-eabi-g++ -fsyntax-only
+# with the variant's own flag files (cxxflags.txt, defines.txt, includes.txt), as the Arduino build does.
+# Nothing is downloaded. Needs arm-none-eabi-g++ (Debian: gcc-arm-none-eabi). The board's compiler is GCC 7;
+# a newer GCC accepts a little more, so -std=gnu++14 -pedantic-errors is added to catch C++17-isms.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-core=${1:?usage: $0 MBED_CORE [TFLM_LIB]}
-tflm=${2:-}
+usage="usage: $0 MBED_CORE API_CORE CHIRALE [ESP32_STUBS]"
+core=$(cd "${1:?$usage}" && pwd)
+api=$(cd "${2:?$usage}" && pwd)
+chirale=$(cd "${3:?$usage}" && pwd)
+esp32=${4:-}
 var="$core/variants/ARDUINO_NANO33BLE"
+for need in "$var/cxxflags.txt" "$var/defines.txt" "$var/includes.txt" "$core/libraries/PDM/src/PDM.h" \
+            "$api/api/ArduinoAPI.h" "$chirale/src/tensorflow/lite/micro/micro_interpreter.h"; do
+  [ -f "$need" ] || { echo "missing $need" >&2; exit 2; }
+done
+
+# The variant's flag files go in as @files so their quoting survives; "-c" is dropped (we only parse).
 cxxfile=$(mktemp)
 trap 'rm -f "$cxxfile"' EXIT
 grep -v -e '^-c$' "$var/cxxflags.txt" > "$cxxfile"
-files=(firmware/src/main.cpp firmware/src/board_nano33ble.cpp)
-extra=()
-if [ -n "$tflm" ]; then files+=(firmware/src/tflm_engine.cpp); extra+=(-I "$tflm/src" -I "$core/libraries/Wire"); fi
+
 status=0
-for f in "${files[@]}"; do
-  # The variant's flag files go in as @files so their quoting survives.
-  if arm-none-eabi-g++ -fsyntax-only -mcpu=cortex-m4 -mthumb -mfloat-abi=softfp -mfpu=fpv4-sp-d16 "@$cxxfile" "@$var/defines.txt" \
+fw="$here/firmware"
+for f in main.cpp board_nano33ble.cpp tflm_engine.cpp; do
+  if arm-none-eabi-g++ -fsyntax-only "@$cxxfile" "@$var/defines.txt" \
       -DARDUINO=10819 -DARDUINO_ARCH_NRF52840 -DARDUINO_ARDUINO_NANO33BLE -DARDUINO_ARCH_MBED \
-      -iprefix "$core/cores/arduino" "@$var/includes.txt" -I "$core/cores/arduino" -I "$core/cores/arduino/api/deprecated" \
-      -I "$var" -I "$core/libraries/PDM/src" "${extra[@]}" \
-      -I "$here/firmware/lib/kws_core/include" -I "$here/firmware/src" -I "$here/firmware/src/model" \
-      -DKWS_BOARD_NAME='"nano33ble"' -include "$core/cores/arduino/Arduino.h" "$here/$f"; then
-    echo "ok      $f"
+      -iprefix "$core/cores/arduino/" "@$var/includes.txt" \
+      -I "$core/cores/arduino" -I "$api" -I "$api/api/deprecated" -I "$api/api/deprecated-avr-comp" \
+      -I "$var" -I "$core/libraries/PDM/src" -I "$core/libraries/Wire" -I "$chirale/src" \
+      -I "$fw/lib/kws_core/include" -I "$fw/src" -I "$fw/src/model" \
+      -DKWS_BOARD_NAME='"nano33ble"' -DKWS_FW_VERSION='"0.1.0"' -Werror=return-type \
+      -include "$core/cores/arduino/Arduino.h" "$fw/src/$f"; then
+    echo "ok      nano33ble  $f"
   else
-    echo "FAILED  $f"; status=1
+    echo "FAILED  nano33ble  $f"; status=1
   fi
 done
+
+if [ -n "$esp32" ]; then
+  esp32=$(cd "$esp32" && pwd)
+  for f in board_esp32.cpp; do
+    if g++ -std=gnu++14 -fsyntax-only -Wall -Wextra -Werror -I "$esp32" -I "$fw/lib/kws_core/include" -I "$fw/src" \
+        -DKWS_BOARD_NAME='"esp32dev"' -DKWS_I2S_SCK=26 -DKWS_I2S_WS=25 -DKWS_I2S_SD=33 "$fw/src/$f"; then
+      echo "ok      esp32dev   $f (host g++ against stand-in headers)"
+    else
+      echo "FAILED  esp32dev   $f"; status=1
+    fi
+  done
+fi
 exit $status

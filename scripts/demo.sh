@@ -6,6 +6,8 @@ VENV=${VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e .
+log="$VENV/install.log"
+echo "setting up $VENV (log: $log) ..."
+"$VENV/bin/python" -m pip install -q --upgrade pip > "$log" 2>&1 || { cat "$log"; exit 1; }
+"$VENV/bin/python" -m pip install -q -e . >> "$log" 2>&1 || { cat "$log"; exit 1; }
 exec "$VENV/bin/tinykws" demo "$@"

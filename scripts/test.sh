@@ -8,8 +8,10 @@ VENV=${VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[test]"
+log="$VENV/install.log"
+echo "setting up $VENV (log: $log) ..."
+"$VENV/bin/python" -m pip install -q --upgrade pip > "$log" 2>&1 || { cat "$log"; exit 1; }
+"$VENV/bin/python" -m pip install -q -e ".[test]" >> "$log" 2>&1 || { cat "$log"; exit 1; }
 if [ "${TINYKWS_RUN_SLOW:-0}" = 1 ]; then
   exec "$VENV/bin/python" -m pytest -p no:cacheprovider -q
 else
