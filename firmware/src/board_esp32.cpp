@@ -1,8 +1,11 @@
 // Port: ESP32 DevKit with an I2S MEMS microphone (e.g. INMP441), Arduino-ESP32 2.0.x core,
-// legacy driver/i2s.h. Pins come from build flags (platformio.ini) with defaults here.
+// legacy driver/i2s.h. Implements kws_board.h: I2S DMA as the audio source, esp_timer as the clock,
+// UART serial at 921600 baud. Pins come from build flags (platformio.ini) with defaults here.
 #include <Arduino.h>
 #include <driver/i2s.h>
 #include <esp_timer.h>
+#include <freertos/FreeRTOS.h>
+#include <freertos/queue.h>
 
 #include "kws_board.h"
 #include "kws_ring.h"
@@ -25,7 +28,13 @@
 
 namespace {
 const i2s_port_t port = I2S_NUM_0;
-int32_t raw[256];
+const int kDmaBufSamples = 256;  // one DMA buffer: 16 ms at 16 kHz
+const int kDmaBufCount = 8;      // 128 ms of audio the driver holds before it overflows
+int32_t raw[kDmaBufSamples];
+// The driver posts an event per DMA buffer (RX_DONE) and I2S_EVENT_RX_Q_OVF when it drops one; when
+// this queue is full it discards the oldest event, so it is sized to hold a long stall's events.
+const int kEventQueueLen = 32;
+QueueHandle_t i2s_events = nullptr;
 char cmd_buf[64];
 size_t cmd_len = 0;
 uint32_t led_off_ms = 0;
@@ -45,15 +54,15 @@ bool kws_board_begin(const char **error) {
     cfg.channel_format = KWS_I2S_LEFT ? I2S_CHANNEL_FMT_ONLY_LEFT : I2S_CHANNEL_FMT_ONLY_RIGHT;
     cfg.communication_format = I2S_COMM_FORMAT_STAND_I2S;
     cfg.intr_alloc_flags = ESP_INTR_FLAG_LEVEL1;
-    cfg.dma_buf_count = 8;
-    cfg.dma_buf_len = 256;
+    cfg.dma_buf_count = kDmaBufCount;
+    cfg.dma_buf_len = kDmaBufSamples;
     i2s_pin_config_t pins = {};
     pins.mck_io_num = I2S_PIN_NO_CHANGE;
     pins.bck_io_num = KWS_I2S_SCK;
     pins.ws_io_num = KWS_I2S_WS;
     pins.data_out_num = I2S_PIN_NO_CHANGE;
     pins.data_in_num = KWS_I2S_SD;
-    if (i2s_driver_install(port, &cfg, 0, NULL) != ESP_OK || i2s_set_pin(port, &pins) != ESP_OK) {
+    if (i2s_driver_install(port, &cfg, kEventQueueLen, &i2s_events) != ESP_OK || i2s_set_pin(port, &pins) != ESP_OK) {
         *error = "mic";
         return false;
     }
@@ -62,9 +71,18 @@ bool kws_board_begin(const char **error) {
 
 const char *kws_board_mic_name() { return "i2s"; }
 
-// The DMA buffers are the ring here: read what is ready without waiting (timeout 0).
+// The DMA buffers are the ring here: read what is ready without waiting (timeout 0). Each
+// I2S_EVENT_RX_Q_OVF means the driver overwrote one unread DMA buffer: one overflow, and a
+// buffer's worth of samples dropped.
 size_t kws_board_read_audio(int16_t *buf, size_t max) {
-    size_t want = max < 256 ? max : 256;
+    i2s_event_t evt;
+    while (i2s_events != nullptr && xQueueReceive(i2s_events, &evt, 0) == pdTRUE) {
+        if (evt.type == I2S_EVENT_RX_Q_OVF) {
+            overflows++;
+            dropped += kDmaBufSamples;
+        }
+    }
+    size_t want = max < (size_t)kDmaBufSamples ? max : (size_t)kDmaBufSamples;
     size_t got = 0;
     if (i2s_read(port, raw, want * sizeof(int32_t), &got, 0) != ESP_OK) return 0;
     size_t n = got / sizeof(int32_t);
@@ -108,12 +126,14 @@ uint32_t kws_board_take_overflows() {
     return n;
 }
 
-// The detection hook: light the LED for half a second. Replace or extend with your own action.
+// The detection hook: lights the LED for half a second. This is the place for your own action
+// (a relay, an MQTT message, ...); keep it short, the DMA buffers fill meanwhile.
 void kws_board_on_detection(int label, float score) {
     (void)label;
     (void)score;
     digitalWrite(LED_BUILTIN, HIGH);
     led_off_ms = millis() + 500;
+    if (led_off_ms == 0) led_off_ms = 1;
 }
 
 void kws_board_poll() {

@@ -1,36 +1,68 @@
-// Port: Arduino Nano 33 BLE Sense (nRF52840, mbed core). PDM microphone, DWT cycle counter,
-// native USB serial. On a plain Nano 33 BLE (no microphone) PDM.begin fails and the board
-// reports status=mic instead of hanging.
+// Port: Arduino Nano 33 BLE Sense (nRF52840, Arduino mbed core). Implements kws_board.h with the
+// PDM microphone, the DWT cycle counter as the clock and the native USB serial.
+//
+// On a plain Nano 33 BLE (no microphone) PDM.begin fails and the board reports status=mic instead
+// of hanging. Build flag: -DKWS_PDM_GAIN=<0..80> sets the microphone gain (default 20).
 #include <Arduino.h>
 #include <PDM.h>
 
+#include "USB/PluggableUSBSerial.h"  // _SerialUSB, the USB CDC object behind Serial (for send_nb)
 #include "kws_board.h"
 #include "kws_ring.h"
 
 #ifndef KWS_PDM_GAIN
-#define KWS_PDM_GAIN 20  // 0..80; the core's default
+#define KWS_PDM_GAIN 20  // 0..80, the PDM library's default
+#endif
+#ifndef KWS_SERIAL_TIMEOUT_US
+#define KWS_SERIAL_TIMEOUT_US 20000u  // longest a line may wait for the host before it is cut short
 #endif
 
 namespace {
-kws_ring_t ring;
-volatile uint32_t overflows = 0;
-int16_t pdm_chunk[256];
+const int kSampleRate = 16000;  // the nRF52 PDM driver accepts 16000 and 41667 only
+// The PDM driver delivers its double buffer in chunks of this many bytes: 256 samples, 16 ms.
+const int kPdmChunkBytes = 512;
+// If no chunk arrives for this long while the microphone runs, the driver has stopped itself
+// (it disables PDM when a buffer was not drained in time): count an overflow and restart it.
+const uint32_t kPdmStallMs = 100;
+
+kws_ring_t ring;  // written by the PDM interrupt only, read by the main loop only
+int16_t pdm_chunk[kPdmChunkBytes / 2];
+volatile uint32_t pdm_chunks = 0;
+
+bool mic_running = false;
+uint32_t chunks_seen = 0;
+uint32_t last_chunk_ms = 0;
+uint32_t overflows = 0;
+uint32_t dropped_reported = 0;
+bool line_cut = false;
+
 char cmd_buf[64];
 size_t cmd_len = 0;
 uint32_t led_off_ms = 0;
-uint32_t last_dropped = 0;
 
-// Interrupt context: copy into the ring and return. Anything slower risks the next buffer.
+// Interrupt context: copy the chunk into the ring and return; anything slower risks the next
+// buffer. A full ring drops the new samples and counts them (ring.dropped).
 void on_pdm_data() {
     int bytes = PDM.available();
     if (bytes <= 0) return;
-    if (bytes > (int)sizeof(pdm_chunk)) bytes = sizeof(pdm_chunk);
-    PDM.read(pdm_chunk, bytes);
+    if (bytes > kPdmChunkBytes) bytes = kPdmChunkBytes;
+    PDM.read(pdm_chunk, (size_t)bytes);
     kws_ring_write(&ring, pdm_chunk, (size_t)bytes / 2);
+    pdm_chunks = pdm_chunks + 1;
+}
+
+bool start_mic() {
+    PDM.onReceive(on_pdm_data);
+    PDM.setBufferSize(kPdmChunkBytes);
+    if (!PDM.begin(1, kSampleRate)) return false;
+    PDM.setGain(KWS_PDM_GAIN);
+    chunks_seen = pdm_chunks;
+    last_chunk_ms = millis();
+    return true;
 }
 
 void enable_cycle_counter() {
-    CoreDebug->DEMCR |= CoreDebug_DEMCR_TRCENA_Msk;
+    CoreDebug->DEMCR |= CoreDebug_DEMCR_TRCENA_Msk;  // the DWT unit is off until trace is enabled
     DWT->CYCCNT = 0;
     DWT->CTRL |= DWT_CTRL_CYCCNTENA_Msk;
 }
@@ -38,18 +70,17 @@ void enable_cycle_counter() {
 
 bool kws_board_begin(const char **error) {
     Serial.begin(115200);  // USB CDC: the rate is ignored
-    // Wait a little for a host, never forever: on battery nobody will open the port.
+    // Give a host up to 3 s to open the port so the BOOT line is seen; never wait forever:
+    // on a battery nobody will open it.
     for (uint32_t t0 = millis(); !Serial && millis() - t0 < 3000;) delay(10);
     pinMode(LED_BUILTIN, OUTPUT);
     digitalWrite(LED_BUILTIN, LOW);
     enable_cycle_counter();
-    PDM.onReceive(on_pdm_data);
-    PDM.setBufferSize(sizeof(pdm_chunk));
-    if (!PDM.begin(1, 16000)) {
+    mic_running = start_mic();
+    if (!mic_running) {
         *error = "mic";
         return false;
     }
-    PDM.setGain(KWS_PDM_GAIN);
     return true;
 }
 
@@ -57,30 +88,55 @@ const char *kws_board_mic_name() { return "pdm"; }
 
 size_t kws_board_read_audio(int16_t *buf, size_t max) { return kws_ring_read(&ring, buf, max); }
 
-// DWT->CYCCNT counts CPU cycles (15.6 ns at 64 MHz) and wraps after ~67 s; the app only
-// takes differences of this clock, and unsigned arithmetic handles one wrap.
+// DWT->CYCCNT counts CPU cycles (15.6 ns at 64 MHz) and wraps every 2^32 cycles (~67 s). This
+// folds each call's cycle difference into a microsecond count, carrying the remainder, so the
+// result is a free-running 32-bit microsecond clock. Unsigned subtraction handles the wrap as
+// long as calls are less than ~67 s apart (the main loop calls it many times a second).
 uint32_t kws_board_micros() {
-    static uint32_t last_cycles = 0, us = 0, rem = 0;
+    static uint32_t last_cycles = 0, us = 0, rem_cycles = 0;
+    const uint32_t cycles_per_us = SystemCoreClock / 1000000u ? SystemCoreClock / 1000000u : 64u;
     uint32_t now = DWT->CYCCNT;
-    uint32_t delta = now - last_cycles + rem;
+    uint32_t delta = now - last_cycles;
     last_cycles = now;
-    uint32_t per_us = SystemCoreClock / 1000000u;
-    us += delta / per_us;
-    rem = delta % per_us;
+    uint64_t total = (uint64_t)delta + rem_cycles;
+    us += (uint32_t)(total / cycles_per_us);
+    rem_cycles = (uint32_t)(total % cycles_per_us);
     return us;
 }
 
+// The core's Serial.write() waits until the host has taken every byte, and `!Serial` costs a
+// 1 ms delay per call; availableForWrite() is not implemented (always 0). So: drop lines while no
+// terminal is connected (DTR), and push the rest packet by packet with the non-blocking send_nb,
+// giving up after KWS_SERIAL_TIMEOUT_US if the host stops reading. A line cut short is closed
+// with a newline before the next one, so the host discards it and resynchronises.
 void kws_board_write_line(const char *line, size_t len) {
-    // Writes are dropped silently by the core while no host has the port open; also skip
-    // when the USB buffer is full rather than stall the audio loop.
-    if (!Serial) return;
-    if ((size_t)Serial.availableForWrite() < len && Serial.availableForWrite() < 64) return;
-    Serial.write(reinterpret_cast<const uint8_t *>(line), len);
+    if (!_SerialUSB.connected()) return;
+    uint8_t *p = reinterpret_cast<uint8_t *>(const_cast<char *>(line));
+    uint32_t left = (uint32_t)len;
+    const uint32_t t0 = micros();
+    if (line_cut) {
+        uint32_t n = 0;
+        uint8_t nl = '\n';
+        while (n == 0 && micros() - t0 < KWS_SERIAL_TIMEOUT_US) _SerialUSB.send_nb(&nl, 1, &n, true);
+        if (n == 0) return;
+        line_cut = false;
+    }
+    while (left > 0) {
+        uint32_t n = 0;
+        _SerialUSB.send_nb(p, left, &n, true);
+        p += n;
+        left -= n;
+        if (left > 0 && micros() - t0 >= KWS_SERIAL_TIMEOUT_US) {
+            line_cut = left < len;
+            return;
+        }
+    }
 }
 
 bool kws_board_read_command(char *line, size_t cap) {
-    while (Serial && Serial.available() > 0) {
+    while (Serial.available() > 0) {
         int c = Serial.read();
+        if (c < 0) break;
         if (c == '\n') {
             size_t n = cmd_len < cap - 1 ? cmd_len : cap - 1;
             memcpy(line, cmd_buf, n);
@@ -88,16 +144,16 @@ bool kws_board_read_command(char *line, size_t cap) {
             cmd_len = 0;
             return true;
         }
+        // An over-long command is truncated; the core then answers ERR bad_cmd.
         if (c != '\r' && cmd_len < sizeof(cmd_buf)) cmd_buf[cmd_len++] = (char)c;
     }
     return false;
 }
 
 uint32_t kws_board_take_dropped() {
-    uint32_t d = ring.dropped;
-    uint32_t n = d - last_dropped;
-    last_dropped = d;
-    if (n) overflows++;
+    uint32_t total = ring.dropped;  // written by the interrupt; a 32-bit read is atomic
+    uint32_t n = total - dropped_reported;
+    dropped_reported = total;
     return n;
 }
 
@@ -107,17 +163,34 @@ uint32_t kws_board_take_overflows() {
     return n;
 }
 
-// The detection hook: light the LED for half a second. Replace or extend with your own action.
+// The detection hook: lights the LED for half a second. This is the place for your own action
+// (a relay, a BLE notification, ...); keep it short, the audio keeps arriving meanwhile.
 void kws_board_on_detection(int label, float score) {
     (void)label;
     (void)score;
     digitalWrite(LED_BUILTIN, HIGH);
     led_off_ms = millis() + 500;
+    if (led_off_ms == 0) led_off_ms = 1;
 }
 
 void kws_board_poll() {
-    if (led_off_ms && (int32_t)(millis() - led_off_ms) >= 0) {
+    const uint32_t now = millis();
+    if (led_off_ms && (int32_t)(now - led_off_ms) >= 0) {
         digitalWrite(LED_BUILTIN, LOW);
         led_off_ms = 0;
+    }
+    if (mic_running) {
+        const uint32_t chunks = pdm_chunks;
+        if (chunks != chunks_seen) {
+            chunks_seen = chunks;
+            last_chunk_ms = now;
+        } else if (now - last_chunk_ms > kPdmStallMs) {
+            // The driver stopped after an overflow: audio was lost. Report and restart it.
+            // If the restart fails, the next poll tries again (and counts again).
+            overflows++;
+            PDM.end();
+            start_mic();
+            last_chunk_ms = now;
+        }
     }
 }

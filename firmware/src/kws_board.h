@@ -12,6 +12,8 @@
  *                       microphone did not start.
  *   kws_board_read_audio  copy up to max int16 samples (16 kHz mono) that the
  *                       microphone delivered since the last call; never blocks.
+ *                       An interrupt-driven microphone fills a kws_ring_t from
+ *                       its callback (copy and return, nothing else there).
  *   kws_board_micros    free-running microsecond clock (wrapping is fine).
  *   kws_board_write_line  send one line if a host is listening; drop it otherwise,
  *                       never block for long.
@@ -19,7 +21,12 @@
  *   kws_board_take_dropped / kws_board_take_overflows
  *                       samples lost / driver overflows since the last call.
  *   kws_board_on_detection  the detection hook: lights the LED; put your own action here.
- *   kws_board_poll      called every loop (LED timing and similar housekeeping).
+ *   kws_board_poll      called every loop (LED timing, restarting a stalled
+ *                       microphone driver and similar housekeeping).
+ *
+ * Ports in this folder: board_nano33ble.cpp (PDM, DWT clock, USB CDC) and
+ * board_esp32.cpp (I2S, esp_timer, UART). platformio.ini's build_src_filter
+ * compiles exactly one of them per environment. See docs/firmware.md.
  */
 #ifndef KWS_BOARD_H
 #define KWS_BOARD_H

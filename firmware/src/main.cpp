@@ -35,7 +35,7 @@ void setup() {
     cfg.identity.spec_hash = KWS_SPEC_HASH;
     cfg.identity.labels_csv = KWS_MODEL_LABELS_CSV;
     cfg.identity.arena_used = (uint32_t)kws_engine_arena_used();
-    cfg.identity.arena_size = KWS_MODEL_ARENA_BYTES;
+    cfg.identity.arena_size = engine_ok ? KWS_MODEL_ARENA_BYTES : 0;  // protocol: 0/0 when allocation failed
     cfg.identity.mic = kws_board_mic_name();
     cfg.identity.sample_rate = KWS_SAMPLE_RATE;
     // A model exported for another feature spec would silently compute wrong features: refuse it.

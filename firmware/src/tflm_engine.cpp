@@ -1,7 +1,9 @@
-// TFLM glue: see tflm_engine.h. Only the ops the exported model needs are registered,
-// and the arena size comes from the export (the host-measured minimum plus a margin).
+// TFLM glue: see tflm_engine.h. Only the ops the exported model needs are registered (a
+// MicroMutableOpResolver sized by the export), and the arena size comes from the export
+// (the host-measured minimum plus a margin), so neither can silently drift from the model.
 #include "tflm_engine.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <Chirale_TensorFlowLite.h>
@@ -11,6 +13,7 @@
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/schema/schema_generated.h"
+#include "tensorflow/lite/schema/schema_utils.h"
 
 namespace {
 alignas(16) uint8_t tensor_arena[KWS_MODEL_ARENA_BYTES];
@@ -18,12 +21,32 @@ tflite::MicroMutableOpResolver<KWS_MODEL_NUM_OPS> resolver;
 tflite::MicroInterpreter *interpreter = nullptr;
 TfLiteTensor *input = nullptr;
 TfLiteTensor *output = nullptr;
+char detail_buf[96];
+
+// True when the resolver has every builtin op the model's operator-code table lists; otherwise
+// names the first missing one in detail_buf. Checked before AllocateTensors() so that a missing op
+// is reported as op_missing, not as an arena failure.
+bool all_ops_registered(const tflite::Model *model) {
+    const auto *codes = model->operator_codes();
+    if (codes == nullptr) return true;
+    for (unsigned int i = 0; i < codes->size(); i++) {
+        const tflite::BuiltinOperator op = tflite::GetBuiltinCode(codes->Get(i));
+        if (resolver.FindOp(op) == nullptr) {
+            snprintf(detail_buf, sizeof(detail_buf), "the model needs op %s, which the firmware did not register",
+                     tflite::EnumNameBuiltinOperator(op));
+            return false;
+        }
+    }
+    return true;
+}
 }  // namespace
 
+// One Add<Op>() per op of the export's list; a failure means the resolver is full (cannot
+// happen: it is sized KWS_MODEL_NUM_OPS by the same export), reported rather than ignored.
 #define KWS_REGISTER_OP(name)                          \
     if (resolver.Add##name() != kTfLiteOk) {           \
         *error = "op_missing";                         \
-        *detail = "could not register " #name;         \
+        *detail = "could not register op " #name;      \
         return false;                                  \
     }
 
@@ -31,35 +54,43 @@ bool kws_engine_begin(const char **error, const char **detail) {
     const tflite::Model *model = tflite::GetModel(kws_model_data);
     if (model->version() != TFLITE_SCHEMA_VERSION) {
         *error = "model_version";
-        *detail = "model schema version differs from this TFLM";
+        snprintf(detail_buf, sizeof(detail_buf), "model schema version %u, this TFLM expects %d",
+                 (unsigned)model->version(), TFLITE_SCHEMA_VERSION);
+        *detail = detail_buf;
         return false;
     }
     KWS_MODEL_OPS(KWS_REGISTER_OP)
+    if (!all_ops_registered(model)) {
+        *error = "op_missing";
+        *detail = detail_buf;
+        return false;
+    }
     static tflite::MicroInterpreter static_interpreter(model, resolver, tensor_arena, KWS_MODEL_ARENA_BYTES);
-    interpreter = &static_interpreter;
-    if (interpreter->AllocateTensors() != kTfLiteOk) {
-        // A missing op also fails here (TFLM prints the opcode); the export registers every op the model lists.
+    if (static_interpreter.AllocateTensors() != kTfLiteOk) {
         *error = "arena";
-        *detail = "AllocateTensors() failed: arena too small or an op is missing";
-        interpreter = nullptr;
+        snprintf(detail_buf, sizeof(detail_buf), "AllocateTensors() failed in a %u-byte arena: re-export or raise it",
+                 (unsigned)KWS_MODEL_ARENA_BYTES);
+        *detail = detail_buf;
         return false;
     }
-    input = interpreter->input(0);
-    output = interpreter->output(0);
-    if (input->type != kTfLiteInt8 || output->type != kTfLiteInt8 ||
-        input->bytes != (size_t)(KWS_N_FRAMES * KWS_N_MFCC) || output->bytes != (size_t)KWS_MODEL_NUM_LABELS) {
+    TfLiteTensor *in = static_interpreter.input(0);
+    TfLiteTensor *out = static_interpreter.output(0);
+    if (in == nullptr || out == nullptr || in->type != kTfLiteInt8 || out->type != kTfLiteInt8 ||
+        in->bytes != (size_t)(KWS_N_FRAMES * KWS_N_MFCC) || out->bytes != (size_t)KWS_MODEL_NUM_LABELS) {
         *error = "bad_arg";
-        *detail = "model input/output does not match the feature spec and labels";
-        interpreter = nullptr;
+        *detail = "model input/output does not match the feature spec and labels: re-export";
         return false;
     }
+    interpreter = &static_interpreter;
+    input = in;
+    output = out;
     return true;
 }
 
 size_t kws_engine_arena_used() { return interpreter ? interpreter->arena_used_bytes() : 0; }
 
 int kws_engine_invoke(const int8_t *in, int8_t *out) {
-    if (!interpreter) return 1;
+    if (interpreter == nullptr) return 1;
     memcpy(input->data.int8, in, input->bytes);
     if (interpreter->Invoke() != kTfLiteOk) return 1;
     memcpy(out, output->data.int8, output->bytes);

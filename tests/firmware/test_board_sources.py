@@ -2,6 +2,7 @@
 
 main.cpp is checked with a two-line stand-in for Arduino.h; the board ports and the TFLM glue need the
 real Arduino cores and TFLM library (scripts/check_board_sources.sh, with local copies of them).
+platformio.ini is checked in test_platformio_config.py.
 """
 
 import shutil
@@ -32,25 +33,13 @@ def test_core_compiles_as_cpp_too(tmp_path):
         assert p.returncode == 0, (src.name, p.stderr)
 
 
-def test_platformio_config_parses():
-    import json
-    import sys
 
-    pio = Path(sys.executable).with_name("pio")
-    if not pio.exists():
-        pio = shutil.which("pio")
-    if not pio:
-        pytest.skip("platformio is not installed")
-    p = subprocess.run([str(pio), "project", "config", "--json-output"], cwd=REPO, capture_output=True, text=True, timeout=120)
+@pytest.mark.skipif(shutil.which("g++") is None, reason="no C++ compiler")
+def test_esp32_port_against_the_standin_headers():
+    # scripts/esp32_standin declares the Arduino-ESP32 2.0.x / ESP-IDF 4.4 API the port uses (see its README).
+    cmd = ["g++", "-std=gnu++14", "-fsyntax-only", "-Wall", "-Wextra", "-Werror",
+           "-I", str(REPO / "scripts/esp32_standin"), "-I", str(REPO / "firmware/lib/kws_core/include"),
+           "-I", str(REPO / "firmware/src"), "-DKWS_I2S_SCK=26", "-DKWS_I2S_WS=25", "-DKWS_I2S_SD=33",
+           str(REPO / "firmware/src/board_esp32.cpp")]
+    p = subprocess.run(cmd, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
-    cfg = {k: dict(v) for k, v in json.loads(p.stdout)}
-    assert cfg["platformio"]["src_dir"].endswith("firmware/src")
-    assert cfg["platformio"]["lib_dir"].endswith("firmware/lib")
-    assert cfg["env:nano33ble"]["board"] == "nano33ble" and cfg["env:esp32dev"]["board"] == "esp32dev"
-    assert cfg["env:esp32dev"]["monitor_speed"] == 921600
-    for env in ("env:nano33ble", "env:esp32dev"):
-        assert "@" in cfg[env]["platform"], "platform versions are pinned"
-        assert all("#" in d or "@" in d for d in cfg[env]["lib_deps"]), "libraries are pinned"
-    flags = " ".join(cfg["env:esp32dev"]["build_flags"])
-    for pin in ("KWS_I2S_SCK", "KWS_I2S_WS", "KWS_I2S_SD"):
-        assert pin in flags
