@@ -220,3 +220,18 @@ def test_app_commands_and_recording(tiny_run):
     assert [a.seq for a in auds] == [0, 1, 2]
     assert np.array_equal(np.concatenate([a.samples for a in auds]), pcm[:768])
     assert recs[-1] == Ack("rec", "stop")
+
+
+def test_stats_keep_coming_without_audio(tiny_run):
+    """A dead microphone must not silence the board: STAT lines continue on the real-time clock."""
+    from tinykws.run import load_run
+
+    clock = {"us": 0}
+    lines = []
+    app = App(load_run(tiny_run), lambda x: np.zeros(4, np.int8), lines.append, micros=lambda: clock["us"],
+              stats_period_ms=1000)
+    for _ in range(5):
+        clock["us"] += 600_000
+        app.step()  # no audio queued
+    stats = [parse_line(l) for l in lines if l.startswith("STAT")]
+    assert len(stats) == 2 and all(s.rate_hz == 0.0 and s.inferences == 0 for s in stats)

@@ -22,4 +22,11 @@ def export(run, firmware_dir, board, runs_dir):
     for p in export_run(path, firmware_dir, board=board):
         echo(f"wrote {p}")
     if board:
+        from tinykws.export.boards import check_fit
+        from tinykws.quantize import builtin_ops
+        from tinykws.run import load_run
+
+        r = load_run(path)
+        for line in check_fit(board, len(r.tflite_bytes), r.arena_bytes, builtin_ops(r.tflite_bytes)).lines:
+            echo(f"  {line}")
         echo(f"fits {board}: build and upload with `tinykws flash --board {board}`")

@@ -11,7 +11,8 @@
  *
  * Time: t_ms in every line is audio time (samples consumed, dropped ones
  * included, at KWS_SAMPLE_RATE), so detections line up with the audio; the
- * micros clock is only used to measure how long each stage took.
+ * micros clock measures how long each stage took, and keeps STAT lines coming
+ * when no audio arrives at all (a dead microphone still reports).
  */
 #ifndef KWS_APP_H
 #define KWS_APP_H
@@ -77,6 +78,7 @@ typedef struct {
     float scores[KWS_RECOGNIZER_MAX_LABELS];
     uint32_t inferences, detections, dropped, overflows, errors;
     uint32_t last_stats_ms, inferences_at_last_stats;
+    uint32_t last_stats_us;               /* micros at the last STAT, for the no-audio fallback */
     int ready;                            /* 0 after a fatal error: audio is consumed, nothing inferred */
     char line[KWS_LINE_MAX + 1];
 } kws_app_t;

@@ -41,6 +41,7 @@ int kws_app_init(kws_app_t *app, const kws_app_config_t *cfg, const kws_platform
         kws_app_fail(app, "bad_arg", "model or recognizer settings out of range");
         return -1;
     }
+    app->last_stats_us = app->io.micros(app->io.ctx);
     send_identity(app, "BOOT");
     return 0;
 }
@@ -97,6 +98,17 @@ static void maybe_stats(kws_app_t *app) {
                                app->overflows, app->mode));
     app->last_stats_ms = now;
     app->inferences_at_last_stats = app->inferences;
+    app->last_stats_us = app->io.micros(app->io.ctx);
+}
+
+/* No audio for a whole stats period of real time (e.g. the microphone died): say so anyway. */
+static void stats_without_audio(kws_app_t *app) {
+    uint32_t now_us = app->io.micros(app->io.ctx);
+    if (now_us - app->last_stats_us < app->cfg.stats_period_ms * 1000u) return;
+    emit(app, kws_encode_stats(app->line, sizeof(app->line), kws_app_time_ms(app), app->inferences, 0.0f,
+                               app->detections, app->dropped, app->overflows, app->mode));
+    app->last_stats_us = now_us;
+    app->inferences_at_last_stats = app->inferences;
 }
 
 static void process_chunk(kws_app_t *app, const int16_t *pcm, size_t n) {
@@ -136,6 +148,7 @@ size_t kws_app_step(kws_app_t *app) {
         process_chunk(app, app->audio, n);
         maybe_stats(app);
     }
+    if (total == 0) stats_without_audio(app);
     return total;
 }
 
