@@ -40,9 +40,9 @@ def test_overlong_line_and_reset_mid_line():
     r = LineReader()
     got = r.feed(b"INF t_ms=1" + b"x" * 5000 + b"\n" + VALID[1])
     assert got == [Detection(200, "no", 0.812)]
-    # A reset mid-line: the torn line is skipped, the BOOT after it is read.
-    got = r.feed(b"INF t_ms=100 feat_us=5 inf" + VALID[2])
-    assert got == []  # torn + BOOT joined in one line: not understood
+    # A reset mid-line: the torn line and the board's BOOT arrive glued together; the BOOT is still read.
+    got = r.feed(b"INF t_ms=100 feat_us=5 inf\x00\xff" + VALID[2])
+    assert [type(g) for g in got] == [Boot] and got[0].board == "sim"
     assert isinstance(r.feed(VALID[2])[0], Boot)
 
 

@@ -198,12 +198,70 @@ class LineReader:
             if raw_lines is not None:
                 raw_lines.append(raw.decode("ascii", "replace").rstrip("\r"))
             rec = parse_line(raw)
+            if rec is None and b"BOOT proto=" in raw[1:]:
+                # A reset tore the previous line: the board's first line is glued to its tail.
+                rec = parse_line(raw[raw.rindex(b"BOOT proto=") :])
             if rec is None:
                 if raw.strip():
                     self.bad_lines += 1
                 continue
             out.append(rec)
         return out
+
+
+class AudioAssembler:
+    """Joins ``AUD`` chunks into contiguous audio and notices when any was lost.
+
+    A gap in ``seq`` (modulo 2**32), a chunk with a bad CRC, or a ``BOOT`` line
+    (the board reset: whatever came before is not continuous with what follows)
+    set :attr:`lost`; the host must then retake rather than pad over the hole.
+    Sequence state also restarts on ``ACK cmd=rec value=start`` (``seq`` starts
+    from 0 again). :meth:`clear` empties the buffer and the flag but keeps the
+    expected ``seq``, so a take that begins mid-stream stays checked.
+    """
+
+    def __init__(self):
+        self.next_seq: int | None = None
+        self.chunks: list[np.ndarray] = []
+        self.count = 0  # samples held
+        self.lost = False
+        self.lost_chunks = 0  # since creation: gaps (counted in chunks) plus bad CRCs
+
+    def clear(self) -> None:
+        self.chunks, self.count, self.lost = [], 0, False
+
+    def add(self, rec: Line) -> None:
+        """Take one parsed record; anything other than Audio/Boot/rec-start Ack is ignored."""
+        if isinstance(rec, Boot) and rec.tag == "BOOT":
+            self.next_seq = None
+            self.lost = self.lost or self.count > 0
+            return
+        if isinstance(rec, Ack) and rec.cmd == "rec" and rec.value == "start":
+            self.next_seq = None
+            return
+        if not isinstance(rec, Audio):
+            return
+        if self.next_seq is not None and rec.seq != self.next_seq:
+            self.lost = True
+            self.lost_chunks += (rec.seq - self.next_seq) & 0xFFFFFFFF
+        self.next_seq = (rec.seq + 1) & 0xFFFFFFFF
+        if not rec.crc_ok:
+            self.lost = True
+            self.lost_chunks += 1
+            return  # its samples are not to be trusted
+        self.chunks.append(rec.samples)
+        self.count += rec.n
+
+    def samples(self) -> np.ndarray:
+        """All samples held, int16 [count]."""
+        return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
+
+
+def encode_audio(seq: int, samples: np.ndarray) -> bytes:
+    """An ``AUD`` line for int16 ``samples`` [n] (the host-side twin of the firmware encoder, for tests)."""
+    raw = np.asarray(samples, "<i2").tobytes()
+    return (f"AUD seq={seq & 0xFFFFFFFF} n={len(raw) // 2} crc={zlib.crc32(raw):08x} "
+            f"data={base64.b64encode(raw).decode('ascii')}\n").encode("ascii")
 
 
 def encode_command(cmd: str, arg: str | float | None = None) -> bytes:

@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from tinykws.board.protocol import Ack, Audio, encode_command
+from tinykws.board.protocol import Ack, AudioAssembler, encode_command
 from tinykws.errors import UserError
 
 SR = 16000
@@ -50,37 +50,38 @@ def next_index(folder: Path, speaker: str) -> int:
 
 
 class AudioCapture:
-    """Collects AUD chunks; flags a gap in ``seq`` or a bad CRC since the last :meth:`clear`."""
+    """Collects AUD chunks from a link; a gap in ``seq``, a bad CRC or a board reset since the last
+    :meth:`clear` marks the take as lost (see :class:`tinykws.board.protocol.AudioAssembler`)."""
 
     def __init__(self, link):
         self.link = link
-        self.samples: list[np.ndarray] = []
-        self.count = 0
-        self.lost = False
-        self.next_seq: int | None = None
+        self.asm = AudioAssembler()
+
+    @property
+    def count(self) -> int:
+        return self.asm.count
+
+    @property
+    def lost(self) -> bool:
+        return self.asm.lost
 
     def clear(self) -> None:
-        self.samples, self.count, self.lost = [], 0, False
+        self.asm.clear()
 
     def pump(self) -> None:
         for r in self.link.poll():
-            if isinstance(r, Audio):
-                if not r.crc_ok or (self.next_seq is not None and r.seq != self.next_seq):
-                    self.lost = True
-                self.next_seq = (r.seq + 1) & 0xFFFFFFFF
-                self.samples.append(r.samples)
-                self.count += r.n
+            self.asm.add(r)
 
     def take(self, n: int, timeout_s: float) -> np.ndarray | None:
         """``n`` contiguous samples, or ``None`` if audio was lost or did not come in time."""
         end = time.monotonic() + timeout_s
-        while self.count < n:
+        while self.asm.count < n and not self.asm.lost:
             if time.monotonic() > end:
                 raise UserError("the board stopped sending audio (unplugged, or not in recording mode?)")
             self.pump()
-        if self.lost:
+        if self.asm.lost:
             return None
-        return np.concatenate(self.samples)[:n]
+        return self.asm.samples()[:n]
 
 
 def loudest_second(y: np.ndarray, n: int = SR) -> tuple[np.ndarray, int]:
