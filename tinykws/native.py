@@ -303,6 +303,38 @@ def encode_boot(tag: str, identity: dict, spec=None) -> str:
     return b.raw[:n].decode()
 
 
+class _Command(ctypes.Structure):
+    _fields_ = [("kind", ctypes.c_int), ("mode", ctypes.c_int), ("threshold", ctypes.c_float)]
+
+
+_COMMAND_KINDS = ("none", "info", "rec_start", "rec_stop", "mode", "thr", "bad", "bad_arg")
+_MODES = ("infer", "rec", "idle")
+
+
+@dataclass(frozen=True)
+class Command:
+    """A host command as the firmware reads it.
+
+    ``kind`` is one of ``none`` (blank line), ``info``, ``rec_start``, ``rec_stop``,
+    ``mode``, ``thr``, ``bad`` (unknown command) or ``bad_arg`` (known command,
+    bad argument); ``mode`` is set for ``mode`` and ``threshold`` for ``thr``.
+    """
+
+    kind: str
+    mode: str | None = None
+    threshold: float | None = None
+
+
+def parse_command(line: str, spec: FeatureSpec | None = None) -> Command:
+    """Parse one host command line with the firmware's own parser (``kws_parse_command``)."""
+    lib = load_core(spec).lib
+    fn = lib.kws_parse_command
+    fn.argtypes, fn.restype = [ctypes.c_char_p], _Command
+    c = fn(line.encode("utf-8", "replace"))
+    kind = _COMMAND_KINDS[c.kind]
+    return Command(kind, _MODES[c.mode] if kind == "mode" else None, float(c.threshold) if kind == "thr" else None)
+
+
 def _identity(d: dict) -> Identity:
     return Identity(_enc(d.get("board", "sim")), _enc(d.get("fw", "0")), _enc(d.get("model", "")), _enc(d.get("spec", "")),
                     _enc(d.get("labels", "")), int(d.get("arena_used", 0)), int(d.get("arena_size", 0)),

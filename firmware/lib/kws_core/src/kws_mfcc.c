@@ -37,39 +37,59 @@ void kws_mfcc_init(kws_mfcc_t *m) {
 /* In-place radix-2 complex FFT of HALF points (input already bit-reversed). */
 static void fft_half(kws_mfcc_t *m) {
     float *re = m->work_re, *im = m->work_im;
-    for (int len = 2; len <= HALF; len <<= 1) {
+    /* First stage: every twiddle is 1, so the butterflies are plain sums (same results, fewer instructions). */
+    for (int a = 0; a < HALF; a += 2) {
+        float ar = re[a], ai = im[a], br = re[a + 1], bi = im[a + 1];
+        re[a + 1] = ar - br;
+        im[a + 1] = ai - bi;
+        re[a] = ar + br;
+        im[a] = ai + bi;
+    }
+    for (int len = 4; len <= HALF; len <<= 1) {
         int step = KWS_N_FFT / len; /* twiddle stride in the n_fft table */
         int half = len >> 1;
-        for (int s = 0; s < HALF; s += len) {
-            for (int k = 0; k < half; k++) {
-                float wr = m->tw_re[k * step], wi = m->tw_im[k * step];
-                int a = s + k, b = a + half;
-                float tr = re[b] * wr - im[b] * wi;
-                float ti = re[b] * wi + im[b] * wr;
-                re[b] = re[a] - tr;
-                im[b] = im[a] - ti;
-                re[a] += tr;
-                im[a] += ti;
+        for (int k = 0; k < half; k++) {
+            /* Twiddle outermost: loaded once per k instead of once per butterfly. */
+            float wr = m->tw_re[k * step], wi = m->tw_im[k * step];
+            for (int a = k; a < HALF; a += len) {
+                int b = a + half;
+                /* Load all four first: re and im may alias as far as the compiler knows. */
+                float ar = re[a], ai = im[a], br = re[b], bi = im[b];
+                float tr = br * wr - bi * wi;
+                float ti = br * wi + bi * wr;
+                re[b] = ar - tr;
+                im[b] = ai - ti;
+                re[a] = ar + tr;
+                im[a] = ai + ti;
             }
         }
     }
 }
 
 void kws_mfcc_compute_frame(kws_mfcc_t *m, const float *frame, float *mfcc_out) {
-    /* Windowed frame packed as HALF complex points z[k] = x[2k] + i x[2k+1]. */
-    for (int k = 0; k < HALF; k++) {
-        int n0 = 2 * k, n1 = 2 * k + 1;
-        float x0 = 0.0f, x1 = 0.0f;
-        if (n0 >= KWS_WIN_OFFSET && n0 < KWS_WIN_OFFSET + KWS_WIN_LENGTH) x0 = frame[n0] * kws_window[n0 - KWS_WIN_OFFSET];
-        if (n1 >= KWS_WIN_OFFSET && n1 < KWS_WIN_OFFSET + KWS_WIN_LENGTH) x1 = frame[n1] * kws_window[n1 - KWS_WIN_OFFSET];
-        int r = m->bitrev[k];
-        m->work_re[r] = x0;
-        m->work_im[r] = x1;
+    /* Windowed frame packed as HALF complex points z[k] = x[2k] + i x[2k+1], stored bit-reversed.
+     * Only the window's samples are non-zero, so only they are multiplied. */
+    memset(m->work_re, 0, sizeof(m->work_re));
+    memset(m->work_im, 0, sizeof(m->work_im));
+#if (KWS_WIN_OFFSET % 2) == 0 && (KWS_WIN_LENGTH % 2) == 0
+    for (int n = KWS_WIN_OFFSET; n < KWS_WIN_OFFSET + KWS_WIN_LENGTH; n += 2) {
+        int r = m->bitrev[n >> 1];
+        m->work_re[r] = frame[n] * kws_window[n - KWS_WIN_OFFSET];
+        m->work_im[r] = frame[n + 1] * kws_window[n + 1 - KWS_WIN_OFFSET];
     }
+#else
+    for (int n = KWS_WIN_OFFSET; n < KWS_WIN_OFFSET + KWS_WIN_LENGTH; n++) {
+        float v = frame[n] * kws_window[n - KWS_WIN_OFFSET];
+        if (n & 1)
+            m->work_im[m->bitrev[n >> 1]] = v;
+        else
+            m->work_re[m->bitrev[n >> 1]] = v;
+    }
+#endif
     fft_half(m);
     /* Split into the spectrum of the real 2*HALF-point signal: X[k] = E[k] + W^k O[k]. */
     for (int k = 0; k <= HALF; k++) {
-        int k1 = k % HALF, k2 = (HALF - k) % HALF;
+        int k1 = k & (HALF - 1), k2 = (HALF - k) & (HALF - 1); /* HALF is a power of two */
         float zr = m->work_re[k1], zi = m->work_im[k1];
         float cr = m->work_re[k2], ci = -m->work_im[k2]; /* conj(Z[N/2 - k]) */
         float er = 0.5f * (zr + cr), ei = 0.5f * (zi + ci);
