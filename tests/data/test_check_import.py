@@ -110,3 +110,21 @@ def test_check_on_real_speech(shared_speech):
 
     assert r["files"] == 1696 and r["files_with_errors"] == 0
     assert r["dataset_hash"] == discover(shared_speech, ["yes"]).hash
+
+
+def test_near_duplicates_are_found_but_other_takes_are_not(tmp_path):
+    d = tmp_path / "nd" / "yes"
+    d.mkdir(parents=True)
+    y = speech_like(seed=10)
+    sf.write(d / "a_nohash_0.wav", y, SR, subtype="PCM_16")
+    # The same take a little louder with a faint hiss: a near-duplicate, not byte-identical.
+    sf.write(d / "b_nohash_0.wav", y * 1.1 + np.random.default_rng(1).normal(0, 1e-4, SR), SR, subtype="PCM_16")
+    # Another take: same loudness envelope, a voiced (harmonic) spectrum instead of a hissy one.
+    t = np.arange(SR) / SR
+    voiced = sum(np.sin(2 * np.pi * 140 * h * t) / h for h in range(1, 20)) * np.abs(speech_like(seed=11)).max()
+    env = np.zeros(SR)
+    env[SR // 4 : 3 * SR // 4] = np.hanning(SR // 2)
+    sf.write(d / "c_nohash_0.wav", (0.2 * voiced * env).astype(np.float32), SR, subtype="PCM_16")
+    found = {i["file"]: i["warnings"] for i in check_dataset(tmp_path / "nd")["issues"]}
+    assert any("near-duplicate of yes/b_nohash_0.wav" in w for w in found["yes/a_nohash_0.wav"])
+    assert "yes/c_nohash_0.wav" not in found

@@ -98,9 +98,17 @@ def download(name, out, version, url, sha256):
 @click.option("--unknown", help="Comma-separated other words (become _unknown_ in training).")
 @click.option("--variants", type=click.IntRange(1, 5000), default=60, show_default=True, help="Voice variants per word.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def synth(out, words, unknown, variants, seed):
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes (output is identical for the same seed and workers).")
+def synth(out, words, unknown, variants, seed, workers):
     """Synthesize keyword clips with eSpeak NG (many voices, rates, pitches) into OUT."""
     from tinykws.data.synth import synthesize_dataset
 
-    r = synthesize_dataset(out, parse_words(words) or [], unknown_words=parse_words(unknown) or [], n_variants=variants, seed=seed)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as p:
+        task = p.add_task("voice variants", total=variants)
+        r = synthesize_dataset(out, parse_words(words) or [], unknown_words=parse_words(unknown) or [],
+                               n_variants=variants, seed=seed, workers=workers,
+                               progress=lambda done, total: p.update(task, completed=done, total=total))
     echo(f"wrote {r['clips']} clips from {len(r['variants'])} voice variants into {out} in {r['seconds']} s")

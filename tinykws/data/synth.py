@@ -10,10 +10,12 @@ Every *variant* (voice, rate, pitch) is its own speaker: its id is a short hash
 of the three, so a speaker-disjoint split keeps a variant's clips on one side
 and the test split holds voices the model never heard.
 
-Seeded, not bit-exact: the seed fixes the variants, texts, levels and noise,
-but eSpeak NG's waveform generator keeps state between calls (and uses libc's
-``rand``), so the same call twice gives audibly identical yet not bit-identical
-samples. Every run records its files' hashes in its manifest.
+Bit-exact for a seed: eSpeak NG's waveform generator keeps state between
+calls (flutter phase, its random generator), so :func:`synthesize_dataset`
+renders in freshly started worker processes whose eSpeak random seed is set
+from ``seed`` and which render a fixed slice of the variants in a fixed order.
+The same call (same seed and ``workers``) therefore writes identical files.
+:func:`synthesize_clip` on its own is reproducible only in a fresh process.
 
 eSpeak keeps global state, so synthesis is serialised by a lock in each
 process; :func:`synthesize_dataset` can spread variants over worker processes.
@@ -24,9 +26,12 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import pickle
+import queue
+import subprocess
+import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -81,6 +86,10 @@ def _library():
     if sr <= 0:
         raise UserError("eSpeak NG failed to initialise (espeakng-loader data not found)")
     lib.espeak_SetSynthCallback(_collect)
+    # Older builds lack the seed setter; they are then reproducible only up to libc's rand.
+    if hasattr(lib, "espeak_ng_SetRandSeed"):
+        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+        lib.espeak_ng_SetRandSeed.restype = ctypes.c_int
     _lib, _lib_sr = lib, sr
     return lib
 
@@ -192,6 +201,100 @@ def _babble(words: list[str], n: int, rng: np.random.Generator, sr: int) -> np.n
     return (0.1 * y / (np.sqrt(np.mean(y**2)) + 1e-12)).astype(np.float32)
 
 
+def _worker_init(rand_seed: int) -> None:
+    """Runs first in every fresh worker process: load eSpeak and seed its random generator."""
+    lib = _library()
+    if hasattr(lib, "espeak_ng_SetRandSeed"):
+        lib.espeak_ng_SetRandSeed(int(rand_seed))
+
+
+def _write_variant(args) -> int:
+    """Worker: render one variant's words and write the clips that do not exist yet; returns files written."""
+    from tinykws.data.audio import write_wav
+
+    out, sr = args[-2:]
+    written = 0
+    for word, spk, y in _render_variant(args[:-2]):
+        path = Path(out) / word / f"{spk}_nohash_0.wav"
+        if not path.exists():
+            write_wav(path, y, sr)
+            written += 1
+    return written
+
+
+def _write_babble(words, m, seed, sr, path) -> int:
+    """Worker: babble background file from overlapped synthetic speech."""
+    from tinykws.data.audio import write_wav
+
+    if Path(path).exists():
+        return 0
+    write_wav(path, _babble(words, m, np.random.default_rng([seed, 11]), sr), sr)
+    return 1
+
+
+def _serve() -> None:
+    """Worker process entry: read (rand_seed, tasks) pickled on stdin, run them in order, report each on stdout."""
+    rand_seed, tasks = pickle.load(sys.stdin.buffer)
+    try:
+        _worker_init(rand_seed)
+        for kind, args in tasks:
+            n = _write_variant(args) if kind == "variant" else _write_babble(*args)
+            print(kind, n, flush=True)
+    except UserError as e:
+        print("error", str(e).replace("\n", " "), flush=True)
+        sys.exit(3)
+
+
+def _run_workers(tasks: list[list], seed: int):
+    """Run task lists in fresh worker processes (one each); yield (kind, files written) as they finish.
+
+    Fresh interpreters rather than multiprocessing: eSpeak's state must start clean,
+    forking a process that runs TensorFlow threads is unsafe, and "spawn" would re-run
+    a caller's unguarded ``__main__``.
+    """
+    import threading as th
+
+    events: queue.Queue = queue.Queue()
+    procs = []
+    for k, t in enumerate(tasks):
+        # The parent's import path travels along, so a source checkout that is not installed works too.
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        pr = subprocess.Popen([sys.executable, "-c", "from tinykws.data.synth import _serve; _serve()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=False, env=env)
+        pr.stdin.write(pickle.dumps(((seed * 7919 + k) % (1 << 31), t)))
+        pr.stdin.close()
+        procs.append(pr)
+
+        def pump(pr=pr):
+            for line in pr.stdout:
+                events.put(line.decode().rstrip("\n"))
+            events.put(None)
+
+        th.Thread(target=pump, daemon=True).start()
+    finished, error = 0, None
+    try:
+        while finished < len(procs):
+            line = events.get()
+            if line is None:
+                finished += 1
+                continue
+            kind, _, value = line.partition(" ")
+            if kind == "error":
+                error = value
+            else:
+                yield kind, int(value)
+    finally:
+        for pr in procs:
+            if pr.poll() is None and error is not None:
+                pr.kill()
+            pr.wait()
+    if error:
+        raise UserError(error)
+    bad = [pr.returncode for pr in procs if pr.returncode != 0]
+    if bad:
+        raise UserError(f"speech synthesis worker failed (exit status {bad[0]})")
+
+
 def _render_variant(args) -> list[tuple[str, str, np.ndarray]]:
     """Worker: every word for one variant -> [(word, speaker, clip)]."""
     texts, voice, rate, pitch, sr, n, seed, noise = args
@@ -201,8 +304,14 @@ def _render_variant(args) -> list[tuple[str, str, np.ndarray]]:
     for word in texts:
         y = synthesize_clip(word.replace("_", " "), voice=voice, rate_wpm=rate, pitch=pitch, sr=sr)
         y = centre_spoken(y, n, sr)
+        # Some voices (whisper, croak) leave a DC offset; remove it over the spoken part only.
+        nz = np.nonzero(y)[0]
+        if nz.size:
+            y[nz[0] : nz[-1] + 1] -= y[nz[0] : nz[-1] + 1].mean()
         rms = np.sqrt(np.mean(y**2)) + 1e-12
-        y = y * (10 ** (rng.uniform(-26, -12) / 20) / rms)
+        peak = np.max(np.abs(y)) + 1e-12
+        # Random level, but never above -1 dBFS peak: a loud target on a short word would clip.
+        y = y * min(10 ** (rng.uniform(-26, -12) / 20) / rms, 0.89 / peak)
         if noise:
             y = y + rng.normal(0, 10 ** (rng.uniform(-70, -50) / 20), n).astype(np.float32)
         out.append((word, spk, np.clip(y, -1, 32767 / 32768).astype(np.float32)))
@@ -228,11 +337,23 @@ def synthesize_dataset(out_dir, words, *, unknown_words=(), n_variants: int = 60
         Add a faint noise floor to clips, and write ``_background_noise_/`` files
         (white, pink, brown, mains hum, babble) of ``background_seconds`` each.
     progress : callable(done, total) or None
+        Called in this process after each variant (``done`` of ``total`` variants).
+    workers : int or None
+        Worker processes (default 1). Each renders a fixed slice of the variants in a
+        fresh interpreter, so the files are byte-identical for the same ``seed`` and ``workers``.
+    sr : int
+        Sample rate of the written clips, Hz (each clip is exactly ``sr`` samples, 1 s).
 
     Returns
     -------
     dict
-        ``clips``, ``seconds``, ``variants`` (list of [voice, rate, pitch, speaker]).
+        ``clips`` (files written now), ``seconds`` (wall time), ``voices`` (eSpeak voice names used),
+        ``variants`` (list of [voice, rate_wpm, pitch, speaker]).
+
+    Raises
+    ------
+    UserError
+        No words, eSpeak NG missing, or a worker failed.
     """
     from tinykws.data.audio import write_wav
 
@@ -247,41 +368,33 @@ def synthesize_dataset(out_dir, words, *, unknown_words=(), n_variants: int = 60
     for i, (v, r, p) in enumerate(vs):
         texts = list(words) + [u for j, u in enumerate(unknown_words) if (i + j) % 3 == 0]
         jobs.append((texts, v, r, p, sr, n, seed * 100003 + i, noise))
-    # eSpeak renders a word in a few milliseconds: one process is enough unless asked.
-    workers = workers or 1
+    # eSpeak renders a word in a few milliseconds, so one worker is plenty for a demo; more
+    # workers each take a fixed slice of the variants (the split depends only on ``workers``).
+    workers = max(1, int(workers or 1))
+    bg = out / "_background_noise_"
+    babble = noise and background_seconds > 0
+    m = int(background_seconds * sr)
+    tasks: list[list] = [[] for _ in range(workers)]
+    for i, job in enumerate(jobs):
+        tasks[i % workers].append(("variant", job + (str(out), sr)))
+    if babble:
+        bg.mkdir(parents=True, exist_ok=True)
+        tasks[0].append(("babble", (list(words) + list(unknown_words), m, seed, sr, str(bg / "babble.wav"))))
     written = 0
-    counters: dict[str, int] = {}
-
-    def emit(results):
-        nonlocal written
-        for word, spk, y in results:
-            k = counters.get((word, spk), 0)
-            counters[(word, spk)] = k + 1
-            path = out / word / f"{spk}_nohash_{k}.wav"
+    done = 0
+    for kind, value in _run_workers(tasks, seed):
+        if kind == "variant":
+            written += value
+            done += 1
+            if progress:
+                progress(done, len(jobs))
+    if babble:
+        rng = np.random.default_rng([seed, 9])
+        for kind in ("white", "pink", "brown", "hum"):
+            path = bg / f"{kind}_noise.wav"
+            y = _noise_colour(kind, m, rng, sr)  # drawn even when the file exists: later files stay the same
             if not path.exists():
                 write_wav(path, y, sr)
-                written += 1
-
-    if workers > 1 and len(jobs) > 4:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for i, res in enumerate(pool.map(_render_variant, jobs, chunksize=4)):
-                emit(res)
-                if progress:
-                    progress(i + 1, len(jobs))
-    else:
-        for i, job in enumerate(jobs):
-            emit(_render_variant(job))
-            if progress:
-                progress(i + 1, len(jobs))
-    if noise and background_seconds > 0:
-        rng = np.random.default_rng([seed, 9])
-        m = int(background_seconds * sr)
-        for kind in ("white", "pink", "brown", "hum"):
-            p = out / "_background_noise_" / f"{kind}_noise.wav"
-            if not p.exists():
-                write_wav(p, _noise_colour(kind, m, rng, sr), sr)
-        p = out / "_background_noise_" / "babble.wav"
-        if not p.exists():
-            write_wav(p, _babble(list(words) + list(unknown_words), m, rng, sr), sr)
     return {"clips": written, "seconds": round(time.perf_counter() - t0, 1),
+            "voices": sorted({v for v, _, _ in vs}),
             "variants": [[v, r, p, speaker_id(v, r, p)] for v, r, p in vs]}
