@@ -74,7 +74,7 @@ def main() -> int:
     # The monitor's per-line path, on process CPU time.
     import tempfile
 
-    from tinykws.board.monitor import MonitorState, _now
+    from tinykws.board.monitor import MonitorState, log_timestamp
 
     state, reader = MonitorState(), LineReader()
     with tempfile.TemporaryDirectory() as d, open(Path(d) / "board.log", "a", buffering=1, encoding="utf-8") as log:
@@ -83,7 +83,7 @@ def main() -> int:
             raw: list[str] = []
             for rec in reader.feed(data[i : i + 4096], raw):
                 state.add(rec)
-            stamp = _now()
+            stamp = log_timestamp()
             for line in raw:
                 log.write(f"{stamp}\t{line}\n")
         mon_cpu = time.process_time() - c

@@ -32,7 +32,7 @@ def main() -> int:
     ap.add_argument("--arms", nargs="+", default=["real", "real+synth"])
     a = ap.parse_args()
     from tinykws.data.synth import synthesize_dataset
-    from tinykws.train import TrainConfig, train
+    from tinykws.pipeline import TrainConfig, train
 
     work = Path(tempfile.mkdtemp(prefix="tinykws-synth-exp-"))
     synth = work / "synth"

@@ -46,7 +46,7 @@ def tone_dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tone_dataset, tmp_path_factory) -> Path:
     """One small seeded model (up, down, _unknown_, _silence_) shared by every test that needs a run."""
-    from tinykws.train import TrainConfig, train
+    from tinykws.pipeline import TrainConfig, train
 
     cfg = TrainConfig(dataset=str(tone_dataset), words=["up", "down"], arch="ds-cnn-xs", epochs=15, seed=0,
                       batch_size=16, patience=15, name="tiny")

@@ -66,3 +66,32 @@ def keyword_stream(words: list[str], *, gap_s: float = 1.0, seed: int = 1, sr: i
         t += gap_s
     y = np.concatenate(parts) + rng.normal(0, 0.003, sum(len(p) for p in parts)).astype(np.float32)
     return y.astype(np.float32), marks
+
+
+def oracle_engine(run, marks: list[tuple[str, float]], now_ms, *, confidence: float = 0.95):
+    """An inference engine that hears exactly the words in ``marks``, with scores far from any threshold.
+
+    It stands in for a trained model where a test checks the loop around the
+    model (windows, timing, recognizer, protocol), so the outcome cannot depend
+    on the floating-point details of the machine that trained a model.
+    ``now_ms()`` is the core's audio clock: a word counts as heard while its
+    centre lies well inside the 1 s window (0.25-0.75 s before its end).
+    Words the run does not know are ``_unknown_``.
+    """
+    labels = list(run.labels)
+    idx = {l: i for i, l in enumerate(labels)}
+    rest = idx.get("_silence_", idx.get("_unknown_", 0))
+    q = run.report["model"]
+    scale, zp = q["output_scale"], q["output_zero_point"]
+
+    def engine(x):
+        t = now_ms() / 1000
+        k = rest
+        for w, c in marks:
+            if t - 0.75 <= c <= t - 0.25:
+                k = idx.get(w, idx.get("_unknown_", rest))
+        p = np.full(len(labels), (1 - confidence) / (len(labels) - 1))
+        p[k] = confidence
+        return np.clip(np.rint(p / scale) + zp, -128, 127).astype(np.int8)
+
+    return engine

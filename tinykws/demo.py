@@ -53,7 +53,7 @@ def raise_if_not_ours(root: Path) -> None:
 
 def run_demo(*, data_dir: Path, out_dir: Path, epochs: int = 50, variants: int = 250, seed: int = 0,
              log: Callable[[str], None] = print) -> Path:
-    from tinykws.train import TrainConfig, train
+    from tinykws.pipeline import TrainConfig, train
 
     t0 = time.perf_counter()
     if data_dir.exists() and (data_dir / "demo.json").is_file():

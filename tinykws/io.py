@@ -1,4 +1,4 @@
-"""Small file helpers: atomic writes, hashing.
+"""Small file helpers: atomic writes, hashing, silencing a file descriptor, PNG figures.
 
 Every file tinykws writes goes through a temporary file in the same folder and
 ``os.replace``, so an interrupted run never leaves a half-written file behind
@@ -7,6 +7,7 @@ and never clobbers a good one with a partial one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -58,3 +59,43 @@ def sha1_file(path: str | Path) -> str:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+@contextlib.contextmanager
+def quiet_fd(fd: int):
+    """Silence C-level output on file descriptor ``fd`` (1 or 2) for the ``with`` block.
+
+    TensorFlow, its converter and the TFLM runtime print from C++ straight to
+    the descriptors, past Python's ``sys.stdout``; Python exceptions still raise.
+    """
+    try:
+        saved = os.dup(fd)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed), imported on first use."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_png(fig, path: str | Path, *, dpi: int = 110) -> Path:
+    """Write a matplotlib figure as PNG atomically."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return atomic_write_bytes(path, buf.getvalue())

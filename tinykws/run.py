@@ -2,9 +2,11 @@
 
 ``runs/<YYYYmmdd-HHMMSS>-<name>/`` holds ``config.json``, ``spec.json``,
 ``labels.json``, ``manifest.csv``, ``model.keras``, ``model_int8.tflite``,
-``report.json``, ``report.md``, ``score_distribution.json``, the exported C
-files under ``c/``, plots, and TensorBoard logs under ``tensorboard/``.
-:func:`load_run` reads one back and checks it is complete.
+``report.json``, ``report.md``, ``score_distribution.json``, the model folder
+the firmware compiles (``firmware/``: ``kws_model.h``, ``kws_model.cc``,
+``model.json``, ``kws_feature_spec.h``), plots, and TensorBoard logs under
+``tensorboard/``. :func:`load_run` reads one back and checks it is complete;
+:func:`update_report` is the one way later stages (threshold tuning) amend it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinykws.errors import UserError
-from tinykws.export.carray import RecognizerConfig
+from tinykws.io import atomic_write_text, sha256_bytes
+from tinykws.recognizer import RecognizerConfig
 from tinykws.spec import FeatureSpec
 
 DEFAULT_RUNS_DIR = Path("runs")
@@ -36,9 +39,12 @@ class Run:
 
     @property
     def model_sha256(self) -> str:
-        from tinykws.io import sha256_bytes
-
         return sha256_bytes(self.tflite_bytes)
+
+    @property
+    def model_dir(self) -> Path:
+        """The folder ``tinykws export`` writes and PlatformIO compiles the model from."""
+        return model_dir(self.path)
 
     @property
     def arena_bytes(self) -> int:
@@ -68,8 +74,26 @@ def load_run(path: str | Path) -> Run:
         config = json.loads((p / "config.json").read_text()) if (p / "config.json").is_file() else {}
     except json.JSONDecodeError as e:
         raise UserError(f"{p}: damaged run file ({e})") from None
-    rec = RecognizerConfig(**report.get("recognizer", {}))
+    rec = RecognizerConfig.from_dict(report.get("recognizer", {}))
     return Run(p, FeatureSpec.load(p / "spec.json"), labels, (p / "model_int8.tflite").read_bytes(), report, config, rec)
+
+
+def model_dir(run_path: str | Path) -> Path:
+    """``<run>/firmware``: the model as the firmware compiles it (see :mod:`tinykws.export`)."""
+    return Path(run_path) / "firmware"
+
+
+def update_report(run_path: str | Path, **sections) -> dict:
+    """Replace top-level sections of a run's ``report.json`` (atomically); returns the new report.
+
+    A section given as a dict is merged into the existing one, anything else replaces it.
+    """
+    p = Path(run_path) / "report.json"
+    report = json.loads(p.read_text())
+    for k, v in sections.items():
+        report[k] = {**report.get(k, {}), **v} if isinstance(v, dict) and isinstance(report.get(k), dict) else v
+    atomic_write_text(p, json.dumps(report, indent=2) + "\n")
+    return report
 
 
 def list_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> list[Path]:

@@ -70,13 +70,14 @@ def test_unknown_board():
 
 
 def test_export_cli_checks_the_board(tiny_run, tmp_path):
-    fw = tmp_path / "firmware"
-    shutil.copytree(REPO / "firmware", fw)
-    p = subprocess.run([sys.executable, "-m", "tinykws", "export", str(tiny_run), "--board", "nano33ble",
-                        "--firmware", str(fw)], capture_output=True, text=True)
+    run = shutil.copytree(tiny_run, tmp_path / tiny_run.name)
+    p = subprocess.run([sys.executable, "-m", "tinykws", "export", str(run), "--board", "nano33ble"],
+                       capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert "fits nano33ble" in p.stdout
-    assert tiny_run.name in (fw / "src" / "model" / "kws_model.h").read_text()
+    assert run.name in (run / "firmware" / "kws_model.h").read_text()
+    # The command to build it by hand names the model folder and the board's environment.
+    assert f"TINYKWS_MODEL_DIR={run / 'firmware'} pio run -d " in p.stdout and "-e nano33ble -t upload" in p.stdout
 
 
 def test_export_refuses_when_the_budget_is_too_small(tiny_run, tmp_path, monkeypatch):
@@ -86,7 +87,7 @@ def test_export_refuses_when_the_budget_is_too_small(tiny_run, tmp_path, monkeyp
     monkeypatch.setitem(boards.BOARDS, "nano33ble",
                         replace(boards.BOARDS["nano33ble"], flash_reserved_bytes=983_040 - 1000))
     fw = tmp_path / "fw"
-    (fw / "src" / "model").mkdir(parents=True)
+    fw.mkdir()
     with pytest.raises(UserError, match=r"does not fit nano33ble: flash: .*bytes over"):
         export_run(tiny_run, fw, board="nano33ble")
-    assert not any((fw / "src" / "model").iterdir())  # nothing written
+    assert not any(fw.iterdir())  # nothing written

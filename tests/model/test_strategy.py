@@ -11,7 +11,7 @@ def test_mirrored_strategy_over_two_logical_devices(tone_dataset, tmp_path):
         import tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from tinykws.train import TrainConfig, train
+        from tinykws.pipeline import TrainConfig, train
         cfg = TrainConfig(dataset={str(tone_dataset)!r}, words=["up", "down"], arch="tiny-conv", epochs=2,
                           strategy="mirrored", name="mirror")
         lines = []

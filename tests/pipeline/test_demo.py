@@ -16,7 +16,7 @@ def test_demo_small(tmp_path):
     r = json.loads((run / "report.json").read_text())
     assert r["demo"]["synthetic"] is True
     assert r["data"]["labels"] == ["yes", "no", "up", "down", "_unknown_", "_silence_"]
-    assert (run / "c" / "kws_model.cc").is_file()
+    assert (run / "firmware" / "kws_model.cc").is_file()
     # A second demo reuses the dataset; a foreign folder is refused with a clear error.
     (tmp_path / "foreign").mkdir()
     (tmp_path / "foreign" / "x.txt").write_text("mine")

@@ -9,7 +9,7 @@ WORDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
 
 @pytest.mark.slow
 def test_default_training_on_real_speech_meets_the_floor(shared_speech, tmp_path):
-    from tinykws.train import TrainConfig, train
+    from tinykws.pipeline import TrainConfig, train
 
     run = train(TrainConfig(dataset=str(shared_speech), words=WORDS, seed=0), tmp_path, progress=False)
     r = json.loads((run / "report.json").read_text())

@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 
 from tinykws.export.carray import parse_c_array
-from tinykws.quantize import builtin_ops, quantize_input, tflite_io_quantization
+from tinykws.model.quantize import builtin_ops, quantize_input, tflite_io_quantization
 from tinykws.run import load_run
 
 
 def test_run_folder_is_complete(tiny_run):
     for name in ("config.json", "spec.json", "labels.json", "manifest.csv", "model.keras", "model_int8.tflite",
                  "report.json", "report.md", "score_distribution.json", "confusion_int8.png", "confusion_float.png",
-                 "training_curves.png", "c/kws_model.h", "c/kws_model.cc", "c/model.json"):
+                 "training_curves.png", "firmware/kws_model.h", "firmware/kws_model.cc", "firmware/model.json",
+                 "firmware/kws_feature_spec.h"):
         assert (tiny_run / name).is_file(), name
     assert (tiny_run / "tensorboard").is_dir()
     assert not list(tiny_run.parent.glob(".*.partial"))
@@ -45,15 +46,15 @@ def test_model_is_full_int8(tiny_run):
 
 def test_c_array_parses_back_to_the_tflite(tiny_run):
     tfl = (tiny_run / "model_int8.tflite").read_bytes()
-    src = (tiny_run / "c" / "kws_model.cc").read_text()
+    src = (tiny_run / "firmware" / "kws_model.cc").read_text()
     assert "alignas(16)" in src
     assert parse_c_array(src) == tfl
-    hdr = (tiny_run / "c" / "kws_model.h").read_text()
+    hdr = (tiny_run / "firmware" / "kws_model.h").read_text()
     import hashlib
 
     assert f'#define KWS_MODEL_HASH "{hashlib.sha256(tfl).hexdigest()}"' in hdr
     assert re.search(r"#define KWS_MODEL_OPS\(X\) (X\(\w+\) ?)+", hdr)
-    info = json.loads((tiny_run / "c" / "model.json").read_text())
+    info = json.loads((tiny_run / "firmware" / "model.json").read_text())
     assert f"#define KWS_MODEL_ARENA_BYTES {info['arena_bytes']}" in hdr
     assert info["arena_bytes"] % 16 == 0 and info["arena_bytes"] > info["arena_min_bytes"]
     assert f"#define KWS_MODEL_NUM_LABELS {len(info['labels'])}" in hdr
@@ -71,7 +72,7 @@ def test_header_compiles_with_the_host_compiler(tiny_run, tmp_path):
                     'int main(){ KWS_MODEL_OPS(P) std::printf("%u %s\\n", kws_model_len, kws_model_labels[0]); '
                     'return ((uintptr_t)kws_model_data % 16) != 0; }\n')
     exe = tmp_path / "m"
-    subprocess.run([cxx, "-std=gnu++14", "-I", str(tiny_run / "c"), str(main), str(tiny_run / "c" / "kws_model.cc"), "-o", str(exe)], check=True)
+    subprocess.run([cxx, "-std=gnu++14", "-I", str(tiny_run / "firmware"), str(main), str(tiny_run / "firmware" / "kws_model.cc"), "-o", str(exe)], check=True)
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()
     tfl = (tiny_run / "model_int8.tflite").read_bytes()
     assert out[-2:] == [str(len(tfl)), "up"]
@@ -79,7 +80,7 @@ def test_header_compiles_with_the_host_compiler(tiny_run, tmp_path):
 
 
 def test_tflm_runs_in_the_exported_arena_and_agrees(tiny_run):
-    from tinykws.tflm import TflmModel
+    from tinykws.target.tflm import TflmModel
 
     run = load_run(tiny_run)
     m = TflmModel(run.tflite_bytes, run.arena_bytes)
@@ -94,7 +95,7 @@ def test_tflm_runs_in_the_exported_arena_and_agrees(tiny_run):
 
 def test_arena_search_finds_the_boundary(tiny_run):
     from tinykws.errors import UserError
-    from tinykws.tflm import TflmModel, find_min_arena
+    from tinykws.target.tflm import TflmModel, find_min_arena
 
     tfl = (tiny_run / "model_int8.tflite").read_bytes()
     n = find_min_arena(tfl)
@@ -108,16 +109,32 @@ def test_quantize_input_rounds_half_to_even_and_saturates():
     assert quantize_input(np.array([3.0]), 2.0, -5).tolist() == [-3]
 
 
-def test_export_writes_firmware_tree(tiny_run, tmp_path):
+def test_export_writes_the_model_folder_into_the_run(tiny_run, tmp_path):
+    import shutil
+
+    from tinykws.export import MODEL_FILES, export_run
+    from tinykws.spec import FeatureSpec
+
+    run = shutil.copytree(tiny_run, tmp_path / tiny_run.name)
+    shutil.rmtree(run / "firmware")
+    res = export_run(run)
+    assert res.model_dir == run / "firmware"
+    assert sorted(p.name for p in res.paths) == sorted(MODEL_FILES)
+    assert parse_c_array((run / "firmware" / "kws_model.cc").read_text()) == (run / "model_int8.tflite").read_bytes()
+    assert FeatureSpec().sha256 in (run / "firmware" / "kws_feature_spec.h").read_text()
+
+
+def test_export_into_a_firmware_tree_of_your_own(tiny_run, tmp_path):
     from tinykws.export import export_run
+    from tinykws.errors import UserError
 
     fw = tmp_path / "fw"
-    (fw / "src" / "model").mkdir(parents=True)
-    (fw / "lib" / "kws_core" / "include").mkdir(parents=True)
-    paths = export_run(tiny_run, fw)
-    names = sorted(p.name for p in paths)
-    assert names == ["kws_feature_spec.h", "kws_model.cc", "kws_model.h", "model.json"]
-    assert parse_c_array((fw / "src" / "model" / "kws_model.cc").read_text()) == (tiny_run / "model_int8.tflite").read_bytes()
+    fw.mkdir()
+    res = export_run(tiny_run, fw)
+    assert res.model_dir == fw / "model"
+    assert parse_c_array((fw / "model" / "kws_model.cc").read_text()) == (tiny_run / "model_int8.tflite").read_bytes()
+    with pytest.raises(UserError, match="firmware folder not found"):
+        export_run(tiny_run, tmp_path / "nowhere")
 
 
 def test_score_distribution_is_kept(tiny_run):
@@ -131,8 +148,8 @@ def test_training_is_reproducible(tone_dataset, tmp_path):
 
     (The .tflite bytes themselves may differ: the converter's serialisation order is not stable.)
     """
-    from tinykws.tflm import TflmModel
-    from tinykws.train import TrainConfig, train
+    from tinykws.target.tflm import TflmModel
+    from tinykws.pipeline import TrainConfig, train
 
     runs = []
     for i in range(2):
@@ -149,7 +166,7 @@ def test_extra_training_data_joins_train_split_only(tone_dataset, tmp_path):
     import csv
     import shutil
 
-    from tinykws.train import TrainConfig, train
+    from tinykws.pipeline import TrainConfig, train
 
     extra = tmp_path / "extra"
     shutil.copytree(tone_dataset / "up", extra / "up")

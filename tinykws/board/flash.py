@@ -1,13 +1,15 @@
 """``tinykws flash``: export, fit check, PlatformIO build and upload, then check what the board runs.
 
-Steps: write the run's model into the firmware tree (refusing a model that does
-not fit the board), run ``pio run -e ENV -t upload --upload-port PORT`` with its
-output streamed, wait for the board's BOOT / INFO line and compare its model
-hash with the run's.
+Steps: export the run's model folder into the run (refusing a model that does
+not fit the board), run ``pio run -e ENV -t upload --upload-port PORT`` on the
+firmware project with ``TINYKWS_MODEL_DIR`` pointing at that folder (the
+firmware's sources are never written), stream its output, wait for the board's
+BOOT / INFO line and compare its model hash with the run's.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -16,33 +18,6 @@ from pathlib import Path
 from typing import Callable
 
 from tinykws.errors import UserError
-
-
-def firmware_root() -> Path:
-    """The PlatformIO project (folder holding platformio.ini and firmware/).
-
-    A checkout's own tree when tinykws runs from one; otherwise the copy shipped
-    inside the installed package, copied once per version into a writable folder
-    (``~/.cache/tinykws/firmware-<version>``) because export and PlatformIO write there.
-    """
-    from tinykws import __version__
-
-    here = Path(__file__).resolve().parents[2]
-    if (here / "platformio.ini").is_file() and (here / "firmware" / "src").is_dir():
-        return here
-    packaged = Path(__file__).resolve().parents[1] / "_firmware"
-    if (packaged / "platformio.ini").is_file():
-        import os
-
-        base = Path(os.environ.get("TINYKWS_CACHE") or Path.home() / ".cache" / "tinykws")
-        work = base / f"firmware-{__version__}"
-        if not (work / "platformio.ini").is_file():
-            tmp = work.with_name(work.name + ".tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(packaged, tmp)
-            os.replace(tmp, work)
-        return work
-    raise UserError("the firmware sources were not found in this installation: reinstall tinykws")
 
 
 def find_pio() -> str:
@@ -55,29 +30,26 @@ def find_pio() -> str:
     return p
 
 
-def upload_command(board: str, port: str, project: Path, pio: str) -> list[str]:
-    from tinykws.export.boards import board as budget
-
-    return [pio, "run", "-d", str(project), "-e", budget(board).env, "-t", "upload", "--upload-port", port]
-
-
 def flash(*, board: str, run_path: Path, port: str, dry_run: bool = False, say: Callable[[str], None] = print,
           boot_timeout_s: float = 20.0, baud: int = 921600) -> dict:
-    from tinykws.export import export_run
-    from tinykws.export.boards import board as budget
+    from tinykws.export import build_command, command_line, export_run
+    from tinykws.export.boards import board as board_info
+    from tinykws.paths import build_project_dir
     from tinykws.run import load_run
 
-    b = budget(board)
+    b = board_info(board)
     run = load_run(run_path)
-    project = firmware_root()
-    for p in export_run(run_path, project / "firmware", board=board):
+    result = export_run(run_path, board=board)
+    for p in result.paths:
         say(f"wrote {p}")
+    project = build_project_dir()
     pio = find_pio()
-    cmd = upload_command(board, port, project, pio)
-    say("$ " + " ".join(cmd))
+    cmd = [pio, *build_command(board, project, upload=True, upload_port=port)[1:]]
+    say("$ " + command_line(board, result.model_dir, project, upload_port=port))
     if dry_run:
-        return {"command": cmd, "uploaded": False}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        return {"command": cmd, "model_dir": result.model_dir, "uploaded": False}
+    env = {**os.environ, "TINYKWS_MODEL_DIR": str(result.model_dir.resolve())}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
     tail: list[str] = []
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -94,7 +66,7 @@ def flash(*, board: str, run_path: Path, port: str, dry_run: bool = False, say: 
 
     check_identity(boot, run.model_sha256)
     say(f"board {boot.board} runs model {boot.model[:12]} (matches run {run.name}), arena {boot.arena_used}/{boot.arena_size} bytes")
-    return {"command": cmd, "uploaded": True, "boot": boot}
+    return {"command": cmd, "model_dir": result.model_dir, "uploaded": True, "boot": boot}
 
 
 def wait_for_boot(port: str, timeout_s: float, baud: int = 921600):

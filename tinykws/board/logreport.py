@@ -84,9 +84,9 @@ def summarize(records, run=None) -> dict:
 
 
 def plot_report(records, out_dir: Path, run=None) -> list[Path]:
-    from tinykws.plots import _plt, _save
+    from tinykws.io import pyplot, save_png
 
-    plt = _plt()
+    plt = pyplot()
     infs = [(t, r) for t, r in records if isinstance(r, Inference)]
     dets = [(t, r) for t, r in records if isinstance(r, Detection)]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -104,7 +104,7 @@ def plot_report(records, out_dir: Path, run=None) -> list[Path]:
         b.set_ylabel("total ms")
         b.set_title("latency over time")
         p = out_dir / "latency.png"
-        _save(fig, p)
+        save_png(fig, p)
         plt.close(fig)
         paths.append(p)
         fig, a = plt.subplots(figsize=(6, 3.5))
@@ -116,7 +116,7 @@ def plot_report(records, out_dir: Path, run=None) -> list[Path]:
         a.legend()
         a.set_title("score distribution")
         p = out_dir / "scores.png"
-        _save(fig, p)
+        save_png(fig, p)
         plt.close(fig)
         paths.append(p)
     fig, a = plt.subplots(figsize=(10, 2.5))
@@ -127,7 +127,7 @@ def plot_report(records, out_dir: Path, run=None) -> list[Path]:
     a.set_xlabel("s")
     a.set_title("detections over time")
     p = out_dir / "detections.png"
-    _save(fig, p)
+    save_png(fig, p)
     plt.close(fig)
     paths.append(p)
     return paths

@@ -72,7 +72,8 @@ class MonitorState:
         }
 
 
-def _now() -> str:
+def log_timestamp() -> str:
+    """UTC time with milliseconds, as every monitor log line starts."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
@@ -91,7 +92,7 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
     reader = LineReader()
     try:
         if log:
-            log.write(f"# {_now()} monitor {port}\n")
+            log.write(f"# {log_timestamp()} monitor {port}\n")
         while t_end is None or time.monotonic() < t_end:
             if ser is None:
                 try:
@@ -104,13 +105,13 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
                     time.sleep(0.5)  # the board is resetting or was unplugged: keep trying
                     continue
                 if log and state.disconnects:
-                    log.write(f"# {_now()} reconnected\n")
+                    log.write(f"# {log_timestamp()} reconnected\n")
             try:
                 data = ser.read(max(ser.in_waiting, 1))
             except (serial.SerialException, OSError):
                 state.disconnects += 1
                 if log:
-                    log.write(f"# {_now()} disconnected\n")
+                    log.write(f"# {log_timestamp()} disconnected\n")
                 try:
                     ser.close()
                 except Exception:
@@ -129,7 +130,7 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
 
                     check_identity(rec, expected_model)
             if log:
-                stamp = _now()
+                stamp = log_timestamp()
                 for line in raw:
                     log.write(f"{stamp}\t{line}\n")
             state.bad_lines = reader.bad_lines

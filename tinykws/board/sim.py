@@ -1,6 +1,6 @@
 """A virtual board on a pseudo-terminal.
 
-It runs the firmware's portable core (its host build, :class:`tinykws.native.App`)
+It runs the firmware's portable core (its host build, :class:`tinykws.target.native.App`)
 with the run's int8 model on the TFLM interpreter as the engine and WAV files as
 its microphone, writes the lines the core's own encoder makes, and answers the
 same commands as a board (recording mode included). Any serial tool can attach to
@@ -22,6 +22,7 @@ import threading
 import time
 import tty
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -29,10 +30,17 @@ from tinykws.errors import UserError
 
 
 class VirtualBoard:
-    def __init__(self, run, wavs: list[str | Path] = (), *, realtime: bool = True, loop: bool = False, seed: int = 0):
+    """The firmware core behind a pseudo-terminal, with WAV files as its microphone.
+
+    ``engine`` (int8 window -> int8 scores) defaults to the run's model on the
+    TFLM interpreter; tests pass engines of their own.
+    """
+
+    def __init__(self, run, wavs: list[str | Path] = (), *, realtime: bool = True, loop: bool = False, seed: int = 0,
+                 engine: Callable[[np.ndarray], np.ndarray] | None = None):
         from tinykws.data.audio import load_audio, to_int16
-        from tinykws.native import App
-        from tinykws.tflm import TflmModel
+        from tinykws.target.native import App
+        from tinykws.target.tflm import TflmModel
 
         self.run = run
         self.sr = run.spec.sample_rate
@@ -50,11 +58,12 @@ class VirtualBoard:
         self.port = os.ttyname(slave)
         self._slave = slave  # kept open so the port exists while nobody is attached
         os.set_blocking(self.master, False)
-        self._model = TflmModel(run.tflite_bytes, run.arena_bytes)
+        if engine is None:
+            engine = TflmModel(run.tflite_bytes, run.arena_bytes).predict_one
         self._cmd = bytearray()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.app = App(run, self._model.predict_one, self._write, audio=self._read_audio,
+        self.app = App(run, engine, self._write, audio=self._read_audio,
                        identity={"board": "sim", "mic": "wav"})
 
     # The core's callbacks -------------------------------------------------------------

@@ -18,10 +18,10 @@ def quiet_tensorflow() -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
     if "tensorflow" not in sys.modules:
-        from tinykws.tflm import _quiet_fd
+        from tinykws.io import quiet_fd
 
         # TensorFlow's C++ start-up chatter (oneDNN, CPU features) goes straight to fd 2.
-        with _quiet_fd(2):
+        with quiet_fd(2):
             import tensorflow  # noqa: F401
 
 
@@ -35,3 +35,18 @@ def parse_words(words: str | None) -> list[str] | None:
         return None
     out = [w.strip() for w in words.split(",") if w.strip()]
     return out or None
+
+
+def board_option(**kwargs):
+    """``--board`` with the boards of :data:`tinykws.export.boards.BOARDS` (the one list of boards)."""
+    from tinykws.export.boards import BOARDS
+
+    return click.option("--board", type=click.Choice(list(BOARDS)), **kwargs)
+
+
+def runs_dir_option(*names: str, **kwargs):
+    """The folder of run folders (default :data:`tinykws.run.DEFAULT_RUNS_DIR`), under the given option names."""
+    from tinykws.run import DEFAULT_RUNS_DIR
+
+    kwargs.setdefault("type", click.Path(file_okay=False))
+    return click.option(*(names or ("--runs-dir",)), default=str(DEFAULT_RUNS_DIR), show_default=True, **kwargs)

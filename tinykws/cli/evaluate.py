@@ -6,7 +6,7 @@ import json
 
 import click
 
-from tinykws.cli._common import echo, quiet_tensorflow
+from tinykws.cli._common import echo, quiet_tensorflow, runs_dir_option
 
 
 @click.command()
@@ -17,7 +17,7 @@ from tinykws.cli._common import echo, quiet_tensorflow
 @click.option("--hours", type=click.FloatRange(0.01, 100), default=1.0, show_default=True, help="Length of the streaming audio.")
 @click.option("--target-fa-per-hour", type=click.FloatRange(0, 1000), default=None, help="With --streaming: sweep thresholds and pick the operating point for this false-accept rate.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs", show_default=True)
+@runs_dir_option()
 def evaluate(run, dataset, as_json, streaming, hours, target_fa_per_hour, seed, runs_dir):
     """Evaluate RUN on DATASET: float and int8 (TFLM) accuracy, or streaming behaviour."""
     quiet_tensorflow()
@@ -25,13 +25,13 @@ def evaluate(run, dataset, as_json, streaming, hours, target_fa_per_hour, seed, 
 
     r = load_run(resolve_run(run, runs_dir))
     if streaming:
-        from tinykws.streaming import run_streaming_cli
+        from tinykws.evaluate.tuning import tune_run
 
-        result = run_streaming_cli(r, dataset, hours=hours, seed=seed, target_fa_per_hour=target_fa_per_hour, log=None if as_json else echo)
+        result = tune_run(r, dataset, hours=hours, seed=seed, target_fa_per_hour=target_fa_per_hour, log=None if as_json else echo)
         if as_json:
             click.echo(json.dumps(result, indent=2))
         return
-    from tinykws.evaluate_dataset import evaluate_run_on_dataset
+    from tinykws.evaluate.clips import evaluate_run_on_dataset
 
     res = evaluate_run_on_dataset(r, dataset, log=None if as_json else echo)
     if as_json:

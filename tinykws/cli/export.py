@@ -1,32 +1,34 @@
-"""``tinykws export``: write a run's model into the firmware tree."""
+"""``tinykws export``: write a run's model folder (C files the firmware compiles)."""
 
 from __future__ import annotations
 
 import click
 
-from tinykws.cli._common import echo, quiet_tensorflow
+from tinykws.cli._common import board_option, echo, quiet_tensorflow, runs_dir_option
 
 
 @click.command()
 @click.argument("run", required=False)
-@click.option("--firmware", "firmware_dir", type=click.Path(file_okay=False), help="Firmware root (default: ./firmware).")
-@click.option("--board", type=click.Choice(["nano33ble", "esp32dev"]), help="Refuse a model that does not fit this board.")
-@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs", show_default=True)
+@click.option("--firmware", "firmware_dir", type=click.Path(file_okay=False),
+              help="A firmware tree of your own: write into its model/ folder instead of the run's firmware/ folder.")
+@board_option(help="Refuse a model that does not fit this board (nothing is written then).")
+@runs_dir_option()
 def export(run, firmware_dir, board, runs_dir):
-    """Export RUN (default: the latest run) as C files the firmware compiles in."""
+    """Export RUN (default: the latest run) as the C model folder the firmware compiles."""
     quiet_tensorflow()
-    from tinykws.export import export_run
+    from tinykws.export import command_line, export_run
+    from tinykws.paths import build_project_dir
     from tinykws.run import resolve_run
 
     path = resolve_run(run, runs_dir)
-    for p in export_run(path, firmware_dir, board=board):
+    result = export_run(path, firmware_dir, board=board)
+    for p in result.paths:
         echo(f"wrote {p}")
+    for line in result.fit_lines:
+        echo(f"  {line}")
     if board:
-        from tinykws.export.boards import check_fit
-        from tinykws.quantize import builtin_ops
-        from tinykws.run import load_run
-
-        r = load_run(path)
-        for line in check_fit(board, len(r.tflite_bytes), r.arena_bytes, builtin_ops(r.tflite_bytes)).lines:
-            echo(f"  {line}")
-        echo(f"fits {board}: build and upload with `tinykws flash --board {board}`")
+        echo(f"fits {board}.")
+    if firmware_dir is None:
+        echo("build and upload it with `tinykws flash`, or by hand with PlatformIO:")
+        for b in ([board] if board else ["nano33ble", "esp32dev"]):
+            echo(f"  {command_line(b, result.model_dir, build_project_dir())}")

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import click
 
-from tinykws.cli._common import echo, quiet_tensorflow
+from tinykws.cli._common import board_option, echo, quiet_tensorflow, runs_dir_option
 
 
 @click.command()
-@click.option("--board", type=click.Choice(["nano33ble", "esp32dev"]), required=True)
+@board_option(required=True)
 @click.option("--run", "run", help="Run folder or name (default: the latest).")
-@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs", show_default=True)
+@runs_dir_option()
 @click.option("--port", default="auto", show_default=True)
 @click.option("--dry-run", is_flag=True, help="Export and print the PlatformIO command without running it.")
 def flash(board, run, runs_dir, port, dry_run):
-    """Write the run's model into the firmware, build and upload it, and check the board runs it."""
+    """Export the run's model folder, build the firmware with it, upload, and check the board runs it."""
     quiet_tensorflow()
     from tinykws.board.flash import flash as do_flash
     from tinykws.board.serialio import resolve_port

@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("tinykws.cli.demo", "demo", "Synthesize a keyword dataset, train, quantize and verify: no download, no board."),
     "train": ("tinykws.cli.train", "train", "Train a keyword model on a dataset folder."),
     "evaluate": ("tinykws.cli.evaluate", "evaluate", "Evaluate a trained run on a dataset (float and int8 on TFLM)."),
-    "export": ("tinykws.cli.export", "export", "Write a run's model into the firmware tree as C files."),
+    "export": ("tinykws.cli.export", "export", "Write a run's model folder: the C files the firmware compiles."),
     "runs": ("tinykws.cli.runs", "runs", "List training runs and their key figures."),
     "data": ("tinykws.cli.data", "data", "Check, import, download and synthesize datasets."),
     "devices": ("tinykws.cli.devices", "devices", "List serial ports and guess which are boards."),

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from tinykws.cli._common import echo
+from tinykws.cli._common import echo, runs_dir_option
 
 
 @click.command()
 @click.argument("log", type=click.Path(dir_okay=False))
 @click.option("--run", "run", help="Run to compare the board's scores with (default: none).")
-@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs", show_default=True)
+@runs_dir_option()
 @click.option("--out", type=click.Path(file_okay=False), help="Where the PNG plots go (default: next to the log).")
 @click.option("--json", "as_json", is_flag=True)
 def report(log, run, runs_dir, out, as_json):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from tinykws.cli._common import runs_dir_option
+
 
 def _pct(v):
     return "-" if v is None else f"{100 * v:.1f}%"
@@ -32,7 +34,7 @@ def print_summary(run: Path) -> None:
 
 
 @click.command()
-@click.option("--dir", "runs_dir", type=click.Path(file_okay=False), default="runs", show_default=True)
+@runs_dir_option("--dir", "runs_dir")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def runs(runs_dir, as_json):
     """List runs, newest last."""

@@ -7,12 +7,12 @@ import time
 
 import click
 
-from tinykws.cli._common import echo, quiet_tensorflow
+from tinykws.cli._common import echo, quiet_tensorflow, runs_dir_option
 
 
 @click.command()
 @click.option("--run", "run", help="Run folder or name (default: the latest in --runs-dir).")
-@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs", show_default=True)
+@runs_dir_option()
 @click.option("--wav", "wavs", multiple=True, type=click.Path(dir_okay=False), help="Microphone audio (repeatable).")
 @click.option("--realtime/--fast", default=True, show_default=True, help="Audio at the real rate, or as fast as read.")
 @click.option("--loop", is_flag=True, help="Repeat the WAV files instead of falling quiet after them.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tinykws.cli._common import echo, parse_words, quiet_tensorflow
+from tinykws.cli._common import echo, parse_words, quiet_tensorflow, runs_dir_option
 from tinykws.model.architectures import ARCHITECTURES, DEFAULT_ARCH
 
 
@@ -18,11 +18,11 @@ from tinykws.model.architectures import ARCHITECTURES, DEFAULT_ARCH
 @click.option("--name", help="Run name (default: dataset folder and architecture).")
 @click.option("--extra-train", "extra_train", multiple=True, type=click.Path(file_okay=False, exists=True),
               help="Another dataset whose keyword clips join the training split only (e.g. `tinykws data synth` output). Repeatable.")
-@click.option("--out", type=click.Path(file_okay=False), default="runs", show_default=True, help="Where run folders go.")
+@runs_dir_option("--out", help="Where run folders go.")
 def train(dataset, words, arch, epochs, batch_size, seed, name, extra_train, out):
     """Train, quantize to int8 and verify on TFLM; writes runs/<time>-<name>/."""
     quiet_tensorflow()
-    from tinykws.train import TrainConfig, train as run_training
+    from tinykws.pipeline import TrainConfig, train as run_training
 
     cfg = TrainConfig(dataset=dataset, words=parse_words(words), arch=arch, epochs=epochs,
                       batch_size=batch_size, seed=seed, name=name,

@@ -199,9 +199,9 @@ def check_dataset(root: str | Path) -> dict:
 
 
 def plot_overview(result: dict, path: Path) -> None:
-    from tinykws.plots import _plt, _save
+    from tinykws.io import pyplot, save_png
 
-    plt = _plt()
+    plt = pyplot()
     reports = result["_reports"]
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(14, 3.6))
     labels = list(result["labels"])
@@ -214,5 +214,5 @@ def plot_overview(result: dict, path: Path) -> None:
     c.barh(list(kinds), list(kinds.values()))
     c.set_title("warnings")
     c.tick_params(labelsize=7)
-    _save(fig, path)
+    save_png(fig, path)
     plt.close(fig)

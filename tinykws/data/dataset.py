@@ -330,3 +330,30 @@ def load_examples(examples: list[Example], sr: int, n_samples: int) -> tuple[np.
                 notes["cropped" if note.startswith("cropped") else "padded"] += 1
         out[i] = y
     return out, [f"{k}: {v} file(s)" for k, v in sorted(notes.items())]
+
+
+def add_extra_training_data(ds: Dataset, dirs: list[str | Path]) -> list[str]:
+    """Add the clips of other datasets (e.g. synthetic speech) to ``ds``'s training split only.
+
+    Only folders named like one of the run's keywords are used, so the
+    validation and test splits stay the main dataset's own speakers. The
+    dataset hash then covers both. Returns one line per folder for the log.
+    """
+    import dataclasses
+
+    keywords = [l for l in ds.labels if l not in (UNKNOWN, SILENCE)]
+    hashes = [ds.hash]
+    notes = []
+    for d in dirs:
+        root = Path(d)
+        present = [w for w in keywords if (root / w).is_dir()]
+        if not present:
+            raise UserError(f"{root}: none of the keywords ({', '.join(keywords)}) has a folder there")
+        extra = discover(root, present, include_unknown=False)
+        added = [dataclasses.replace(e, split="train", rel=f"{root.name}/{e.rel}") for e in extra.examples
+                 if e.kind == "clip" and e.label in present]
+        ds.examples.extend(added)
+        hashes.append(extra.hash)
+        notes.append(f"extra training data {root}: {len(added)} clips ({', '.join(present)})")
+    ds.hash = hashlib.sha256(" ".join(hashes).encode()).hexdigest()
+    return notes

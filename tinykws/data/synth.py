@@ -232,7 +232,7 @@ def _write_babble(words, m, seed, sr, path) -> int:
     return 1
 
 
-def _serve() -> None:
+def serve_worker() -> None:
     """Worker process entry: read (rand_seed, tasks) pickled on stdin, run them in order, report each on stdout."""
     rand_seed, tasks = pickle.load(sys.stdin.buffer)
     try:
@@ -259,7 +259,7 @@ def _run_workers(tasks: list[list], seed: int):
     for k, t in enumerate(tasks):
         # The parent's import path travels along, so a source checkout that is not installed works too.
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        pr = subprocess.Popen([sys.executable, "-c", "from tinykws.data.synth import _serve; _serve()"],
+        pr = subprocess.Popen([sys.executable, "-c", "from tinykws.data.synth import serve_worker; serve_worker()"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=False, env=env)
         pr.stdin.write(pickle.dumps(((seed * 7919 + k) % (1 << 31), t)))
         pr.stdin.close()

@@ -1,18 +1,24 @@
-"""Honest evaluation: float Keras, int8 on TFLM (the board's kernels), and how tf.lite compares.
+"""Clip evaluation: float Keras, int8 on TFLM (the board's kernels), and how tf.lite compares.
 
-:func:`evaluate_models` is used by training (on the test split) and by
-``tinykws evaluate`` (on any dataset in the same layout). int8 accuracy is
-measured with :class:`tinykws.tflm.TflmModel`; tf.lite's int8 outputs are
-compared with TFLM's to report top-1 agreement and the largest raw output
-difference, because the two are not always bit-identical.
+:func:`evaluate_models` is used by training (on the test split) and
+:func:`evaluate_run_on_dataset` by ``tinykws evaluate`` (on any dataset in the
+same layout). int8 accuracy is measured with
+:class:`tinykws.target.tflm.TflmModel`; tf.lite's int8 outputs are compared with
+TFLM's to report top-1 agreement and the largest raw output difference, because
+the two are not always bit-identical.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from tinykws.quantize import quantize_input, tflite_predict
-from tinykws.tflm import TflmModel
+from tinykws.data.dataset import SILENCE, UNKNOWN, discover, load_examples
+from tinykws.errors import UserError
+from tinykws.features import FeatureCache
+from tinykws.model.quantize import quantize_input, tflite_predict
+from tinykws.target.tflm import TflmModel
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n: int) -> np.ndarray:
@@ -92,3 +98,37 @@ def score_distribution(scores: dict, labels: list[str]) -> dict:
     for s, p in zip(scores["top"], scores["pred"]):
         per[labels[p]].append(float(s))
     return {"per_class": per, "all": [float(s) for s in scores["top"]]}
+
+
+def evaluate_run_on_dataset(run, dataset, *, log=None) -> dict:
+    """Float and int8 (TFLM) accuracy of ``run`` on every clip of its keywords in ``dataset``.
+
+    Folders of other words count as ``_unknown_`` (if the run has that class),
+    background noise gives ``_silence_`` crops (if the run has that class). All
+    splits are used: the dataset is assumed unseen by the run.
+    """
+    keywords = [l for l in run.labels if l not in (UNKNOWN, SILENCE)]
+    root = Path(dataset)
+    if not root.is_dir():
+        raise UserError(f"dataset not found: {root}")
+    present = [w for w in keywords if (root / w).is_dir()]
+    if not present:
+        raise UserError(f"{root} has none of the run's keywords ({', '.join(keywords)})")
+    ds = discover(root, present, include_unknown=UNKNOWN in run.labels)
+    examples = [e for e in ds.examples if e.label in run.labels]
+    if not examples:
+        raise UserError(f"{root}: no clips for the run's labels")
+    idx = {l: i for i, l in enumerate(run.labels)}
+    Y, notes = load_examples(examples, run.spec.sample_rate, run.spec.clip_samples)
+    if log:
+        missing = [w for w in keywords if w not in present]
+        if missing:
+            log(f"note: no folder for {', '.join(missing)}")
+        for n in notes:
+            log(f"converted on load — {n}")
+    X, _ = FeatureCache(run.spec).features(Y, [e.sha1 if e.kind == "clip" else "" for e in examples])
+    y = np.array([idx[e.label] for e in examples])
+    res = evaluate_models(run.keras_model(), run.tflite_bytes, X, y, run.labels, arena_bytes=run.arena_bytes)
+    res.pop("scores", None)
+    res["dataset_hash"] = ds.hash
+    return res

@@ -1,4 +1,8 @@
-"""PNG plots for run reports (matplotlib, no display needed)."""
+"""The run's report: ``report.md`` and the PNG plots beside it.
+
+Takes the plain ``report.json`` dict (and the arrays behind it) and renders it for
+people; computes nothing new. Plots go through :func:`tinykws.io.save_png`.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> None:
-    from tinykws.io import atomic_write_bytes
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
+from tinykws.io import pyplot, save_png
 
 
 def plot_confusion(cm: np.ndarray, labels: list[str], title: str, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     cm = np.asarray(cm)
     fig, ax = plt.subplots(figsize=(1.0 + 0.55 * len(labels), 0.8 + 0.5 * len(labels)))
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
@@ -40,12 +28,12 @@ def plot_confusion(cm: np.ndarray, labels: list[str], title: str, path: Path) ->
             if cm[i, j]:
                 ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7, color="white" if norm[i, j] > 0.5 else "black")
     ax.set_title(title)
-    _save(fig, path)
+    save_png(fig, path)
     plt.close(fig)
 
 
 def plot_history(history: dict, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.5))
     ep = np.arange(1, len(history.get("loss", [])) + 1)
     for k in ("loss", "val_loss"):
@@ -60,5 +48,73 @@ def plot_history(history: dict, path: Path) -> None:
     a2.legend()
     a1.set_title("loss")
     a2.set_title("accuracy")
-    _save(fig, path)
+    save_png(fig, path)
     plt.close(fig)
+
+
+def render_report_md(r: dict) -> str:
+    acc = r["accuracy"]
+    fmt = lambda v: "n/a" if v is None else f"{100 * v:.1f} %"  # noqa: E731
+    lines = [
+        f"# Run {r['run']}",
+        "",
+        f"Dataset `{r['data']['dataset']}` (hash `{r['data']['dataset_hash'][:16]}`), labels: {', '.join(r['data']['labels'])}.",
+        f"Test split: {r['n_test']} clips from speakers not seen in training.",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| accuracy, float (Keras) | {fmt(acc['float'])} |",
+        f"| accuracy, int8 (TFLM) | {fmt(acc['int8'])} |",
+        f"| TFLM vs tf.lite top-1 agreement | {fmt(r['tflm'].get('top1_agreement'))} |",
+        f"| TFLM vs tf.lite largest int8 output difference | {r['tflm'].get('max_abs_diff', 'n/a')} steps |",
+        f"| model (.tflite) | {r['model']['tflite_bytes']:,} bytes |",
+        f"| smallest TFLM arena (host) | {r['tflm']['arena_bytes']:,} bytes (compiled in: {r['tflm']['arena_bytes_with_margin']:,}) |",
+        f"| parameters / MACs | {r['model']['params']:,} / {r['model']['macs']:,} |",
+        f"| training | {r['training']['epochs_run']} epochs, {r['timing'].get('training_s')} s |",
+        "",
+        "tf.lite and TFLM are not always bit-identical (per-channel fully connected layers can round one step",
+        "apart, and softmax amplifies it); the int8 accuracy above is TFLM's, the kernels the board runs.",
+        "",
+        "## Per class (int8, TFLM)",
+        "",
+        "| label | accuracy | test clips |",
+        "|---|---|---|",
+    ]
+    for l, v in acc["per_class"].items():
+        lines.append(f"| {l} | {fmt(v)} | {r['data']['counts']['test'].get(l, 0)} |")
+    lines += ["", "Plots: `confusion_int8.png`, `confusion_float.png`, `training_curves.png`.", ""]
+    return "\n".join(lines)
+
+
+def plot_sweep(sweep: list[dict], path: Path, chosen: dict | None = None) -> None:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fa = [p["false_accepts_per_hour"] for p in sweep]
+    fr = [100 * p["false_reject_rate"] for p in sweep]
+    ax.plot(fa, fr, "o-")
+    for p, x, y_ in zip(sweep, fa, fr):
+        ax.annotate(f"{p['threshold']:.2f}", (x, y_), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    if chosen:
+        ax.plot([chosen["false_accepts_per_hour"]], [100 * chosen["false_reject_rate"]], "r*", ms=12, label=f"chosen {chosen['threshold']:.2f}")
+        ax.legend()
+    ax.set_xlabel("false accepts per hour")
+    ax.set_ylabel("false rejects (%)")
+    ax.set_title("threshold sweep (streaming, C core + TFLM)")
+    ax.grid(alpha=0.3)
+    save_png(fig, path)
+    plt.close(fig)
+
+
+def write_run_report(run_dir: Path, report: dict) -> None:
+    """``report.json``, ``report.md``, the confusion matrices and the training curves of a run."""
+    import json
+
+    from tinykws.io import atomic_write_text
+
+    labels = report["data"]["labels"]
+    atomic_write_text(run_dir / "report.json", json.dumps(report, indent=2) + "\n")
+    atomic_write_text(run_dir / "report.md", render_report_md(report))
+    plot_confusion(np.array(report["confusion"]["int8"]), labels, "int8 (TFLM), test split", run_dir / "confusion_int8.png")
+    if "float" in report["confusion"]:
+        plot_confusion(np.array(report["confusion"]["float"]), labels, "float, test split", run_dir / "confusion_float.png")
+    plot_history(report["training"]["history"], run_dir / "training_curves.png")

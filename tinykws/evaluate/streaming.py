@@ -8,7 +8,7 @@ recognizer smooths, thresholds and suppresses. This module:
    keywords and of other words placed at random gaps over background noise
    (the test part of each noise recording, looped), with the ground truth;
 2. runs it through the **firmware's portable C core** (host build, via
-   :mod:`tinykws.native`): streaming MFCC, the int8 input window, the int8 model
+   :mod:`tinykws.target.native`): streaming MFCC, the int8 input window, the int8 model
    on the TFLM interpreter every stride, and the C recognizer;
 3. scores the detections (:func:`score_detections`): a detection is a **hit**
    when its label matches a keyword clip whose span it falls in, from the clip's
@@ -16,16 +16,15 @@ recognizer smooths, thresholds and suppresses. This module:
    strides of evidence); each clip can be hit once. Every other detection (wrong
    label, no keyword there, a second detection of the same clip) is a **false
    accept**; a keyword clip without a hit is a **false reject**;
-4. sweeps the threshold on the recorded raw scores (the recognizer is re-run,
-   the model is not) and picks the lowest threshold whose false-accept rate is
-   at most a target (:func:`sweep_thresholds`).
+4. keeps the raw scores (:class:`StreamScores`), so :mod:`tinykws.evaluate.tuning`
+   can re-run the recognizer with other settings without re-running the model.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -186,46 +185,6 @@ def score_detections(events: list[Event], detections: list[Detection], hours: fl
     }
 
 
-def sweep_thresholds(events, times_ms, scores, labels, recognizer, hours, *, thresholds=None,
-                     recognize: Callable) -> list[dict]:
-    """False rejects vs false accepts per hour over thresholds (the recognizer re-run on recorded scores)."""
-    thresholds = thresholds if thresholds is not None else np.round(np.arange(0.30, 0.99, 0.05), 2)
-    out = []
-    for th in thresholds:
-        dets = recognize(times_ms, scores, labels, replace(recognizer, threshold=float(th)))
-        s = score_detections(events, dets, hours)
-        out.append({"threshold": float(th), "false_reject_rate": s["false_reject_rate"],
-                    "false_accepts_per_hour": s["false_accepts_per_hour"], "hits": s["hits"]})
-    return out
-
-
-def pick_operating_point(sweep: list[dict], target_fa_per_hour: float) -> dict | None:
-    """The lowest threshold (fewest false rejects) whose false accepts per hour are within the target."""
-    ok = [p for p in sweep if p["false_accepts_per_hour"] is not None and p["false_accepts_per_hour"] <= target_fa_per_hour]
-    return min(ok, key=lambda p: (p["false_reject_rate"], p["threshold"])) if ok else None
-
-
-def plot_sweep(sweep: list[dict], path: Path, chosen: dict | None = None) -> None:
-    from tinykws.plots import _plt, _save
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    fa = [p["false_accepts_per_hour"] for p in sweep]
-    fr = [100 * p["false_reject_rate"] for p in sweep]
-    ax.plot(fa, fr, "o-")
-    for p, x, y_ in zip(sweep, fa, fr):
-        ax.annotate(f"{p['threshold']:.2f}", (x, y_), fontsize=6, xytext=(3, 3), textcoords="offset points")
-    if chosen:
-        ax.plot([chosen["false_accepts_per_hour"]], [100 * chosen["false_reject_rate"]], "r*", ms=12, label=f"chosen {chosen['threshold']:.2f}")
-        ax.legend()
-    ax.set_xlabel("false accepts per hour")
-    ax.set_ylabel("false rejects (%)")
-    ax.set_title("threshold sweep (streaming, C core + TFLM)")
-    ax.grid(alpha=0.3)
-    _save(fig, path)
-    plt.close(fig)
-
-
 def scores_over_stream(run, pcm: np.ndarray, *, log: Callable[[str], None] | None = None):
     """Run int16 audio through the firmware core's loop with the int8 model on TFLM.
 
@@ -242,8 +201,8 @@ def scores_over_stream(run, pcm: np.ndarray, *, log: Callable[[str], None] | Non
     """
     from tinykws.board.protocol import Detection as DetLine
     from tinykws.board.protocol import Inference, parse_line
-    from tinykws.native import App
-    from tinykws.tflm import TflmModel
+    from tinykws.target.native import App
+    from tinykws.target.tflm import TflmModel
 
     model = TflmModel(run.tflite_bytes, run.arena_bytes)
     outputs: list[np.ndarray] = []
@@ -282,7 +241,7 @@ def scores_over_stream(run, pcm: np.ndarray, *, log: Callable[[str], None] | Non
 
 def recognize(times_ms, scores, labels, recognizer) -> list[Detection]:
     """Replay recorded scores through the core's C recognizer with other settings."""
-    from tinykws.native import Recognizer
+    from tinykws.target.native import Recognizer
 
     r = Recognizer(labels, recognizer)
     out = []
@@ -293,16 +252,25 @@ def recognize(times_ms, scores, labels, recognizer) -> list[Detection]:
     return out
 
 
-def evaluate_streaming(run, dataset, *, hours: float = 1.0, seed: int = 0, target_fa_per_hour: float | None = None,
-                       log: Callable[[str], None] | None = None) -> dict:
-    """Streaming hits / false rejects / false accepts per hour; with a target, tune the threshold.
+@dataclass
+class StreamScores:
+    """What one pass of the board's code over a stream produced: enough to re-run the recognizer."""
 
-    With ``target_fa_per_hour`` the sweep (JSON and PNG) goes into the run folder
-    and the chosen threshold into its ``report.json`` recognizer settings, so the
-    next ``tinykws export`` / ``flash`` carries it.
+    events: list[Event]
+    hours: float
+    times_ms: np.ndarray
+    scores: np.ndarray
+    labels: list[str]
+
+
+def evaluate_streaming(run, dataset, *, hours: float = 1.0, seed: int = 0,
+                       log: Callable[[str], None] | None = None) -> tuple[dict, StreamScores]:
+    """Hits, false rejects and false accepts per hour of ``run`` at its own recognizer settings.
+
+    Returns the result (JSON-ready) and the recorded scores, which
+    :mod:`tinykws.evaluate.tuning` replays with other settings.
     """
     from tinykws.data.audio import to_int16
-    from tinykws.io import atomic_write_text
 
     say = log or (lambda s: None)
     t0 = time.perf_counter()
@@ -311,7 +279,7 @@ def evaluate_streaming(run, dataset, *, hours: float = 1.0, seed: int = 0, targe
         f"{sum(e.label == UNKNOWN for e in stream.events)} other words over background noise")
     times, scores, dets, lat = scores_over_stream(run, to_int16(stream.y), log=say)
     result = score_detections(stream.events, dets, stream.hours)
-    # The core's own detections and a replay of its recognizer must agree: the sweep relies on it.
+    # The core's own detections and a replay of its recognizer must agree: tuning relies on it.
     replay = recognize(times, scores, run.labels, run.recognizer)
     result["replay_matches_core"] = [(d.t_s, d.label) for d in replay] == [(d.t_s, d.label) for d in dets]
     result.update({
@@ -319,33 +287,6 @@ def evaluate_streaming(run, dataset, *, hours: float = 1.0, seed: int = 0, targe
         "inferences": int(len(times)),
         "host_latency_us_p50": {k: int(np.percentile(lat[:, i], 50)) for i, k in enumerate(("feat", "inf", "total"))} if len(lat) else {},
         "engine": "firmware core (host build): streaming MFCC, int8 window, recognizer; model on the TFLM interpreter",
+        "seconds": round(time.perf_counter() - t0, 1),
     })
-    sweep = sweep_thresholds(stream.events, times, scores, run.labels, run.recognizer, stream.hours, recognize=recognize)
-    result["sweep"] = sweep
-    if target_fa_per_hour is not None:
-        chosen = pick_operating_point(sweep, target_fa_per_hour)
-        result["target_fa_per_hour"] = target_fa_per_hour
-        result["chosen"] = chosen
-        atomic_write_text(run.path / "threshold_sweep.json", json.dumps(result, indent=2) + "\n")
-        plot_sweep(sweep, run.path / "threshold_sweep.png", chosen)
-        if chosen is None:
-            say(f"no threshold reaches {target_fa_per_hour} false accepts per hour; the run is unchanged")
-        else:
-            report = json.loads((run.path / "report.json").read_text())
-            report["recognizer"] = {**report.get("recognizer", {}), "threshold": chosen["threshold"]}
-            report["streaming"] = {k: result[k] for k in ("hours", "hit_rate", "false_accepts_per_hour", "chosen", "target_fa_per_hour")}
-            atomic_write_text(run.path / "report.json", json.dumps(report, indent=2) + "\n")
-            say(f"threshold {chosen['threshold']:.2f}: {100 * (1 - chosen['false_reject_rate']):.1f} % hits, "
-                f"{chosen['false_accepts_per_hour']} false accepts/h; written into the run (export or flash to use it)")
-    result["seconds"] = round(time.perf_counter() - t0, 1)
-    return result
-
-
-def run_streaming_cli(run, dataset, *, hours=1.0, seed=0, target_fa_per_hour=None, log=None) -> dict:
-    res = evaluate_streaming(run, dataset, hours=hours, seed=seed, target_fa_per_hour=target_fa_per_hour, log=log)
-    if log:
-        log(f"{res['hits']}/{res['keywords_spoken']} keywords detected ({100 * (res['hit_rate'] or 0):.1f} %), "
-            f"{res['false_rejects']} false rejects, {res['false_accepts']} false accepts "
-            f"= {res['false_accepts_per_hour']} per hour at threshold {res['threshold']:.2f}")
-        log(f"hit window: {res['hit_window']}")
-    return res
+    return result, StreamScores(stream.events, stream.hours, times, scores, list(run.labels))

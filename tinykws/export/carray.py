@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from tinykws.errors import UserError
 from tinykws.io import atomic_write_text, sha256_bytes
+from tinykws.recognizer import RecognizerConfig
 
 # TFLite builtin operator -> MicroMutableOpResolver method (without the "Add" prefix).
 RESOLVER_METHODS: dict[str, str] = {
@@ -38,39 +39,6 @@ RESOLVER_METHODS: dict[str, str] = {
     "PAD": "Pad",
     "CONCATENATION": "Concatenation",
 }
-
-
-@dataclass(frozen=True)
-class RecognizerConfig:
-    """How the board turns a stream of scores into detections.
-
-    Attributes
-    ----------
-    stride_ms : int
-        Audio between two inferences (a multiple of the spec's hop).
-    average_window_ms : int
-        Scores of the inferences in this window are averaged.
-    threshold : float
-        Smoothed score a keyword must reach.
-    suppression_ms : int
-        After a detection, no other detection for this long.
-    min_count : int
-        Inferences needed in the window before any detection.
-    """
-
-    stride_ms: int = 100
-    average_window_ms: int = 500
-    threshold: float = 0.7
-    suppression_ms: int = 1000
-    min_count: int = 3
-
-    def validate(self, hop_ms: int) -> None:
-        if self.stride_ms <= 0 or self.stride_ms % hop_ms:
-            raise UserError(f"recognizer stride_ms={self.stride_ms} must be a positive multiple of hop_ms={hop_ms}")
-        if not 0 < self.threshold <= 1:
-            raise UserError("recognizer threshold must be in (0, 1]")
-        if self.average_window_ms < self.stride_ms or self.suppression_ms < 0 or self.min_count < 1:
-            raise UserError("recognizer settings out of range")
 
 
 def model_info(*, tflite: bytes, labels: list[str], spec, quant: dict, arena_min_bytes: int, arena_bytes: int,

@@ -78,9 +78,9 @@ def _quiet_convert(conv) -> bytes:
     import contextlib
     import io
 
-    from tinykws.tflm import _quiet_fd
+    from tinykws.io import quiet_fd
 
-    with contextlib.redirect_stdout(io.StringIO()), _quiet_fd(1), _quiet_fd(2):
+    with contextlib.redirect_stdout(io.StringIO()), quiet_fd(1), quiet_fd(2):
         return conv.convert()
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinykws.native import core_source_dir
+from tinykws.paths import core_source_dir, qemu_source_dir
 from tinykws.spec import FeatureSpec
 
 ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2", "-std=c99",
@@ -41,7 +41,7 @@ def build_selftest(pcm: np.ndarray, out_dir: Path, *, spec: FeatureSpec | None =
     from tinykws.export.spec_header import render_spec_header
 
     core = core_source_dir()
-    qemu_dir = core.parents[1] / "test" / "qemu"
+    qemu_dir = qemu_source_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "selftest_audio.h").write_text(_audio_header(np.asarray(pcm, np.int16)))
     inc = out_dir / "include"

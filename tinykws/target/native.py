@@ -33,23 +33,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from tinykws.errors import UserError
+from tinykws.paths import cache_dir, core_source_dir
 from tinykws.spec import FeatureSpec
 
 CFLAGS = ["-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra"]
-
-
-def core_source_dir() -> Path:
-    """``firmware/lib/kws_core`` of this checkout, or the copy shipped inside the package."""
-    here = Path(__file__).resolve().parent
-    for cand in (here.parent / "firmware" / "lib" / "kws_core", here / "_firmware" / "firmware" / "lib" / "kws_core"):
-        if (cand / "src").is_dir():
-            return cand
-    raise UserError("the firmware core sources are missing from this installation")
-
-
-def _cache_root() -> Path:
-    base = os.environ.get("TINYKWS_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "tinykws")
-    return Path(base) / "native"
 
 
 def find_compiler() -> str:
@@ -73,7 +60,7 @@ def build_core(spec: FeatureSpec) -> Path:
             continue
         h.update(f.name.encode() + b"\0" + f.read_bytes())
     h.update(header.encode() + " ".join([cc, *CFLAGS]).encode())
-    out = _cache_root() / h.hexdigest()[:20] / "libkws_core.so"
+    out = cache_dir("native") / h.hexdigest()[:20] / "libkws_core.so"
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)

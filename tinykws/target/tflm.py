@@ -14,7 +14,6 @@ past a size that killed it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -23,29 +22,13 @@ import tempfile
 import numpy as np
 
 from tinykws.errors import UserError
+from tinykws.io import quiet_fd
 
 
 def _runtime():
-    with _quiet_fd(2):
+    with quiet_fd(2):
         from tflite_micro.python.tflite_micro import runtime
     return runtime
-
-
-@contextlib.contextmanager
-def _quiet_fd(fd: int):
-    """Silence C-level output on ``fd`` (TFLM prints allocation chatter)."""
-    try:
-        saved = os.dup(fd)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), fd)
-            yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
 
 
 class TflmModel:
@@ -62,7 +45,7 @@ class TflmModel:
     def __init__(self, tflite: bytes, arena_bytes: int | None = None):
         rt = _runtime()
         try:
-            with _quiet_fd(1):
+            with quiet_fd(1):
                 self._it = rt.Interpreter.from_bytes(bytes(tflite), arena_size=arena_bytes or max(len(tflite) * 10, 200_000))
         except RuntimeError as e:
             raise UserError(f"TFLM could not load the model: {str(e).strip().splitlines()[0] if str(e).strip() else e}") from None

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from tinykws.streaming import Detection, Event, evaluate_streaming, pick_operating_point, score_detections
+from tinykws.evaluate.streaming import Detection, Event, score_detections
+from tinykws.evaluate.tuning import pick_operating_point, tune_run
 
 
 def test_scoring_rules():
@@ -33,7 +34,7 @@ def test_streaming_on_the_tiny_run(tiny_run, tone_dataset, tmp_path):
 
     tiny_run = shutil.copytree(tiny_run, tmp_path / tiny_run.name)  # the session's run stays untouched
 
-    res = evaluate_streaming(load_run(tiny_run), tone_dataset, hours=0.03, seed=1, target_fa_per_hour=1000)
+    res = tune_run(load_run(tiny_run), tone_dataset, hours=0.03, seed=1, target_fa_per_hour=1000)
     assert res["replay_matches_core"]
     assert res["keywords_spoken"] > 10 and res["inferences"] > 900
     assert res["hits"] + res["false_rejects"] == res["keywords_spoken"]
