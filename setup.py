@@ -19,7 +19,7 @@ class BuildPyWithFirmware(build_py):
         dest = Path(self.build_lib) / "tinykws" / "_firmware"
         if dest.exists():
             shutil.rmtree(dest)
-        shutil.copytree(root / "firmware", dest / "firmware", ignore=shutil.ignore_patterns(".pio", "*.o", "*.elf"))
+        shutil.copytree(root / "firmware", dest / "firmware", ignore=shutil.ignore_patterns(".pio", "*.o", "*.elf", "__pycache__", "*.pyc"))
         shutil.copy(root / "platformio.ini", dest / "platformio.ini")
 
 

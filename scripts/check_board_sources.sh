@@ -9,13 +9,18 @@
 # CHIRALE      local copy of spaziochirale/Chirale_TensorFlowLite (its src/ holds the TFLM headers).
 # ESP32_STUBS  optional: scripts/esp32_standin, headers standing in for Arduino-ESP32 2.0.x (Arduino.h, Wire.h,
 #              driver/i2s.h, esp_timer.h, freertos/FreeRTOS.h, freertos/queue.h) for a host g++ check of
-#              board_esp32.cpp, main.cpp and tflm_engine.cpp (with the real TFLM headers); see
+#              ports/esp32dev/port_esp32dev.cpp and the app/ sources (with the real TFLM headers, -std=gnu++11
+#              like Arduino-ESP32 2.0.x); see
 #              docs/firmware.md for what that does and does not prove.
 #
-# Nano 33 BLE: main.cpp, board_nano33ble.cpp and tflm_engine.cpp go through arm-none-eabi-g++ -fsyntax-only
-# with the variant's own flag files (cxxflags.txt, defines.txt, includes.txt), as the Arduino build does.
-# Nothing is downloaded. Needs arm-none-eabi-g++ (Debian: gcc-arm-none-eabi). The board's compiler is GCC 7;
-# the variant's -std=gnu++14 makes a newer GCC reject C++17-only syntax too.
+# Nano 33 BLE: the app/ sources (main.cpp, tflm_engine.cpp, kws_model_data.cpp) and
+# ports/nano33ble/port_nano33ble.cpp go through arm-none-eabi-g++ -fsyntax-only with the variant's own flag
+# files (cxxflags.txt, defines.txt, includes.txt), as the Arduino build does. Nothing is downloaded. Needs
+# arm-none-eabi-g++ (Debian: gcc-arm-none-eabi). The board's compiler is GCC 7; the variant's -std=gnu++14
+# makes a newer GCC reject C++17-only syntax too.
+#
+# The model (kws_model.h, kws_model.cc, kws_feature_spec.h) comes from firmware/model, or from the folder
+# in TINYKWS_MODEL_DIR (relative to the repository root), as in the PlatformIO build.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 usage="usage: $0 MBED_CORE API_CORE CHIRALE [ESP32_STUBS]"
@@ -36,15 +41,20 @@ grep -v -e '^-c$' "$var/cxxflags.txt" > "$cxxfile"
 
 status=0
 fw="$here/firmware"
-for f in main.cpp board_nano33ble.cpp tflm_engine.cpp; do
+model=$(cd "$here" && cd "${TINYKWS_MODEL_DIR:-firmware/model}" && pwd)
+for need in kws_model.h kws_model.cc kws_feature_spec.h; do
+  [ -f "$model/$need" ] || { echo "missing $model/$need" >&2; exit 2; }
+done
+app_sources="app/main.cpp app/tflm_engine.cpp app/kws_model_data.cpp"
+for f in $app_sources ports/nano33ble/port_nano33ble.cpp; do
   if arm-none-eabi-g++ -fsyntax-only "@$cxxfile" "@$var/defines.txt" \
       -DARDUINO=10819 -DARDUINO_ARCH_NRF52840 -DARDUINO_ARDUINO_NANO33BLE -DARDUINO_ARCH_MBED \
       -iprefix "$core/cores/arduino/" "@$var/includes.txt" \
       -I "$core/cores/arduino" -I "$api" -I "$api/api/deprecated" -I "$api/api/deprecated-avr-comp" \
       -I "$var" -I "$core/libraries/PDM/src" -I "$core/libraries/Wire" -I "$chirale/src" \
-      -I "$fw/lib/kws_core/include" -I "$fw/src" -I "$fw/src/model" \
+      -I "$fw/lib/kws_core/include" -I "$model" \
       -DKWS_BOARD_NAME='"nano33ble"' -DKWS_FW_VERSION='"0.1.0"' -Werror=return-type \
-      -include "$core/cores/arduino/Arduino.h" "$fw/src/$f"; then
+      -include "$core/cores/arduino/Arduino.h" "$fw/$f"; then
     echo "ok      nano33ble  $f"
   else
     echo "FAILED  nano33ble  $f"; status=1
@@ -55,7 +65,7 @@ done
 # TFLM library: compile tflm_engine.cpp once more against a copy of the model header that lists them all.
 allops=$(mktemp -d)
 trap 'rm -f "$cxxfile"; rm -rf "$allops"' EXIT
-if PYTHONPATH="$here" python3 - "$fw/src/model/kws_model.h" "$allops/kws_model.h" <<'PY'
+if PYTHONPATH="$here" python3 - "$model/kws_model.h" "$allops/kws_model.h" <<'PY'
 import re, sys
 from tinykws.export.carray import RESOLVER_METHODS
 methods = list(dict.fromkeys(RESOLVER_METHODS.values()))
@@ -69,11 +79,11 @@ then
       -DARDUINO=10819 -DARDUINO_ARCH_NRF52840 -DARDUINO_ARDUINO_NANO33BLE -DARDUINO_ARCH_MBED \
       -iprefix "$core/cores/arduino/" "@$var/includes.txt" \
       -I "$core/cores/arduino" -I "$api" -I "$api/api/deprecated" -I "$api/api/deprecated-avr-comp" \
-      -I "$var" -I "$core/libraries/Wire" -I "$chirale/src" -I "$allops" \
-      -I "$fw/lib/kws_core/include" -I "$fw/src" -include "$core/cores/arduino/Arduino.h" "$fw/src/tflm_engine.cpp"; then
-    echo "ok      nano33ble  tflm_engine.cpp with every op in RESOLVER_METHODS"
+      -I "$var" -I "$core/libraries/Wire" -I "$chirale/src" -I "$allops" -I "$model" \
+      -I "$fw/lib/kws_core/include" -include "$core/cores/arduino/Arduino.h" "$fw/app/tflm_engine.cpp"; then
+    echo "ok      nano33ble  app/tflm_engine.cpp with every op in RESOLVER_METHODS"
   else
-    echo "FAILED  nano33ble  tflm_engine.cpp with every op in RESOLVER_METHODS"; status=1
+    echo "FAILED  nano33ble  app/tflm_engine.cpp with every op in RESOLVER_METHODS"; status=1
   fi
 else
   echo "skipped the all-ops check (python3 could not import tinykws from $here)"
@@ -81,10 +91,10 @@ fi
 
 if [ -n "$esp32" ]; then
   esp32=$(cd "$esp32" && pwd)
-  for f in board_esp32.cpp main.cpp tflm_engine.cpp; do
-    if g++ -std=gnu++14 -fsyntax-only -Wall -Wextra -Werror -DARDUINO=10819 -DARDUINO_ARCH_ESP32 -DESP32 \
-        -I "$esp32" -isystem "$chirale/src" -I "$fw/lib/kws_core/include" -I "$fw/src" -I "$fw/src/model" \
-        -DKWS_BOARD_NAME='"esp32dev"' -DKWS_I2S_SCK=26 -DKWS_I2S_WS=25 -DKWS_I2S_SD=33 "$fw/src/$f"; then
+  for f in ports/esp32dev/port_esp32dev.cpp $app_sources; do
+    if g++ -std=gnu++11 -fsyntax-only -Wall -Wextra -Werror -DARDUINO=10819 -DARDUINO_ARCH_ESP32 -DESP32 \
+        -I "$esp32" -isystem "$chirale/src" -I "$fw/lib/kws_core/include" -I "$model" \
+        -DKWS_BOARD_NAME='"esp32dev"' -DKWS_I2S_SCK=26 -DKWS_I2S_WS=25 -DKWS_I2S_SD=33 "$fw/$f"; then
       echo "ok      esp32dev   $f (host g++ against stand-in headers)"
     else
       echo "FAILED  esp32dev   $f"; status=1

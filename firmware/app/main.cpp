@@ -1,28 +1,65 @@
-// tinykws firmware entry point: wiring only. The board port (board_<name>.cpp) supplies
-// audio, clock, serial and the LED; tflm_engine.cpp runs the model; everything else
-// (features, recognizer, protocol) is the portable core in lib/kws_core.
+// tinykws firmware entry point: wiring, plus the LED timer and the detection hook. The board port
+// (ports/<board>/, implementing kws_port.h) supplies audio, the clock, serial bytes and the LED;
+// tflm_engine.cpp runs the model; the portable core in lib/kws_core does everything else (features,
+// recognizer, protocol, command line assembly). The model comes from the include path
+// (kws_model_data.cpp says why).
+//
+// Arduino.h declares setup() and loop() with the linkage the Arduino core's startup code expects.
 #include <Arduino.h>
 #include <string.h>
 
 #include "kws_app.h"
-#include "kws_board.h"
+#include "kws_cmdline.h"
 #include "kws_model.h"
+#include "kws_port.h"
 #include "tflm_engine.h"
 
 namespace {
-kws_app_t app;
-char command[64];
+const uint32_t kLedOnUs = 500000;  // the LED stays on this long after a detection
+const size_t kSerialChunk = 64;    // host bytes taken per loop; commands are short and rare
 
-size_t read_audio(void *, int16_t *buf, size_t max) { return kws_board_read_audio(buf, max); }
-uint32_t micros_cb(void *) { return kws_board_micros(); }
-void write_line(void *, const char *line, size_t len) { kws_board_write_line(line, len); }
+kws_app_t app;
+kws_cmdline_t cmdline;
+bool led_on = false;
+uint32_t led_on_since_us = 0;
+
+size_t read_audio(void *, int16_t *buf, size_t max) { return kws_port_read_audio(buf, max); }
+uint32_t micros_cb(void *) { return kws_port_micros(); }
+void write_line(void *, const char *line, size_t len) { kws_port_write_line(line, len); }
 int invoke(void *, const int8_t *in, int8_t *out) { return kws_engine_invoke(in, out); }
-void on_detection(void *, int label, float score) { kws_board_on_detection(label, score); }
+
+// The detection hook: lights the LED for half a second (switch_led_off_when_due turns it off).
+// This is the place for your own action (a relay, a BLE notification, an MQTT message, ...); label
+// indexes kws_model_labels. Keep it short: the microphone keeps delivering audio meanwhile.
+void on_detection(void *, int label, float score) {
+    (void)label;
+    (void)score;
+    kws_port_set_led(1);
+    led_on = true;
+    led_on_since_us = kws_port_micros();
+}
+
+// Unsigned difference: correct across the 32-bit clock's wrap.
+void switch_led_off_when_due() {
+    if (led_on && kws_port_micros() - led_on_since_us >= kLedOnUs) {
+        kws_port_set_led(0);
+        led_on = false;
+    }
+}
+
+void handle_host_input() {
+    char bytes[kSerialChunk];
+    const size_t n = kws_port_read_serial(bytes, sizeof(bytes));
+    for (size_t i = 0; i < n; i++) {
+        const char *line = kws_cmdline_push(&cmdline, bytes[i]);
+        if (line != nullptr) kws_app_command(&app, line);
+    }
+}
 }  // namespace
 
 void setup() {
-    const char *board_error = nullptr;
-    bool mic_ok = kws_board_begin(&board_error);
+    const char *port_error = kws_port_begin();  // NULL: serial, LED, clock and microphone started
+    const bool mic_ok = port_error == nullptr;
     const char *engine_error = nullptr;
     const char *engine_detail = "";
     bool engine_ok = kws_engine_begin(&engine_error, &engine_detail);
@@ -36,11 +73,11 @@ void setup() {
     cfg.identity.labels_csv = KWS_MODEL_LABELS_CSV;
     cfg.identity.arena_used = (uint32_t)kws_engine_arena_used();
     cfg.identity.arena_size = engine_ok ? KWS_MODEL_ARENA_BYTES : 0;  // protocol: 0/0 when allocation failed
-    cfg.identity.mic = kws_board_mic_name();
+    cfg.identity.mic = kws_port_mic_name();
     cfg.identity.sample_rate = KWS_SAMPLE_RATE;
     // A model exported for another feature spec would silently compute wrong features: refuse it.
     bool spec_ok = strcmp(KWS_MODEL_SPEC_HASH, KWS_SPEC_HASH) == 0;
-    cfg.identity.status = !engine_ok ? engine_error : (!mic_ok ? board_error : (!spec_ok ? "bad_arg" : "ok"));
+    cfg.identity.status = !engine_ok ? engine_error : (!mic_ok ? port_error : (!spec_ok ? "bad_arg" : "ok"));
     cfg.labels = kws_model_labels;
     cfg.n_labels = KWS_MODEL_NUM_LABELS;
     cfg.input_scale = KWS_MODEL_INPUT_SCALE;
@@ -58,18 +95,23 @@ void setup() {
     cfg.stats_period_ms = 5000;
 
     static const kws_platform_t io = {read_audio, micros_cb, write_line, invoke, on_detection, nullptr};
+    kws_cmdline_reset(&cmdline);
     kws_app_init(&app, &cfg, &io);  // writes the BOOT line, with the status
     // Faults are reported, never a silent hang: the loop keeps answering commands and STAT.
     if (!engine_ok) kws_app_fail(&app, engine_error, engine_detail);
     else if (!spec_ok) kws_app_fail(&app, "bad_arg", "model exported for another feature spec: re-export");
-    if (!mic_ok) kws_app_fail(&app, board_error, "microphone did not start");
+    if (!mic_ok) {
+        kws_app_fail(&app, port_error,
+                     strcmp(port_error, "mic") == 0 ? "microphone did not start" : "the board did not start");
+    }
 }
 
 void loop() {
-    uint32_t dropped = kws_board_take_dropped();
+    uint32_t dropped = kws_port_take_dropped();
     if (dropped) kws_app_add_dropped(&app, dropped);
-    for (uint32_t n = kws_board_take_overflows(); n; n--) kws_app_add_overflow(&app);
+    for (uint32_t n = kws_port_take_overflows(); n; n--) kws_app_add_overflow(&app);
     kws_app_step(&app);
-    if (kws_board_read_command(command, sizeof(command))) kws_app_command(&app, command);
-    kws_board_poll();
+    handle_host_input();
+    switch_led_off_when_due();
+    kws_port_poll();
 }

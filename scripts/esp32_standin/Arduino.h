@@ -1,4 +1,4 @@
-// Stand-in for Arduino-ESP32 2.0.x Arduino.h: only the declarations board_esp32.cpp uses,
+// Stand-in for Arduino-ESP32 2.0.x Arduino.h: only the declarations port_esp32dev.cpp uses,
 // with the signatures of cores/esp32/HardwareSerial.h and esp32-hal-gpio.h (2.0.x).
 #pragma once
 #include <stdint.h>

@@ -14,7 +14,7 @@ from tinykws.features import compute_mfcc, feature_tables
 from tinykws.spec import DEFAULT_SPEC, FeatureSpec
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = REPO / "firmware" / "lib" / "kws_core" / "include" / "kws_feature_spec.h"
+SHIPPED = REPO / "firmware" / "model" / "kws_feature_spec.h"  # the shipped default model's header
 
 # Every parameter differs from the default where the C core has a code path for it.
 ODD_SPEC = FeatureSpec(window_ms=25, hop_ms=10, n_fft=1024, window="hamming", n_mels=32, fmin=60.0, fmax=7600.0,
@@ -36,7 +36,7 @@ def _define(text: str, name: str) -> str:
 
 
 def test_shipped_header_is_the_default_spec():
-    assert SHIPPED.read_text() == render_spec_header(DEFAULT_SPEC), "regenerate with write_spec_header(DEFAULT_SPEC, ...)"
+    assert SHIPPED.read_text() == render_spec_header(DEFAULT_SPEC), "regenerate the shipped default model: tinykws export RUN --firmware firmware"
 
 
 @pytest.mark.parametrize("spec", [DEFAULT_SPEC, ODD_SPEC], ids=["default", "odd"])
@@ -76,7 +76,7 @@ def test_header_compiles_cleanly(tmp_path):
 
 @pytest.mark.parametrize("spec", [ODD_SPEC, ODD_WINDOW_SPEC], ids=["odd", "odd-window"])
 def test_core_built_for_a_non_default_spec_matches_the_host(spec, tmp_path, monkeypatch):
-    from tinykws.native import StreamingMfcc
+    from tinykws.target.native import StreamingMfcc
 
     monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path))
     rng = np.random.default_rng(3)
@@ -92,7 +92,7 @@ def test_core_built_for_a_non_default_spec_matches_the_host(spec, tmp_path, monk
 
 
 def test_missing_compiler_is_a_user_error(tmp_path, monkeypatch):
-    from tinykws import native
+    from tinykws.target import native
 
     monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path))
     monkeypatch.setenv("CC", "no-such-compiler")
@@ -117,7 +117,7 @@ def test_missing_compiler_is_a_user_error(tmp_path, monkeypatch):
     ("reboot", ("bad", None, None)),
 ])
 def test_parse_command(line, expected):
-    from tinykws.native import parse_command
+    from tinykws.target.native import parse_command
 
     c = parse_command(line)
     assert (c.kind, c.mode) == expected[:2]

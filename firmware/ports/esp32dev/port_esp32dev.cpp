@@ -1,14 +1,14 @@
 // Port: ESP32 DevKit with an I2S MEMS microphone (e.g. INMP441), Arduino-ESP32 2.0.x core,
-// legacy driver/i2s.h. Implements kws_board.h: I2S DMA as the audio source, esp_timer as the clock,
-// UART serial at 921600 baud. Pins come from build flags (platformio.ini) with defaults here.
+// legacy driver/i2s.h. Implements kws_port.h: I2S DMA as the audio source, esp_timer as the clock,
+// UART serial at 921600 baud, the DevKit's LED. Pins come from build flags (platformio.ini) with
+// defaults here.
 #include <Arduino.h>
 #include <driver/i2s.h>
 #include <esp_timer.h>
 #include <freertos/FreeRTOS.h>
 #include <freertos/queue.h>
 
-#include "kws_board.h"
-#include "kws_ring.h"
+#include "kws_port.h"
 
 #ifndef KWS_I2S_SCK
 #define KWS_I2S_SCK 26
@@ -35,14 +35,11 @@ int32_t raw[kDmaBufSamples];
 // this queue is full it discards the oldest event, so it is sized to hold a long stall's events.
 const int kEventQueueLen = 32;
 QueueHandle_t i2s_events = nullptr;
-char cmd_buf[64];
-size_t cmd_len = 0;
-uint32_t led_off_ms = 0;
 uint32_t dropped = 0;
 uint32_t overflows = 0;
 }  // namespace
 
-bool kws_board_begin(const char **error) {
+const char *kws_port_begin(void) {
     Serial.setTxBufferSize(8192);
     Serial.begin(921600);  // must match monitor_speed: recording streams 16 kHz audio as text
     pinMode(LED_BUILTIN, OUTPUT);
@@ -63,18 +60,17 @@ bool kws_board_begin(const char **error) {
     pins.data_out_num = I2S_PIN_NO_CHANGE;
     pins.data_in_num = KWS_I2S_SD;
     if (i2s_driver_install(port, &cfg, kEventQueueLen, &i2s_events) != ESP_OK || i2s_set_pin(port, &pins) != ESP_OK) {
-        *error = "mic";
-        return false;
+        return "mic";
     }
-    return true;
+    return nullptr;
 }
 
-const char *kws_board_mic_name() { return "i2s"; }
+const char *kws_port_mic_name(void) { return "i2s"; }
 
 // The DMA buffers are the ring here: read what is ready without waiting (timeout 0). Each
 // I2S_EVENT_RX_Q_OVF means the driver overwrote one unread DMA buffer: one overflow, and a
 // buffer's worth of samples dropped.
-size_t kws_board_read_audio(int16_t *buf, size_t max) {
+size_t kws_port_read_audio(int16_t *buf, size_t max) {
     i2s_event_t evt;
     while (i2s_events != nullptr && xQueueReceive(i2s_events, &evt, 0) == pdTRUE) {
         if (evt.type == I2S_EVENT_RX_Q_OVF) {
@@ -91,54 +87,38 @@ size_t kws_board_read_audio(int16_t *buf, size_t max) {
     return n;
 }
 
-uint32_t kws_board_micros() { return (uint32_t)esp_timer_get_time(); }
+uint32_t kws_port_micros(void) { return (uint32_t)esp_timer_get_time(); }
 
-void kws_board_write_line(const char *line, size_t len) {
+void kws_port_write_line(const char *line, size_t len) {
     // The UART never blocks for a missing host, but a full TX buffer would stall the loop: drop instead.
     if ((size_t)Serial.availableForWrite() < len) return;
     Serial.write(reinterpret_cast<const uint8_t *>(line), len);
 }
 
-bool kws_board_read_command(char *line, size_t cap) {
-    while (Serial.available() > 0) {
+size_t kws_port_read_serial(char *buf, size_t max) {
+    size_t n = 0;
+    while (n < max && Serial.available() > 0) {
         int c = Serial.read();
-        if (c == '\n') {
-            size_t n = cmd_len < cap - 1 ? cmd_len : cap - 1;
-            memcpy(line, cmd_buf, n);
-            line[n] = '\0';
-            cmd_len = 0;
-            return true;
-        }
-        if (c != '\r' && cmd_len < sizeof(cmd_buf)) cmd_buf[cmd_len++] = (char)c;
+        if (c < 0) break;
+        buf[n++] = (char)c;
     }
-    return false;
+    return n;
 }
 
-uint32_t kws_board_take_dropped() {
+uint32_t kws_port_take_dropped(void) {
     uint32_t n = dropped;
     dropped = 0;
     return n;
 }
 
-uint32_t kws_board_take_overflows() {
+uint32_t kws_port_take_overflows(void) {
     uint32_t n = overflows;
     overflows = 0;
     return n;
 }
 
-// The detection hook: lights the LED for half a second. This is the place for your own action
-// (a relay, an MQTT message, ...); keep it short, the DMA buffers fill meanwhile.
-void kws_board_on_detection(int label, float score) {
-    (void)label;
-    (void)score;
-    digitalWrite(LED_BUILTIN, HIGH);
-    led_off_ms = millis() + 500;
-    if (led_off_ms == 0) led_off_ms = 1;
-}
+void kws_port_set_led(int on) { digitalWrite(LED_BUILTIN, on ? HIGH : LOW); }
 
-void kws_board_poll() {
-    if (led_off_ms && (int32_t)(millis() - led_off_ms) >= 0) {
-        digitalWrite(LED_BUILTIN, LOW);
-        led_off_ms = 0;
-    }
-}
+// Nothing to look after: the I2S driver keeps running through overflows (kws_port_read_audio
+// counts them from its event queue).
+void kws_port_poll(void) {}

@@ -1,5 +1,5 @@
-// Port: Arduino Nano 33 BLE Sense (nRF52840, Arduino mbed core). Implements kws_board.h with the
-// PDM microphone, the DWT cycle counter as the clock and the native USB serial.
+// Port: Arduino Nano 33 BLE Sense (nRF52840, Arduino mbed core). Implements kws_port.h with the
+// PDM microphone, the DWT cycle counter as the clock, the native USB serial and the built-in LED.
 //
 // On a plain Nano 33 BLE (no microphone) PDM.begin fails and the board reports status=mic instead
 // of hanging. Build flag: -DKWS_PDM_GAIN=<0..80> sets the microphone gain (default 20).
@@ -7,7 +7,7 @@
 #include <PDM.h>
 
 #include "USB/PluggableUSBSerial.h"  // _SerialUSB, the USB CDC object behind Serial (for send_nb)
-#include "kws_board.h"
+#include "kws_port.h"
 #include "kws_ring.h"
 
 #ifndef KWS_PDM_GAIN
@@ -35,10 +35,6 @@ uint32_t last_chunk_ms = 0;
 uint32_t overflows = 0;
 uint32_t dropped_reported = 0;
 bool line_cut = false;
-
-char cmd_buf[64];
-size_t cmd_len = 0;
-uint32_t led_off_ms = 0;
 
 // Interrupt context: copy the chunk into the ring and return; anything slower risks the next
 // buffer. A full ring drops the new samples and counts them (ring.dropped).
@@ -68,7 +64,7 @@ void enable_cycle_counter() {
 }
 }  // namespace
 
-bool kws_board_begin(const char **error) {
+const char *kws_port_begin(void) {
     Serial.begin(115200);  // USB CDC: the rate is ignored
     // Give a host up to 3 s to open the port so the BOOT line is seen; never wait forever:
     // on a battery nobody will open it.
@@ -77,22 +73,18 @@ bool kws_board_begin(const char **error) {
     digitalWrite(LED_BUILTIN, LOW);
     enable_cycle_counter();
     mic_running = start_mic();
-    if (!mic_running) {
-        *error = "mic";
-        return false;
-    }
-    return true;
+    return mic_running ? nullptr : "mic";
 }
 
-const char *kws_board_mic_name() { return "pdm"; }
+const char *kws_port_mic_name(void) { return "pdm"; }
 
-size_t kws_board_read_audio(int16_t *buf, size_t max) { return kws_ring_read(&ring, buf, max); }
+size_t kws_port_read_audio(int16_t *buf, size_t max) { return kws_ring_read(&ring, buf, max); }
 
 // DWT->CYCCNT counts CPU cycles (15.6 ns at 64 MHz) and wraps every 2^32 cycles (~67 s). This
 // folds each call's cycle difference into a microsecond count, carrying the remainder, so the
 // result is a free-running 32-bit microsecond clock. Unsigned subtraction handles the wrap as
 // long as calls are less than ~67 s apart (the main loop calls it many times a second).
-uint32_t kws_board_micros() {
+uint32_t kws_port_micros(void) {
     static uint32_t last_cycles = 0, us = 0, rem_cycles = 0;
     const uint32_t cycles_per_us = SystemCoreClock / 1000000u ? SystemCoreClock / 1000000u : 64u;
     uint32_t now = DWT->CYCCNT;
@@ -109,7 +101,7 @@ uint32_t kws_board_micros() {
 // terminal is connected (DTR), and push the rest packet by packet with the non-blocking send_nb,
 // giving up after KWS_SERIAL_TIMEOUT_US if the host stops reading. A line cut short is closed
 // with a newline before the next one, so the host discards it and resynchronises.
-void kws_board_write_line(const char *line, size_t len) {
+void kws_port_write_line(const char *line, size_t len) {
     if (!_SerialUSB.connected()) return;
     uint8_t *p = reinterpret_cast<uint8_t *>(const_cast<char *>(line));
     uint32_t left = (uint32_t)len;
@@ -133,52 +125,33 @@ void kws_board_write_line(const char *line, size_t len) {
     }
 }
 
-bool kws_board_read_command(char *line, size_t cap) {
-    while (Serial.available() > 0) {
+size_t kws_port_read_serial(char *buf, size_t max) {
+    size_t n = 0;
+    while (n < max && Serial.available() > 0) {
         int c = Serial.read();
         if (c < 0) break;
-        if (c == '\n') {
-            size_t n = cmd_len < cap - 1 ? cmd_len : cap - 1;
-            memcpy(line, cmd_buf, n);
-            line[n] = '\0';
-            cmd_len = 0;
-            return true;
-        }
-        // An over-long command is truncated; the core then answers ERR bad_cmd.
-        if (c != '\r' && cmd_len < sizeof(cmd_buf)) cmd_buf[cmd_len++] = (char)c;
+        buf[n++] = (char)c;
     }
-    return false;
+    return n;
 }
 
-uint32_t kws_board_take_dropped() {
+uint32_t kws_port_take_dropped(void) {
     uint32_t total = ring.dropped;  // written by the interrupt; a 32-bit read is atomic
     uint32_t n = total - dropped_reported;
     dropped_reported = total;
     return n;
 }
 
-uint32_t kws_board_take_overflows() {
+uint32_t kws_port_take_overflows(void) {
     uint32_t n = overflows;
     overflows = 0;
     return n;
 }
 
-// The detection hook: lights the LED for half a second. This is the place for your own action
-// (a relay, a BLE notification, ...); keep it short, the audio keeps arriving meanwhile.
-void kws_board_on_detection(int label, float score) {
-    (void)label;
-    (void)score;
-    digitalWrite(LED_BUILTIN, HIGH);
-    led_off_ms = millis() + 500;
-    if (led_off_ms == 0) led_off_ms = 1;
-}
+void kws_port_set_led(int on) { digitalWrite(LED_BUILTIN, on ? HIGH : LOW); }
 
-void kws_board_poll() {
+void kws_port_poll(void) {
     const uint32_t now = millis();
-    if (led_off_ms && (int32_t)(now - led_off_ms) >= 0) {
-        digitalWrite(LED_BUILTIN, LOW);
-        led_off_ms = 0;
-    }
     if (mic_running) {
         const uint32_t chunks = pdm_chunks;
         if (chunks != chunks_seen) {

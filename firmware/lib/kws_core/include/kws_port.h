@@ -1,35 +1,59 @@
 /*
- * kws_board.h - what a board port supplies to the application.
+ * kws_port.h - everything a board must supply, in plain C.
  *
- * A port is one .cpp file (board_<name>.cpp) implementing these functions for
- * one board and microphone; main.cpp wires them to the portable core's
- * kws_app. To port tinykws to another board, copy the closest port and change
- * the microphone and clock code; nothing else needs to know.
+ * The portable core (this library) never touches hardware; the application
+ * (firmware/app/main.cpp) reaches the board only through the functions below.
+ * A port is one folder, firmware/ports/<board>/, whose source file defines
+ * every one of them for one board and microphone; platformio.ini compiles
+ * exactly one port per environment (build_src_filter). Nothing here is
+ * implemented by the core, and no core source includes this header: the host
+ * build (tinykws' ctypes library, the QEMU self-test) does not need a port.
  *
- *   kws_board_begin     start serial (never block forever waiting for a host),
- *                       the LED, the clock and the microphone; return false
- *                       and set *error to a protocol error code ("mic") if the
- *                       microphone did not start.
- *   kws_board_read_audio  copy up to max int16 samples (16 kHz mono) that the
- *                       microphone delivered since the last call; never blocks.
- *                       An interrupt-driven microphone fills a kws_ring_t from
- *                       its callback (copy and return, nothing else there).
- *   kws_board_micros    free-running microsecond clock (wrapping is fine).
- *   kws_board_write_line  send one line if a host is listening; drop it otherwise,
- *                       never block for long.
- *   kws_board_read_command  assemble host input; true when *line holds a full line.
- *   kws_board_take_dropped / kws_board_take_overflows
- *                       samples lost / driver overflows since the last call.
- *   kws_board_on_detection  the detection hook: lights the LED; put your own action here.
- *   kws_board_poll      called every loop (LED timing, restarting a stalled
- *                       microphone driver and similar housekeeping).
+ * Rules for every function: return quickly and never block waiting for a host
+ * or for audio. The main loop calls them many times a second, from one thread;
+ * none is called from an interrupt. Only the port's own interrupt handlers (or
+ * DMA callbacks) run in interrupt context, and they only copy audio: into a
+ * kws_ring_t (kws_ring.h: one writer, one reader, no locks), count what did not
+ * fit, and return. Everything else (restarting a driver, timing) happens in
+ * kws_port_poll or the other functions, on the main loop.
  *
- * Ports in this folder: board_nano33ble.cpp (PDM, DWT clock, USB CDC) and
- * board_esp32.cpp (I2S, esp_timer, UART). platformio.ini's build_src_filter
- * compiles exactly one of them per environment. See docs/firmware.md.
+ *   kws_port_begin         start serial (wait a little for a host if that helps
+ *                          the BOOT line be seen, never forever: a board on a
+ *                          battery has no host), the LED (off), the clock and the
+ *                          microphone. Returns NULL when all started, else a
+ *                          protocol error code (docs/protocol.md), "mic" when the
+ *                          microphone did not start; the application reports it
+ *                          and keeps running. Called once, before anything else.
+ *   kws_port_mic_name      the BOOT line's mic= value ("pdm", "i2s", ...).
+ *   kws_port_read_audio    copy up to max 16 kHz mono int16 samples that arrived
+ *                          since the last call into buf; returns how many (0 when
+ *                          none are ready). Never waits.
+ *   kws_port_micros        a free-running 32-bit microsecond clock; wrapping is
+ *                          fine (only differences are used), going backwards is not.
+ *   kws_port_write_line    send one complete line (len bytes, ending in "\n") if a
+ *                          host is listening; drop it otherwise or when the host
+ *                          stops reading. Never blocks for long (a few ms at most).
+ *   kws_port_read_serial   copy up to max raw bytes the host sent into buf; returns
+ *                          how many (0 when none). Never waits. The application
+ *                          assembles lines from them (kws_cmdline.h).
+ *   kws_port_take_dropped  samples lost since the last call (ring or DMA buffer
+ *                          full because the loop fell behind); resets the count.
+ *   kws_port_take_overflows  microphone driver overflows since the last call;
+ *                          resets the count.
+ *   kws_port_set_led       switch the user LED on (nonzero) or off. The
+ *                          application decides when (a detection lights it).
+ *   kws_port_poll          housekeeping, called once per loop: e.g. restart a
+ *                          microphone driver that stopped itself (and count that
+ *                          as an overflow). May do nothing.
+ *
+ * KWS_BOARD_NAME (the BOOT line's board=) and KWS_FW_VERSION (fw=) are build
+ * flags set in platformio.ini; the defaults below only keep a bare build going.
+ *
+ * Ports: ports/nano33ble (PDM, DWT cycle counter, native USB serial) and
+ * ports/esp32dev (I2S MEMS microphone, esp_timer, UART). See docs/firmware.md.
  */
-#ifndef KWS_BOARD_H
-#define KWS_BOARD_H
+#ifndef KWS_PORT_H
+#define KWS_PORT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -41,15 +65,22 @@
 #define KWS_FW_VERSION "0.1.0"
 #endif
 
-bool kws_board_begin(const char **error);
-const char *kws_board_mic_name();
-size_t kws_board_read_audio(int16_t *buf, size_t max);
-uint32_t kws_board_micros();
-void kws_board_write_line(const char *line, size_t len);
-bool kws_board_read_command(char *line, size_t cap);
-uint32_t kws_board_take_dropped();
-uint32_t kws_board_take_overflows();
-void kws_board_on_detection(int label, float score);
-void kws_board_poll();
+#ifdef __cplusplus
+extern "C" {
+#endif
 
+const char *kws_port_begin(void);
+const char *kws_port_mic_name(void);
+size_t kws_port_read_audio(int16_t *buf, size_t max);
+uint32_t kws_port_micros(void);
+void kws_port_write_line(const char *line, size_t len);
+size_t kws_port_read_serial(char *buf, size_t max);
+uint32_t kws_port_take_dropped(void);
+uint32_t kws_port_take_overflows(void);
+void kws_port_set_led(int on);
+void kws_port_poll(void);
+
+#ifdef __cplusplus
+}
+#endif
 #endif
