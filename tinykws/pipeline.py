@@ -34,7 +34,6 @@ from tinykws.data.augment import AugmentConfig
 from tinykws.data.dataset import SILENCE, Dataset, add_extra_training_data, discover, load_examples
 from tinykws.errors import UserError
 from tinykws.io import atomic_write_bytes, atomic_write_text, sha256_bytes
-from tinykws.model.architectures import DEFAULT_ARCH
 from tinykws.model.train import FitConfig
 from tinykws.recognizer import RecognizerConfig
 from tinykws.run import DEFAULT_RUNS_DIR
@@ -47,23 +46,23 @@ NOISE_TRAIN_FRACTION = 0.8
 
 @dataclass
 class TrainConfig:
-    """Everything that decides a run (stored as ``config.json``)."""
+    """Everything that decides a run (stored as ``config.json``; the fit's defaults are :class:`FitConfig`'s)."""
 
     dataset: str
     words: list[str] | None = None
-    arch: str = DEFAULT_ARCH
-    epochs: int = 80
-    batch_size: int = 64
-    learning_rate: float = 3e-3
-    label_smoothing: float = 0.1
-    patience: int = 20
-    seed: int = 0
+    arch: str = FitConfig.arch
+    epochs: int = FitConfig.epochs
+    batch_size: int = FitConfig.batch_size
+    learning_rate: float = FitConfig.learning_rate
+    label_smoothing: float = FitConfig.label_smoothing
+    patience: int = FitConfig.patience
+    seed: int = FitConfig.seed
     name: str | None = None
     spec: FeatureSpec = field(default_factory=FeatureSpec)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     recognizer: RecognizerConfig = field(default_factory=RecognizerConfig)
-    strategy: str = "auto"
-    deterministic: bool = True
+    strategy: str = FitConfig.strategy
+    deterministic: bool = FitConfig.deterministic
     extra_train_dirs: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:

@@ -19,13 +19,17 @@ def test_wheel_carries_the_whole_firmware_and_finds_it(tmp_path):
     assert "firmware/model/kws_model.cc" in tracked and "firmware/ports/nano33ble/port_nano33ble.cpp" in tracked
     missing = [f for f in tracked if f"tinykws/_firmware/{f}" not in names]
     assert not missing, missing
+    # Every module of the package, in every stage folder.
+    modules = [str(p.relative_to(REPO)) for p in (REPO / "tinykws").rglob("*.py") if "_firmware" not in p.parts]
+    assert "tinykws/target/native.py" in modules
+    assert not [m for m in modules if m not in names]
     assert not any("/.pio/" in n for n in names)
 
     # Installed (here: unpacked, away from any checkout), tinykws finds its own copy of the sources.
     site = tmp_path / "site"
     wheel.extractall(site)
-    probe = ("from tinykws import paths; print(paths.source_project_dir()); print(paths.core_source_dir()); "
-             "print(paths.default_model_dir())")
+    probe = ("import tinykws.target.native, tinykws.evaluate.tuning, tinykws.features.cache; from tinykws import paths; "
+             "print(paths.source_project_dir()); print(paths.core_source_dir()); print(paths.default_model_dir())")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
                          env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert out.returncode == 0, out.stderr[-1000:]

@@ -5,16 +5,17 @@ from __future__ import annotations
 import click
 
 from tinykws.cli._common import echo, parse_words, quiet_tensorflow, runs_dir_option
-from tinykws.model.architectures import ARCHITECTURES, DEFAULT_ARCH
+from tinykws.model.architectures import ARCHITECTURES
+from tinykws.model.train import FitConfig
 
 
 @click.command()
 @click.argument("dataset", type=click.Path(file_okay=False, path_type=str))
 @click.option("--words", help="Comma-separated keywords; other label folders become _unknown_. Default: every folder is a keyword.")
-@click.option("--arch", type=click.Choice(list(ARCHITECTURES)), default=DEFAULT_ARCH, show_default=True)
-@click.option("--epochs", type=click.IntRange(1, 10000), default=80, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1, 4096), default=64, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--arch", type=click.Choice(list(ARCHITECTURES)), default=FitConfig.arch, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 10000), default=FitConfig.epochs, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=FitConfig.batch_size, show_default=True)
+@click.option("--seed", type=int, default=FitConfig.seed, show_default=True)
 @click.option("--name", help="Run name (default: dataset folder and architecture).")
 @click.option("--extra-train", "extra_train", multiple=True, type=click.Path(file_okay=False, exists=True),
               help="Another dataset whose keyword clips join the training split only (e.g. `tinykws data synth` output). Repeatable.")

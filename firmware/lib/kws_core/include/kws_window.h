@@ -5,7 +5,7 @@
  * window is full and kws_window_quantize writes the model input, oldest frame
  * first, as q = clamp(rint(x / scale) + zero_point, -128, 127) with rintf under
  * the default round-to-nearest-even mode: the same rounding as numpy.rint on
- * the host (tinykws.quantize.quantize_input).
+ * the host (tinykws.model.quantize.quantize_input).
  */
 #ifndef KWS_WINDOW_H
 #define KWS_WINDOW_H
