@@ -1,9 +1,11 @@
 """End to end on real pseudo-terminals: the virtual board (C core + TFLM) with record, monitor, report, flash."""
 
 import os
+import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -43,8 +45,15 @@ def test_monitor_logs_the_detections(tiny_run, stream_wav, tmp_path):
     log = tmp_path / "board.log"
     engine = oracle_engine(load_run(tiny_run), marks, lambda: board.app.time_ms())
     with _sim(tiny_run, wav, realtime=False, engine=engine) as board:
+        # The board starts once the monitor has opened the port (and asked `info`), so no line is
+        # written before anyone listens; then it runs faster than real time.
+        box = {}
+        reader = threading.Thread(target=lambda: box.setdefault("state", monitor(board.port, log_path=log, duration_s=8)))
+        reader.start()
+        assert select.select([board.master], [], [], 10)[0], "monitor never opened the port"
         board.start(duration_s=len(sf.read(wav)[0]) / 16000 + 1)
-        state = monitor(board.port, log_path=log, duration_s=8)
+        reader.join(30)
+        state = box["state"]
     labels = [d.label for d in state.detections]
     assert labels == [w for w, _ in marks if w != "flat"]
     s = state.summary()
