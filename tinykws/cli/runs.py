@@ -19,6 +19,8 @@ def print_summary(run: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from tinykws.run import model_dir
+
     r = json.loads((Path(run) / "report.json").read_text())
     t = Table(title=f"run {r['run']}", show_header=False)
     t.add_column("what", no_wrap=True)
@@ -28,7 +30,7 @@ def print_summary(run: Path) -> None:
     t.add_row("flash (model)", f"{r['model']['tflite_bytes']:,} bytes")
     t.add_row("TFLM arena", f"{r['tflm']['arena_bytes']:,} bytes (compiled in {r['tflm']['arena_bytes_with_margin']:,})")
     t.add_row("params / MACs", f"{r['model']['params']:,} / {r['model']['macs']:,}")
-    t.add_row("C array", str(Path(run) / "c" / "kws_model.cc"))
+    t.add_row("model folder (C)", str(model_dir(run)))
     t.add_row("report", str(Path(run) / "report.md"))
     Console().print(t)
 
@@ -40,6 +42,8 @@ def runs(runs_dir, as_json):
     """List runs, newest last."""
     from rich.console import Console
     from rich.table import Table
+
+    from tinykws.run import model_dir
 
     from tinykws.run import list_runs
 
