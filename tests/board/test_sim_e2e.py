@@ -1,13 +1,11 @@
 """End to end on real pseudo-terminals: the virtual board (C core + TFLM) with record, monitor, report, flash."""
 
-import os
 import select
 import signal
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest

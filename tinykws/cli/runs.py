@@ -43,8 +43,6 @@ def runs(runs_dir, as_json):
     from rich.console import Console
     from rich.table import Table
 
-    from tinykws.run import model_dir
-
     from tinykws.run import list_runs
 
     rows = []

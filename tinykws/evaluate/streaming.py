@@ -22,7 +22,6 @@ recognizer smooths, thresholds and suppresses. This module:
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path

@@ -25,8 +25,6 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
 
 def convert_float(model) -> bytes:
     """Float32 ``.tflite`` (for reference comparisons only)."""
-    import tensorflow as tf
-
     return _quiet_convert(_converter(model))
 
 

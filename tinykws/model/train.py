@@ -103,8 +103,6 @@ def fit_model(cfg: FitConfig, spec: FeatureSpec, n_labels: int, data: TrainingDa
     import keras
     import tensorflow as tf
 
-    if cfg.epochs < 1:
-        raise UserError("--epochs must be at least 1")
     keras.utils.set_random_seed(cfg.seed)
     if cfg.deterministic:
         # Same seed, data and settings -> the same weights (on the same machine and TF build).
