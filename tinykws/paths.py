@@ -59,6 +59,11 @@ def qemu_source_dir() -> Path:
     return source_project_dir() / "firmware" / "test" / "qemu"
 
 
+def board_flags_file(board: str = "nano33ble") -> Path:
+    """``firmware/board_flags/<board>.txt``: the compiler flags the board's real PlatformIO build uses."""
+    return source_project_dir() / "firmware" / "board_flags" / f"{board}.txt"
+
+
 def build_project_dir() -> Path:
     """A PlatformIO project folder that PlatformIO may write into (``.pio/``).
 

@@ -18,8 +18,30 @@ import numpy as np
 from tinykws.paths import core_source_dir, qemu_source_dir
 from tinykws.spec import FeatureSpec
 
-ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2", "-std=c99",
-             "--specs=rdimon.specs", "-nostartfiles", "-ffunction-sections", "-fdata-sections", "-Wl,--gc-sections"]
+
+
+def board_flags(kind: str = "c", board: str = "nano33ble") -> list[str]:
+    """The flags the real PlatformIO build uses for ``board`` (``firmware/board_flags/<board>.txt``).
+
+    ``kind`` is ``"c"``, ``"cxx"`` or ``"ld"``.
+    """
+    from tinykws.paths import board_flags_file
+
+    for line in board_flags_file(board).read_text().splitlines():
+        key, _, value = line.partition(":")
+        if not line.startswith("#") and key.strip() == kind:
+            return value.split()
+    raise ValueError(f"no {kind!r} flags in {board_flags_file(board)}")
+
+
+def qemu_link_flags(board: str = "nano33ble") -> list[str]:
+    """The board's link flags with semihosting (printf to the host) instead of nosys, no start files."""
+    ld = [f for f in board_flags("ld", board) if f != "--specs=nosys.specs"]
+    return [*ld, "--specs=rdimon.specs", "-nostartfiles"]
+
+
+#: Compile + link flags of the QEMU images: the Nano's real build flags (C), linked for semihosting.
+ARM_FLAGS = [*board_flags("c"), *qemu_link_flags()]
 
 
 def toolchain_missing() -> str | None:

@@ -36,7 +36,7 @@ from tinykws.errors import UserError
 from tinykws.paths import cache_dir, core_source_dir
 from tinykws.spec import FeatureSpec
 
-CFLAGS = ["-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra"]
+CFLAGS = ["-std=c99", "-O2", "-ffp-contract=off", "-fPIC", "-shared", "-Wall", "-Wextra"]
 
 
 def find_compiler() -> str:

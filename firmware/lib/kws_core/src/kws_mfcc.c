@@ -3,9 +3,39 @@
 #include "kws_mfcc.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #define HALF (KWS_N_FFT / 2)
+
+/* 10*log10(x) for x >= KWS_LOG_FLOOR > 0, in float arithmetic only (no libm call).
+ *
+ * Why not log10f(): newlib's and glibc's log10f differ in the last bit now and then, and that bit can
+ * move an int8 feature by one step. With this function (and -ffp-contract=off in the board flags, so
+ * no fused multiply-adds) the board, the QEMU image and the host build compute the same bits, so the
+ * host's streaming evaluation is exactly what the board computes. Accuracy: within a few float ulps
+ * of the true value (x = m * 2^e with m in [sqrt(1/2), sqrt(2)); ln m by the atanh series to s^9,
+ * whose next term is below 4e-10 since |s| <= 0.1716).
+ */
+static float db10(float x) {
+    union {
+        float f;
+        uint32_t u;
+    } v = {x};
+    int e = (int)((v.u >> 23) & 0xFFu) - 127;
+    v.u = (v.u & 0x007FFFFFu) | 0x3F800000u; /* mantissa in [1, 2) */
+    float m = v.f;
+    if (m > 1.41421356f) {
+        m *= 0.5f;
+        e += 1;
+    }
+    float s = (m - 1.0f) / (m + 1.0f);
+    float s2 = s * s;
+    float series = 1.0f + s2 * (0.333333333f + s2 * (0.2f + s2 * (0.142857143f + s2 * 0.111111111f)));
+    float ln_m = 2.0f * s * series;
+    /* 10*log10(x) = (10/ln 10) * (e ln 2 + ln m) */
+    return 4.34294482f * ((float)e * 0.693147181f + ln_m);
+}
 
 static int log2_int(int n) {
     int b = 0;
@@ -117,7 +147,7 @@ void kws_mfcc_compute_frame(kws_mfcc_t *m, const float *frame, float *mfcc_out) 
         float acc = 0.0f;
         for (int j = 0; j < kws_mel_count[b]; j++) acc += w[j] * p[j];
         if (acc < KWS_LOG_FLOOR) acc = KWS_LOG_FLOOR;
-        logmel[b] = 10.0f * log10f(acc);
+        logmel[b] = db10(acc);
     }
     for (int c = 0; c < KWS_N_MFCC; c++) {
         const float *d = &kws_dct[c * KWS_N_MELS];
