@@ -154,7 +154,9 @@ def test_recognizer_never_reports_silence_or_unknown():
 def test_encoded_lines_parse_back():
     assert parse_line(encode_inference(10240, 1830, 41210, 43512, "yes", 0.9139)) == Inference(10240, 1830, 41210, 43512, "yes", 0.914)
     assert parse_line(encode_detection(99, "no", 1.0)) == Detection(99, "no", 1.0)
-    assert parse_line(encode_stats(15000, 250, 50.04, 1, 3, 2, "rec")) == Stats(15000, 250, 50.0, 1, 3, 2, "rec")
+    assert parse_line(encode_stats(15000, 250, 50.04, 1, 3, 2, "rec", 7, 9)) == Stats(15000, 250, 50.0, 1, 3, 2, "rec", 7, 9)
+    # Lines of older firmware, without the appended fields, still parse.
+    assert parse_line("STAT t_ms=1 inferences=2 rate_hz=0.5 detections=0 dropped=0 overflows=0 mode=idle").skipped is None
     assert parse_line(encode_ack("thr", "0.800")) == Ack("thr", "0.800")
     assert parse_line(encode_error("bad_arg", "threshold must be in (0, 1]")) == Error("bad_arg", "threshold must be in (0, 1]")
     b = parse_line(encode_boot("BOOT", {"model": "a" * 64, "spec": SPEC.sha256, "labels": "yes,no", "arena_used": 12,
@@ -277,3 +279,63 @@ def test_stats_keep_coming_without_audio(tiny_run):
         app.step()  # no audio queued
     stats = [parse_line(l) for l in lines if l.startswith("STAT")]
     assert len(stats) == 2 and all(s.rate_hz == 0.0 and s.inferences == 0 for s in stats)
+
+
+def test_boot_engine_fields_round_trip():
+    ident = {"model": "a" * 64, "spec": SPEC.sha256, "labels": "yes,no", "engine": "native", "weights_crc": 0x0012ABCD}
+    line = encode_boot("BOOT", ident)
+    assert line.rstrip("\n").endswith(" status=ok engine=native weights_crc=0012abcd"), line
+    b = parse_line(line)
+    assert b.engine == "native" and b.weights_crc == 0x0012ABCD and b.labels_cut == 0
+    # A zeroed identity leaves them out (older hosts see the line they know).
+    plain = encode_boot("INFO", {"labels": "yes,no"})
+    assert "engine=" not in plain and "weights_crc=" not in plain
+    assert parse_line(plain).engine is None and parse_line(plain).weights_crc is None
+
+
+def test_boot_line_too_long_keeps_the_leading_labels_and_says_so():
+    labels = [f"word_{i:03d}" for i in range(120)]  # ~1100 characters of labels alone
+    line = encode_boot("BOOT", {"model": "a" * 64, "spec": SPEC.sha256, "labels": ",".join(labels), "engine": "tflm"})
+    assert line and len(line) <= 1024 and line.endswith("\n")
+    b = parse_line(line)
+    assert isinstance(b, Boot) and b.engine == "tflm"
+    assert 0 < len(b.labels) < 120 and list(b.labels) == labels[: len(b.labels)]
+    assert b.labels_cut == 120 - len(b.labels)
+    # Nothing to cut: the encoder writes nothing, and the app says so in an ERR line instead.
+    assert encode_boot("BOOT", {"board": "x" * 1100, "labels": "a"}) == ""
+
+
+def test_small_thresholds_are_acknowledged_as_set(tiny_run_free_app):
+    app, lines = tiny_run_free_app
+    app.command("thr 0.0004")
+    app.command("thr 0.8")
+    app.command("thr 0.0000001")  # would read 0.000000: refused
+    recs = [parse_line(l) for l in lines[1:]]
+    assert recs[0] == Ack("thr", "0.0004") and recs[1] == Ack("thr", "0.800")
+    assert isinstance(recs[2], Error) and recs[2].code == "bad_arg"
+
+
+def test_threshold_round_trip_host_board_host(tiny_run_free_app):
+    from tinykws.board.protocol import ack_threshold, encode_command, format_threshold
+    from tinykws.target.native import format_threshold as c_format_threshold, parse_command
+
+    app, lines = tiny_run_free_app
+    for x in (0.0004, 0.8, 0.55, 0.123456, 1.0, 0.000001):
+        assert format_threshold(x) == c_format_threshold(x)
+        cmd = encode_command("thr", x).decode()
+        assert parse_command(cmd).threshold == pytest.approx(x, rel=1e-5)
+        app.command(cmd.strip())
+        ack = parse_line(lines[-1])
+        assert ack_threshold(ack) == pytest.approx(x, rel=1e-5), (x, lines[-1])
+
+
+@pytest.fixture
+def tiny_run_free_app():
+    from types import SimpleNamespace
+
+    run = SimpleNamespace(spec=SPEC, labels=LABELS, model_sha256="ab" * 32, arena_bytes=0,
+                          recognizer=RecognizerConfig(),
+                          report={"model": {"input_scale": 0.5, "input_zero_point": 0, "output_scale": 1 / 256,
+                                            "output_zero_point": -128}})
+    lines = []
+    return App(run, lambda x: np.zeros(4, np.int8), lines.append), lines

@@ -25,6 +25,11 @@ LINE_MAX = 1024
 
 @dataclass(frozen=True)
 class Boot:
+    """A ``BOOT``/``INFO`` line. The last three fields are optional on the line (newer firmware):
+    ``engine`` (what runs the model, ``None`` if not said), ``weights_crc`` (CRC-32 of the weights,
+    ``None`` if not said) and ``labels_cut`` (how many labels the board left out of ``labels``
+    because the line was full; 0 when ``labels`` is complete)."""
+
     tag: str  # "BOOT" or "INFO"
     proto: int
     board: str
@@ -37,6 +42,9 @@ class Boot:
     mic: str
     sr: int
     status: str
+    engine: str | None = None
+    weights_crc: int | None = None
+    labels_cut: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,8 @@ class Stats:
     dropped: int
     overflows: int
     mode: str
+    skipped: int | None = None  # inferences skipped because the engine was behind (None: older firmware)
+    tx_dropped: int | None = None  # lines dropped because the host was not reading (None: older firmware)
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,16 @@ def _uint(v: str) -> int:
     return int(v)
 
 
+def _opt_uint(f: dict[str, str], key: str) -> int | None:
+    return _uint(f[key]) if key in f else None
+
+
+def _hex32(v: str) -> int:
+    if len(v) != 8 or any(c not in "0123456789abcdef" for c in v):
+        raise ValueError(v)
+    return int(v, 16)
+
+
 def _score(v: str) -> float:
     f = float(v)
     if not 0.0 <= f <= 1e7:
@@ -134,7 +154,8 @@ def parse_line(line: bytes | str) -> Line | None:
             f = _fields(rest)
             return Boot(tag, _uint(f["proto"]), f["board"], f["fw"], f["model"], f["spec"],
                         tuple(x for x in f["labels"].split(",") if x), _uint(f["arena_used"]), _uint(f["arena_size"]),
-                        f["mic"], _uint(f["sr"]), f["status"])
+                        f["mic"], _uint(f["sr"]), f["status"], f.get("engine"),
+                        _hex32(f["weights_crc"]) if "weights_crc" in f else None, _opt_uint(f, "labels_cut") or 0)
         if tag == "INF":
             f = _fields(rest)
             return Inference(_uint(f["t_ms"]), _uint(f["feat_us"]), _uint(f["inf_us"]), _uint(f["total_us"]), f["top"],
@@ -145,7 +166,8 @@ def parse_line(line: bytes | str) -> Line | None:
         if tag == "STAT":
             f = _fields(rest)
             return Stats(_uint(f["t_ms"]), _uint(f["inferences"]), _score(f["rate_hz"]), _uint(f["detections"]),
-                         _uint(f["dropped"]), _uint(f["overflows"]), f["mode"])
+                         _uint(f["dropped"]), _uint(f["overflows"]), f["mode"], _opt_uint(f, "skipped"),
+                         _opt_uint(f, "tx_dropped"))
         if tag == "AUD":
             f = _fields(rest)
             raw = base64.b64decode(f["data"], validate=True)
@@ -264,13 +286,30 @@ def encode_audio(seq: int, samples: np.ndarray) -> bytes:
             f"data={base64.b64encode(raw).decode('ascii')}\n").encode("ascii")
 
 
+def format_threshold(x: float) -> str:
+    """A threshold as the board writes it (``ACK cmd=thr``): 3 to 6 decimals, trailing zeros past the
+    third dropped (0.8 -> ``0.800``, 0.0004 -> ``0.0004``)."""
+    s = f"{float(x):.6f}"
+    head, frac = s.split(".")
+    return f"{head}.{frac[:3]}{frac[3:].rstrip('0')}"
+
+
+def ack_threshold(ack: Ack) -> float:
+    """The threshold an ``ACK cmd=thr`` says the board now uses."""
+    if ack.cmd != "thr":
+        raise ValueError(ack.cmd)
+    return float(ack.value)
+
+
 def encode_command(cmd: str, arg: str | float | None = None) -> bytes:
-    """A host command line: ``info``, ``rec start|stop``, ``mode infer|idle``, ``thr X``."""
+    """A host command line: ``info``, ``rec start|stop``, ``mode infer|idle``, ``thr X``.
+
+    ``thr`` is sent with up to 6 decimals (what the board honours and acknowledges)."""
     if cmd == "thr":
         x = float(arg)
-        if not 0 < x <= 1:
-            raise UserError("threshold must be in (0, 1]")
-        return f"thr {x:.3f}\n".encode()
+        if not 0.0000005 <= x <= 1:
+            raise UserError("threshold must be in (0, 1] (at least 0.000001)")
+        return f"thr {format_threshold(x)}\n".encode()
     if cmd in ("rec", "mode"):
         return f"{cmd} {arg}\n".encode()
     if cmd == "info":

@@ -83,7 +83,7 @@ class Identity(ctypes.Structure):
     _fields_ = [("board", ctypes.c_char_p), ("fw", ctypes.c_char_p), ("model_hash", ctypes.c_char_p),
                 ("spec_hash", ctypes.c_char_p), ("labels_csv", ctypes.c_char_p), ("arena_used", ctypes.c_uint32),
                 ("arena_size", ctypes.c_uint32), ("mic", ctypes.c_char_p), ("sample_rate", ctypes.c_uint32),
-                ("status", ctypes.c_char_p)]
+                ("status", ctypes.c_char_p), ("engine", ctypes.c_char_p), ("weights_crc", ctypes.c_uint32)]
 
 
 class RecognizerConfig(ctypes.Structure):
@@ -112,7 +112,7 @@ class AppConfig(ctypes.Structure):
     _fields_ = [("identity", Identity), ("labels", ctypes.POINTER(ctypes.c_char_p)), ("n_labels", ctypes.c_int),
                 ("input_scale", ctypes.c_float), ("input_zero_point", ctypes.c_int), ("output_scale", ctypes.c_float),
                 ("output_zero_point", ctypes.c_int), ("stride_ms", ctypes.c_uint32), ("recognizer", RecognizerConfig),
-                ("stats_period_ms", ctypes.c_uint32)]
+                ("stats_period_ms", ctypes.c_uint32), ("offline", ctypes.c_int)]
 
 
 @dataclass
@@ -143,13 +143,16 @@ def load_core(spec: FeatureSpec | None = None) -> Core:
     lib.kws_recognizer_push.argtypes = [vp, vp, ctypes.c_uint32, ctypes.POINTER(Detection)]
     lib.kws_recognizer_set_threshold.argtypes = [vp, ctypes.c_float]
     for name in ("kws_encode_boot", "kws_encode_inference", "kws_encode_detection", "kws_encode_stats",
-                 "kws_encode_audio", "kws_encode_ack", "kws_encode_error", "kws_format_fixed3", "kws_base64"):
+                 "kws_encode_audio", "kws_encode_ack", "kws_encode_error", "kws_format_fixed3", "kws_format_threshold",
+                 "kws_base64"):
         getattr(lib, name).restype = sz
     lib.kws_encode_boot.argtypes = [ctypes.c_char_p, sz, ctypes.c_char_p, ctypes.POINTER(Identity)]
     lib.kws_encode_inference.argtypes = [ctypes.c_char_p, sz] + [ctypes.c_uint32] * 4 + [ctypes.c_char_p, ctypes.c_float]
     lib.kws_encode_detection.argtypes = [ctypes.c_char_p, sz, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_float]
     lib.kws_encode_stats.argtypes = [ctypes.c_char_p, sz, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_float,
-                                     ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int]
+                                     ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint32,
+                                     ctypes.c_uint32]
+    lib.kws_format_threshold.argtypes = [ctypes.c_char_p, sz, ctypes.c_float]
     lib.kws_encode_audio.argtypes = [ctypes.c_char_p, sz, ctypes.c_uint32, vp, sz]
     lib.kws_encode_ack.argtypes = [ctypes.c_char_p, sz, ctypes.c_char_p, ctypes.c_char_p]
     lib.kws_encode_error.argtypes = [ctypes.c_char_p, sz, ctypes.c_char_p, ctypes.c_char_p]
@@ -161,6 +164,7 @@ def load_core(spec: FeatureSpec | None = None) -> Core:
     lib.kws_app_command.argtypes = [vp, ctypes.c_char_p]
     lib.kws_app_add_dropped.argtypes = [vp, ctypes.c_uint32]
     lib.kws_app_add_overflow.argtypes = [vp]
+    lib.kws_app_add_tx_dropped.argtypes = [vp, ctypes.c_uint32]
     lib.kws_app_fail.argtypes = [vp, ctypes.c_char_p, ctypes.c_char_p]
     lib.kws_app_time_ms.argtypes = [vp]
     lib.kws_app_time_ms.restype = ctypes.c_uint32
@@ -257,10 +261,19 @@ def encode_detection(t_ms, label, score, spec=None) -> str:
     return b.raw[:n].decode()
 
 
-def encode_stats(t_ms, inferences, rate_hz, detections, dropped, overflows, mode: str, spec=None) -> str:
+def encode_stats(t_ms, inferences, rate_hz, detections, dropped, overflows, mode: str, skipped=0, tx_dropped=0,
+                 spec=None) -> str:
     b = _buf()
     m = {"infer": 0, "rec": 1, "idle": 2}[mode]
-    n = load_core(spec).lib.kws_encode_stats(b, len(b), t_ms, inferences, rate_hz, detections, dropped, overflows, m)
+    n = load_core(spec).lib.kws_encode_stats(b, len(b), t_ms, inferences, rate_hz, detections, dropped, overflows, m,
+                                             skipped, tx_dropped)
+    return b.raw[:n].decode()
+
+
+def format_threshold(v: float, spec=None) -> str:
+    """The firmware's threshold formatting (``kws_format_threshold``): 3 to 6 decimals."""
+    b = _buf()
+    n = load_core(spec).lib.kws_format_threshold(b, len(b), v)
     return b.raw[:n].decode()
 
 
@@ -283,10 +296,12 @@ def encode_error(code: str, msg: str, spec=None) -> str:
     return b.raw[:n].decode()
 
 
-def encode_boot(tag: str, identity: dict, spec=None) -> str:
-    b = _buf()
+def encode_boot(tag: str, identity: dict, spec=None, cap: int = 1025) -> str:
+    """A BOOT/INFO line from ``identity`` (keys as in the line); ``cap`` is the C buffer size
+    (the firmware's is ``KWS_LINE_MAX + 1``). Returns "" when the encoder wrote nothing."""
+    b = ctypes.create_string_buffer(cap)
     ident = _identity(identity)
-    n = load_core(spec).lib.kws_encode_boot(b, len(b), _enc(tag), ctypes.byref(ident))
+    n = load_core(spec).lib.kws_encode_boot(b, cap, _enc(tag), ctypes.byref(ident))
     return b.raw[:n].decode()
 
 
@@ -325,7 +340,8 @@ def parse_command(line: str, spec: FeatureSpec | None = None) -> Command:
 def _identity(d: dict) -> Identity:
     return Identity(_enc(d.get("board", "sim")), _enc(d.get("fw", "0")), _enc(d.get("model", "")), _enc(d.get("spec", "")),
                     _enc(d.get("labels", "")), int(d.get("arena_used", 0)), int(d.get("arena_size", 0)),
-                    _enc(d.get("mic", "wav")), int(d.get("sr", 16000)), _enc(d.get("status", "ok")))
+                    _enc(d.get("mic", "wav")), int(d.get("sr", 16000)), _enc(d.get("status", "ok")),
+                    _enc(d.get("engine")), int(d.get("weights_crc", 0)))
 
 
 class App:
@@ -344,13 +360,17 @@ class App:
     micros : callable() -> int, optional
         Microsecond clock; default: the process's monotonic clock.
     identity : dict, optional
-        BOOT line fields (board, fw, mic, arena_used, arena_size).
+        BOOT line fields (board, fw, mic, arena_used, arena_size, engine, weights_crc).
+    realtime : bool, optional
+        Whether audio arrives in real time, as from a microphone: then the core skips inferences
+        it cannot keep up with (``STAT skipped=``), as on a board. Default: True when ``audio``
+        is given, False for audio queued with :meth:`feed` (a file: every due window is inferred).
     """
 
     def __init__(self, run, engine: Callable[[np.ndarray], np.ndarray], write_line: Callable[[str], None], *,
                  audio: Callable[[int], np.ndarray] | None = None, micros: Callable[[], int] | None = None,
                  identity: dict | None = None, on_detection: Callable[[int, float], None] | None = None,
-                 stats_period_ms: int = 5000):
+                 stats_period_ms: int = 5000, realtime: bool | None = None):
         self.core = load_core(run.spec)
         self.spec = run.spec
         self._queue: list[np.ndarray] = []
@@ -408,7 +428,8 @@ class App:
         q = run.report["model"]
         self._cfg = AppConfig(_identity(ident), self._labels_c, n_labels, q["input_scale"], q["input_zero_point"],
                               q["output_scale"], q["output_zero_point"], run.recognizer.stride_ms,
-                              recognizer_config(run.labels, run.recognizer), stats_period_ms)
+                              recognizer_config(run.labels, run.recognizer), stats_period_ms,
+                              0 if (audio is not None if realtime is None else realtime) else 1)
         self._st = _state()
         rc = self.core.lib.kws_app_init(self._st, ctypes.byref(self._cfg), ctypes.byref(self._platform))
         self._raise()
@@ -436,7 +457,16 @@ class App:
         self._queue.append(np.ascontiguousarray(pcm, np.int16))
 
     def step(self) -> int:
-        """Run the loop over all available audio; returns samples consumed."""
+        """Run the loop over all available audio (``step_once`` until the source is dry); returns samples consumed."""
+        total = 0
+        while True:
+            n = self.step_once()
+            total += n
+            if n == 0:
+                return total
+
+    def step_once(self) -> int:
+        """One ``kws_app_step``, as a board's loop() makes it: bounded work, at most one inference."""
         n = self.core.lib.kws_app_step(self._st)
         self._raise()
         return int(n)
@@ -447,6 +477,9 @@ class App:
 
     def add_dropped(self, n: int) -> None:
         self.core.lib.kws_app_add_dropped(self._st, int(n))
+
+    def add_tx_dropped(self, n: int) -> None:
+        self.core.lib.kws_app_add_tx_dropped(self._st, int(n))
 
     def time_ms(self) -> int:
         return int(self.core.lib.kws_app_time_ms(self._st))

@@ -2,19 +2,39 @@
 // PDM microphone, the DWT cycle counter as the clock, the native USB serial and the built-in LED.
 //
 // On a plain Nano 33 BLE (no microphone) PDM.begin fails and the board reports status=mic instead
-// of hanging. Build flag: -DKWS_PDM_GAIN=<0..80> sets the microphone gain (default 20).
+// of hanging. The microphone's samples go through the core's DC blocker (kws_dcblock.h) inside the
+// PDM interrupt, before the ring, so recordings and features see the same DC-free audio.
+//
+// Build flags:
+//   KWS_MIC_GAIN=<0..80>  the nRF52 PDM gain register (0.5 dB steps: 0 = -20 dB, 40 = 0 dB,
+//                         80 = +20 dB); default 20 (-10 dB), the PDM library's own default.
+//                         KWS_PDM_GAIN is the older name of the same setting (KWS_MIC_GAIN wins).
+//   KWS_SERIAL_STALL_US   a line is given up after this long with no byte taken (default 3000)
+//   KWS_SERIAL_TIMEOUT_US and after this long in all (default 20000); kws_txgate.h says what then.
 #include <Arduino.h>
 #include <PDM.h>
 
 #include "USB/PluggableUSBSerial.h"  // _SerialUSB, the USB CDC object behind Serial (for send_nb)
+#include "kws_dcblock.h"
 #include "kws_port.h"
 #include "kws_ring.h"
+#include "kws_txgate.h"
 
-#ifndef KWS_PDM_GAIN
-#define KWS_PDM_GAIN 20  // 0..80, the PDM library's default
+#ifndef KWS_MIC_GAIN
+#ifdef KWS_PDM_GAIN
+#define KWS_MIC_GAIN KWS_PDM_GAIN
+#else
+#define KWS_MIC_GAIN 20  // the PDM library's default
+#endif
+#endif
+#if KWS_MIC_GAIN < 0 || KWS_MIC_GAIN > 80
+#error "KWS_MIC_GAIN on the Nano 33 BLE is the PDM gain register, 0..80"
+#endif
+#ifndef KWS_SERIAL_STALL_US
+#define KWS_SERIAL_STALL_US 3000u  // a reading host takes a 64-byte USB packet every frame (1 ms)
 #endif
 #ifndef KWS_SERIAL_TIMEOUT_US
-#define KWS_SERIAL_TIMEOUT_US 20000u  // longest a line may wait for the host before it is cut short
+#define KWS_SERIAL_TIMEOUT_US 20000u  // a 1 KB line at one packet per frame takes 16 ms
 #endif
 
 namespace {
@@ -27,35 +47,47 @@ const uint32_t kPdmStallMs = 100;
 
 kws_ring_t ring;  // written by the PDM interrupt only, read by the main loop only
 int16_t pdm_chunk[kPdmChunkBytes / 2];
+kws_dc_block_t dc_block;  // state of the interrupt's DC blocker (interrupt only, once started)
 volatile uint32_t pdm_chunks = 0;
 
 bool mic_running = false;
 uint32_t chunks_seen = 0;
 uint32_t last_chunk_ms = 0;
 uint32_t overflows = 0;
-uint32_t dropped_reported = 0;
-bool line_cut = false;
+kws_txgate_t tx;  // whole lines or none, bounded waits, counted drops
+bool host_was_connected = false;
 
-// Interrupt context: copy the chunk into the ring and return; anything slower risks the next
-// buffer. A full ring drops the new samples and counts them (ring.dropped).
+// Interrupt context: remove DC, copy the chunk into the ring and return; anything slower risks
+// the next buffer. A full ring drops the new samples, counts them and notes the gap.
 void on_pdm_data() {
     int bytes = PDM.available();
     if (bytes <= 0) return;
     if (bytes > kPdmChunkBytes) bytes = kPdmChunkBytes;
     PDM.read(pdm_chunk, (size_t)bytes);
+    kws_dc_block_run(&dc_block, pdm_chunk, (size_t)bytes / 2);
     kws_ring_write(&ring, pdm_chunk, (size_t)bytes / 2);
     pdm_chunks = pdm_chunks + 1;
 }
 
 bool start_mic() {
+    kws_dc_block_reset(&dc_block);  // the interrupt is not running: nothing else touches it now
     PDM.onReceive(on_pdm_data);
     PDM.setBufferSize(kPdmChunkBytes);
     if (!PDM.begin(1, kSampleRate)) return false;
-    PDM.setGain(KWS_PDM_GAIN);
+    PDM.setGain(KWS_MIC_GAIN);
     chunks_seen = pdm_chunks;
     last_chunk_ms = millis();
     return true;
 }
+
+// USB CDC takes at most one 64-byte packet per call, and only when the previous one has gone.
+size_t usb_send(void *, const char *data, size_t len) {
+    uint32_t n = 0;
+    _SerialUSB.send_nb(reinterpret_cast<uint8_t *>(const_cast<char *>(data)), (uint32_t)len, &n, true);
+    return n;
+}
+
+uint32_t tx_micros(void *) { return micros(); }
 
 void enable_cycle_counter() {
     CoreDebug->DEMCR |= CoreDebug_DEMCR_TRCENA_Msk;  // the DWT unit is off until trace is enabled
@@ -66,6 +98,7 @@ void enable_cycle_counter() {
 
 const char *kws_port_begin(void) {
     Serial.begin(115200);  // USB CDC: the rate is ignored
+    kws_txgate_init(&tx, usb_send, tx_micros, nullptr, KWS_SERIAL_STALL_US, KWS_SERIAL_TIMEOUT_US);
     // Give a host up to 3 s to open the port so the BOOT line is seen; never wait forever:
     // on a battery nobody will open it.
     for (uint32_t t0 = millis(); !Serial && millis() - t0 < 3000;) delay(10);
@@ -98,31 +131,17 @@ uint32_t kws_port_micros(void) {
 
 // The core's Serial.write() waits until the host has taken every byte, and `!Serial` costs a
 // 1 ms delay per call; availableForWrite() is not implemented (always 0). So: drop lines while no
-// terminal is connected (DTR), and push the rest packet by packet with the non-blocking send_nb,
-// giving up after KWS_SERIAL_TIMEOUT_US if the host stops reading. A line cut short is closed
-// with a newline before the next one, so the host discards it and resynchronises.
+// terminal is connected (DTR; not counted: nobody could read them), and otherwise hand each line
+// to the gate, which pushes it packet by packet with the non-blocking send_nb, waits only while
+// the host keeps taking packets, and drops whole lines (counted) while a host that stopped
+// reading has not taken the last one yet.
 void kws_port_write_line(const char *line, size_t len) {
-    if (!_SerialUSB.connected()) return;
-    uint8_t *p = reinterpret_cast<uint8_t *>(const_cast<char *>(line));
-    uint32_t left = (uint32_t)len;
-    const uint32_t t0 = micros();
-    if (line_cut) {
-        uint32_t n = 0;
-        uint8_t nl = '\n';
-        while (n == 0 && micros() - t0 < KWS_SERIAL_TIMEOUT_US) _SerialUSB.send_nb(&nl, 1, &n, true);
-        if (n == 0) return;
-        line_cut = false;
+    bool connected = _SerialUSB.connected();
+    if (connected != host_was_connected) {
+        kws_txgate_reset(&tx);  // a new host starts at a line boundary; a gone one takes nothing
+        host_was_connected = connected;
     }
-    while (left > 0) {
-        uint32_t n = 0;
-        _SerialUSB.send_nb(p, left, &n, true);
-        p += n;
-        left -= n;
-        if (left > 0 && micros() - t0 >= KWS_SERIAL_TIMEOUT_US) {
-            line_cut = left < len;
-            return;
-        }
-    }
+    if (connected) kws_txgate_write(&tx, line, len);
 }
 
 size_t kws_port_read_serial(char *buf, size_t max) {
@@ -135,12 +154,8 @@ size_t kws_port_read_serial(char *buf, size_t max) {
     return n;
 }
 
-uint32_t kws_port_take_dropped(void) {
-    uint32_t total = ring.dropped;  // written by the interrupt; a 32-bit read is atomic
-    uint32_t n = total - dropped_reported;
-    dropped_reported = total;
-    return n;
-}
+// Also moves the read position to the gap, so kws_port_read_audio resumes right after it.
+uint32_t kws_port_take_dropped(void) { return kws_ring_take_gap(&ring); }
 
 uint32_t kws_port_take_overflows(void) {
     uint32_t n = overflows;
@@ -148,9 +163,12 @@ uint32_t kws_port_take_overflows(void) {
     return n;
 }
 
+uint32_t kws_port_take_tx_dropped(void) { return kws_txgate_take_dropped(&tx); }
+
 void kws_port_set_led(int on) { digitalWrite(LED_BUILTIN, on ? HIGH : LOW); }
 
 void kws_port_poll(void) {
+    if (host_was_connected) kws_txgate_poll(&tx);  // finish a line the host was slow to take
     const uint32_t now = millis();
     if (mic_running) {
         const uint32_t chunks = pdm_chunks;
@@ -159,9 +177,12 @@ void kws_port_poll(void) {
             last_chunk_ms = now;
         } else if (now - last_chunk_ms > kPdmStallMs) {
             // The driver stopped after an overflow: audio was lost. Report and restart it.
-            // If the restart fails, the next poll tries again (and counts again).
+            // If the restart fails, the next poll tries again (and counts again). The interrupt
+            // is off until start_mic, so the main loop may note the gap in the ring: the samples
+            // not delivered since the last chunk are counted as dropped, and the features restart.
             overflows++;
             PDM.end();
+            kws_ring_note_gap(&ring, (now - last_chunk_ms) * (uint32_t)(kSampleRate / 1000));
             start_mic();
             last_chunk_ms = now;
         }

@@ -9,6 +9,21 @@
  * allocates, or blocks: the same loop runs on the board, on the host with a WAV
  * file as its microphone (tinykws sim), and in the streaming evaluation.
  *
+ * Bounded work: one kws_app_step reads at most KWS_APP_MAX_HOPS_PER_STEP hops
+ * of audio and runs at most one inference, then returns, so the caller's loop
+ * (commands, the port's housekeeping and dropped-sample accounting) always
+ * runs, however slow the engine. Features are computed for every hop. An
+ * inference that falls due waits until the audio source has run dry (the
+ * window is then the newest there is); if the next one falls due before that,
+ * the waiting one is skipped and counted (STAT skipped=), so a slow engine
+ * makes the board infer less often instead of falling behind the microphone.
+ * With cfg.offline set (audio from a file, not in real time) every due window
+ * is inferred at once and nothing is skipped.
+ *
+ * Lost audio: kws_app_add_dropped (the port lost samples) restarts the MFCC and
+ * the window, so no frame joins audio from both sides of the gap; recording
+ * mode skips an AUD sequence number so the host sees the gap too.
+ *
  * Time: t_ms in every line is audio time (samples consumed, dropped ones
  * included, at KWS_SAMPLE_RATE), so detections line up with the audio; the
  * micros clock measures how long each stage took, and keeps STAT lines coming
@@ -28,6 +43,10 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+#ifndef KWS_APP_MAX_HOPS_PER_STEP
+#define KWS_APP_MAX_HOPS_PER_STEP 8 /* hops of audio one kws_app_step may read (8 x 20 ms = 160 ms) */
 #endif
 
 typedef struct {
@@ -55,6 +74,7 @@ typedef struct {
     uint32_t stride_ms;                   /* inference every stride_ms of audio (a multiple of KWS_HOP_MS) */
     kws_recognizer_config_t recognizer;
     uint32_t stats_period_ms;             /* STAT line period (audio time) */
+    int offline;                          /* nonzero: audio is not real time (a file): infer every due window */
 } kws_app_config_t;
 
 typedef struct {
@@ -67,6 +87,8 @@ typedef struct {
     kws_mode_t mode_before_rec;
     uint64_t samples;                     /* audio clock: consumed + dropped samples */
     uint32_t frames_since_inference;
+    int pending;                          /* an inference fell due and waits for the source to run dry */
+    uint64_t window_samples;              /* audio clock at the newest frame in the window (INF/DET t_ms) */
     uint32_t feat_us;                     /* feature time accumulated since the last inference */
     int16_t audio[KWS_HOP_LENGTH];
     float frames[2 * KWS_N_MFCC];
@@ -77,6 +99,8 @@ typedef struct {
     int8_t output[KWS_RECOGNIZER_MAX_LABELS];
     float scores[KWS_RECOGNIZER_MAX_LABELS];
     uint32_t inferences, detections, dropped, overflows, errors;
+    uint32_t skipped;                     /* due inferences not run because the engine was behind */
+    uint32_t tx_dropped;                  /* lines the port dropped because the host was not reading */
     uint32_t last_stats_ms, inferences_at_last_stats;
     uint32_t last_stats_us;               /* micros at the last STAT, for the no-audio fallback */
     int ready;                            /* 0 after a fatal error: audio is consumed, nothing inferred */
@@ -85,13 +109,16 @@ typedef struct {
 
 /* Returns 0, or -1 if the config is unusable (an ERR line says why). Writes the BOOT line. */
 int kws_app_init(kws_app_t *app, const kws_app_config_t *cfg, const kws_platform_t *io);
-/* Consume all audio the source has ready; returns the number of samples consumed. */
+/* Bounded work (see above): up to KWS_APP_MAX_HOPS_PER_STEP hops of audio, at most one inference.
+ * Returns the number of samples consumed (0: the source had none). */
 size_t kws_app_step(kws_app_t *app);
 /* Handle one host command line. */
 void kws_app_command(kws_app_t *app, const char *line);
 /* The port lost audio (ring buffer full) / the microphone driver overflowed. */
 void kws_app_add_dropped(kws_app_t *app, uint32_t samples);
 void kws_app_add_overflow(kws_app_t *app);
+/* The port dropped n whole lines because the host was not reading (kws_port_take_tx_dropped). */
+void kws_app_add_tx_dropped(kws_app_t *app, uint32_t lines);
 /* Report a fatal start-up fault (e.g. "arena", "op_missing"): ERR line, inference off. */
 void kws_app_fail(kws_app_t *app, const char *code, const char *msg);
 uint32_t kws_app_time_ms(const kws_app_t *app);

@@ -31,15 +31,25 @@
  *   kws_port_micros        a free-running 32-bit microsecond clock; wrapping is
  *                          fine (only differences are used), going backwards is not.
  *   kws_port_write_line    send one complete line (len bytes, ending in "\n") if a
- *                          host is listening; drop it otherwise or when the host
- *                          stops reading. Never blocks for long (a few ms at most).
+ *                          host is listening; drop it whole otherwise or when the
+ *                          host stops reading (never half a line). Never blocks
+ *                          for long: a few ms, once per stall (kws_txgate.h).
  *   kws_port_read_serial   copy up to max raw bytes the host sent into buf; returns
  *                          how many (0 when none). Never waits. The application
  *                          assembles lines from them (kws_cmdline.h).
  *   kws_port_take_dropped  samples lost since the last call (ring or DMA buffer
  *                          full because the loop fell behind); resets the count.
+ *                          The application restarts its features there, so the
+ *                          next sample kws_port_read_audio returns must be the
+ *                          first one after the gap (kws_ring_take_gap does that).
  *   kws_port_take_overflows  microphone driver overflows since the last call;
  *                          resets the count.
+ *   kws_port_take_tx_dropped  whole lines kws_port_write_line dropped since the
+ *                          last call because a host had the port open but was
+ *                          not reading (lines nobody could read, with no host
+ *                          at all, are not counted); resets the count. The
+ *                          application reports it as STAT tx_dropped=. Ports
+ *                          implement the policy with kws_txgate.h.
  *   kws_port_set_led       switch the user LED on (nonzero) or off. The
  *                          application decides when (a detection lights it).
  *   kws_port_poll          housekeeping, called once per loop: e.g. restart a
@@ -77,6 +87,7 @@ void kws_port_write_line(const char *line, size_t len);
 size_t kws_port_read_serial(char *buf, size_t max);
 uint32_t kws_port_take_dropped(void);
 uint32_t kws_port_take_overflows(void);
+uint32_t kws_port_take_tx_dropped(void);
 void kws_port_set_led(int on);
 void kws_port_poll(void);
 

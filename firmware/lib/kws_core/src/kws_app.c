@@ -7,12 +7,15 @@ static void emit(kws_app_t *app, size_t len) {
     if (len && app->io.write_line) app->io.write_line(app->io.ctx, app->line, len);
 }
 
-uint32_t kws_app_time_ms(const kws_app_t *app) {
-    return (uint32_t)(app->samples * 1000u / KWS_SAMPLE_RATE);
-}
+static uint32_t samples_to_ms(uint64_t samples) { return (uint32_t)(samples * 1000u / KWS_SAMPLE_RATE); }
+
+uint32_t kws_app_time_ms(const kws_app_t *app) { return samples_to_ms(app->samples); }
 
 static void send_identity(kws_app_t *app, const char *tag) {
-    emit(app, kws_encode_boot(app->line, sizeof(app->line), tag, &app->cfg.identity));
+    size_t n = kws_encode_boot(app->line, sizeof(app->line), tag, &app->cfg.identity);
+    /* The encoder shortens the labels to fit; only absurd other fields leave it nothing to send. */
+    if (n == 0) n = kws_encode_error(app->line, sizeof(app->line), "bad_arg", "identity does not fit in one line");
+    emit(app, n);
 }
 
 void kws_app_fail(kws_app_t *app, const char *code, const char *msg) {
@@ -46,10 +49,35 @@ int kws_app_init(kws_app_t *app, const kws_app_config_t *cfg, const kws_platform
     return 0;
 }
 
+static void restart_features(kws_app_t *app) {
+    kws_mfcc_reset(&app->mfcc);
+    kws_window_reset(&app->window);
+    kws_recognizer_reset(&app->recognizer);
+    app->frames_since_inference = 0;
+    app->pending = 0;
+    app->feat_us = 0;
+}
+
 void kws_app_add_dropped(kws_app_t *app, uint32_t samples) {
+    if (!samples) return;
     app->dropped += samples;
     app->samples += samples;
+    /* Audio is missing here: no frame may join the two sides. The window restarts too (its frames
+     * would not be contiguous); the recognizer keeps its history, whose times stay right because
+     * the audio clock counts the lost samples. */
+    kws_mfcc_reset(&app->mfcc);
+    kws_window_reset(&app->window);
+    app->frames_since_inference = 0;
+    app->pending = 0;
+    if (app->mode == KWS_MODE_REC) {
+        /* Skip sequence numbers for the partial chunk and the lost audio: the host sees the gap. */
+        uint64_t lost = (uint64_t)app->rec_fill + samples;
+        app->rec_seq += (uint32_t)((lost + KWS_AUDIO_CHUNK - 1u) / KWS_AUDIO_CHUNK);
+        app->rec_fill = 0;
+    }
 }
+
+void kws_app_add_tx_dropped(kws_app_t *app, uint32_t lines) { app->tx_dropped += lines; }
 
 void kws_app_add_overflow(kws_app_t *app) {
     app->overflows++;
@@ -75,7 +103,7 @@ static void run_inference(kws_app_t *app) {
         if (app->scores[l] > app->scores[top]) top = l;
     }
     app->inferences++;
-    uint32_t t_ms = kws_app_time_ms(app);
+    uint32_t t_ms = samples_to_ms(app->window_samples);
     kws_detection_t det;
     int hit = kws_recognizer_push(&app->recognizer, app->scores, t_ms, &det);
     uint32_t t3 = app->io.micros(app->io.ctx);
@@ -95,7 +123,7 @@ static void maybe_stats(kws_app_t *app) {
     uint32_t period = now - app->last_stats_ms;
     float rate = period ? (float)(app->inferences - app->inferences_at_last_stats) * 1000.0f / (float)period : 0.0f;
     emit(app, kws_encode_stats(app->line, sizeof(app->line), now, app->inferences, rate, app->detections, app->dropped,
-                               app->overflows, app->mode));
+                               app->overflows, app->mode, app->skipped, app->tx_dropped));
     app->last_stats_ms = now;
     app->inferences_at_last_stats = app->inferences;
     app->last_stats_us = app->io.micros(app->io.ctx);
@@ -106,7 +134,7 @@ static void stats_without_audio(kws_app_t *app) {
     uint32_t now_us = app->io.micros(app->io.ctx);
     if (now_us - app->last_stats_us < app->cfg.stats_period_ms * 1000u) return;
     emit(app, kws_encode_stats(app->line, sizeof(app->line), kws_app_time_ms(app), app->inferences, 0.0f,
-                               app->detections, app->dropped, app->overflows, app->mode));
+                               app->detections, app->dropped, app->overflows, app->mode, app->skipped, app->tx_dropped));
     app->last_stats_us = now_us;
     app->inferences_at_last_stats = app->inferences;
 }
@@ -128,36 +156,41 @@ static void process_chunk(kws_app_t *app, const int16_t *pcm, size_t n) {
     app->feat_us += app->io.micros(app->io.ctx) - t0;
     for (int f = 0; f < k; f++) {
         kws_window_push(&app->window, app->frames + f * KWS_N_MFCC);
+        app->window_samples = app->samples;
         app->frames_since_inference++;
         if (kws_window_full(&app->window) && app->frames_since_inference * KWS_HOP_MS >= app->cfg.stride_ms) {
             app->frames_since_inference = 0;
-            /* Audio time of this frame's end, for the lines: samples consumed so far in this chunk. */
-            run_inference(app);
+            /* The previous one is still waiting for the engine to catch up: it will not run on a
+             * window this old any more; the newer one takes its place. */
+            if (app->pending) app->skipped++;
+            app->pending = 1;
         }
     }
 }
 
 size_t kws_app_step(kws_app_t *app) {
     size_t total = 0;
-    for (;;) {
+    for (int hop = 0; hop < KWS_APP_MAX_HOPS_PER_STEP; hop++) {
         size_t n = app->io.read_audio(app->io.ctx, app->audio, KWS_HOP_LENGTH);
-        if (n == 0) break;
         if (n > KWS_HOP_LENGTH) n = KWS_HOP_LENGTH;
-        app->samples += n;
-        total += n;
-        process_chunk(app, app->audio, n);
+        if (n) {
+            app->samples += n;
+            total += n;
+            process_chunk(app, app->audio, n);
+        }
+        /* Less than asked for: the source has run dry, so the window is the newest there is. */
+        int dry = n < KWS_HOP_LENGTH;
+        if (app->pending && app->mode == KWS_MODE_INFER && app->ready && (dry || app->cfg.offline)) {
+            app->pending = 0;
+            run_inference(app);
+            maybe_stats(app);
+            break; /* one inference per call: the caller's loop runs before the next */
+        }
         maybe_stats(app);
+        if (dry) break;
     }
     if (total == 0) stats_without_audio(app);
     return total;
-}
-
-static void restart_features(kws_app_t *app) {
-    kws_mfcc_reset(&app->mfcc);
-    kws_window_reset(&app->window);
-    kws_recognizer_reset(&app->recognizer);
-    app->frames_since_inference = 0;
-    app->feat_us = 0;
 }
 
 void kws_app_command(kws_app_t *app, const char *line) {
@@ -173,6 +206,7 @@ void kws_app_command(kws_app_t *app, const char *line) {
         case KWS_CMD_REC_START:
             if (app->mode != KWS_MODE_REC) app->mode_before_rec = app->mode;
             app->mode = KWS_MODE_REC;
+            app->pending = 0;
             app->rec_fill = 0;
             app->rec_seq = 0;
             emit(app, kws_encode_ack(b, cap, "rec", "start"));
@@ -186,13 +220,14 @@ void kws_app_command(kws_app_t *app, const char *line) {
             return;
         case KWS_CMD_MODE:
             if (c.mode == KWS_MODE_INFER && app->mode != KWS_MODE_INFER) restart_features(app);
+            if (c.mode != KWS_MODE_INFER) app->pending = 0;
             app->mode = c.mode;
             emit(app, kws_encode_ack(b, cap, "mode", kws_mode_name(c.mode)));
             return;
         case KWS_CMD_THRESHOLD: {
             kws_recognizer_set_threshold(&app->recognizer, c.threshold);
-            char val[12];
-            kws_format_fixed3(val, sizeof(val), c.threshold);
+            char val[16];
+            kws_format_threshold(val, sizeof(val), c.threshold);
             emit(app, kws_encode_ack(b, cap, "thr", val));
             return;
         }

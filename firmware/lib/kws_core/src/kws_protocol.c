@@ -60,6 +60,23 @@ size_t kws_format_fixed3(char *out, size_t cap, float v) {
     return s.len;
 }
 
+size_t kws_format_threshold(char *out, size_t cap, float v) {
+    sb_t s = {out, cap, 0, 0};
+    if (cap) out[0] = '\0';
+    if (v > 1000.0f) v = 1000.0f; /* v * 10^6 must fit 32 bits; thresholds are at most 1 anyway */
+    sb_fixed(&s, v, 6);
+    /* Trailing zeros past the third decimal say nothing: "0.800000" -> "0.800", "0.000400" -> "0.0004". */
+    size_t keep = 0;
+    while (keep < s.len && out[keep] != '.') keep++;
+    keep += 4; /* the point and three decimals */
+    while (!s.overflow && s.len > keep && out[s.len - 1] == '0') out[--s.len] = '\0';
+    if (s.overflow) {
+        if (cap) out[0] = '\0';
+        return 0;
+    }
+    return s.len;
+}
+
 static void sb_field_str(sb_t *s, const char *key, const char *val) {
     sb_char(s, ' ');
     sb_str(s, key);
@@ -98,20 +115,64 @@ const char *kws_mode_name(kws_mode_t mode) {
     }
 }
 
-size_t kws_encode_boot(char *buf, size_t cap, const char *tag, const kws_identity_t *id) {
+/* The labels field with only the first `keep` labels of a comma-separated list (keep < 0: all). */
+static void sb_labels(sb_t *s, const char *csv, int keep) {
+    sb_str(s, " labels=");
+    if (!csv) return;
+    if (keep < 0) {
+        sb_str(s, csv);
+        return;
+    }
+    int n = 0;
+    for (const char *p = csv; *p && n < keep; p++) {
+        if (*p == ',') {
+            if (++n == keep) break;
+        }
+        sb_char(s, *p);
+    }
+}
+
+static int count_labels(const char *csv) {
+    if (!csv || !*csv) return 0;
+    int n = 1;
+    for (const char *p = csv; *p; p++) n += *p == ',';
+    return n;
+}
+
+static size_t encode_boot_keeping(char *buf, size_t cap, const char *tag, const kws_identity_t *id, int keep, int cut) {
     sb_t s = sb_begin(buf, cap, tag);
     sb_field_u32(&s, "proto", KWS_PROTOCOL_VERSION);
     sb_field_str(&s, "board", id->board);
     sb_field_str(&s, "fw", id->fw);
     sb_field_str(&s, "model", id->model_hash);
     sb_field_str(&s, "spec", id->spec_hash);
-    sb_field_str(&s, "labels", id->labels_csv);
+    sb_labels(&s, id->labels_csv, keep);
     sb_field_u32(&s, "arena_used", id->arena_used);
     sb_field_u32(&s, "arena_size", id->arena_size);
     sb_field_str(&s, "mic", id->mic);
     sb_field_u32(&s, "sr", id->sample_rate);
     sb_field_str(&s, "status", id->status);
+    if (id->engine) sb_field_str(&s, "engine", id->engine);
+    if (id->weights_crc) {
+        sb_str(&s, " weights_crc=");
+        for (int sh = 28; sh >= 0; sh -= 4) sb_char(&s, "0123456789abcdef"[(id->weights_crc >> sh) & 15u]);
+    }
+    if (cut) sb_field_u32(&s, "labels_cut", (uint32_t)cut);
     return sb_end(&s);
+}
+
+size_t kws_encode_boot(char *buf, size_t cap, const char *tag, const kws_identity_t *id) {
+    size_t n = encode_boot_keeping(buf, cap, tag, id, -1, 0);
+    if (n) return n;
+    /* Too long (a model with many labels): keep the leading labels that fit and say how many were
+     * left out, rather than losing the line that identifies the board. Rare, at boot: a linear
+     * search is fine. */
+    int total = count_labels(id->labels_csv);
+    for (int keep = total - 1; keep >= 0; keep--) {
+        n = encode_boot_keeping(buf, cap, tag, id, keep, total - keep);
+        if (n) return n;
+    }
+    return 0;
 }
 
 size_t kws_encode_inference(char *buf, size_t cap, uint32_t t_ms, uint32_t feat_us, uint32_t inf_us, uint32_t total_us,
@@ -137,7 +198,7 @@ size_t kws_encode_detection(char *buf, size_t cap, uint32_t t_ms, const char *la
 }
 
 size_t kws_encode_stats(char *buf, size_t cap, uint32_t t_ms, uint32_t inferences, float rate_hz, uint32_t detections,
-                        uint32_t dropped, uint32_t overflows, kws_mode_t mode) {
+                        uint32_t dropped, uint32_t overflows, kws_mode_t mode, uint32_t skipped, uint32_t tx_dropped) {
     sb_t s = sb_begin(buf, cap, "STAT");
     sb_field_u32(&s, "t_ms", t_ms);
     sb_field_u32(&s, "inferences", inferences);
@@ -147,6 +208,8 @@ size_t kws_encode_stats(char *buf, size_t cap, uint32_t t_ms, uint32_t inference
     sb_field_u32(&s, "dropped", dropped);
     sb_field_u32(&s, "overflows", overflows);
     sb_field_str(&s, "mode", kws_mode_name(mode));
+    sb_field_u32(&s, "skipped", skipped);
+    sb_field_u32(&s, "tx_dropped", tx_dropped);
     return sb_end(&s);
 }
 
@@ -252,7 +315,8 @@ static int parse_unit_float(const char *p, float *out) {
         }
     }
     if (!digits || !line_end(p)) return -1;
-    if (!(v > 0.0f && v <= 1.0f)) return -1;
+    /* Below 0.0000005 the ACK (6 decimals) would read 0: refuse rather than claim a threshold of 0. */
+    if (!(v >= 0.0000005f && v <= 1.0f)) return -1;
     *out = v;
     return 0;
 }
