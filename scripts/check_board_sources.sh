@@ -16,8 +16,12 @@
 # Nano 33 BLE: the app/ sources (main.cpp, tflm_engine.cpp, kws_model_data.cpp) and
 # ports/nano33ble/port_nano33ble.cpp go through arm-none-eabi-g++ -fsyntax-only with the variant's own flag
 # files (cxxflags.txt, defines.txt, includes.txt), as the Arduino build does. Nothing is downloaded. Needs
-# arm-none-eabi-g++ (Debian: gcc-arm-none-eabi). The board's compiler is GCC 7; the variant's -std=gnu++14
-# makes a newer GCC reject C++17-only syntax too.
+# arm-none-eabi-g++ (Debian: gcc-arm-none-eabi). PlatformIO compiles the project with GCC 7.2.1
+# (toolchain-gccarmnoneeabi 1.70201; the core's precompiled libmbed.a was built with GCC 9, 2019-q4); the
+# variant's -std=gnu++14 (from cxxflags.txt) makes a newer GCC reject C++17-only syntax too.
+#
+# Language levels: Nano 33 BLE -std=gnu++14 (the variant's cxxflags.txt), ESP32 -std=gnu++11 (what
+# Arduino-ESP32 2.0.x compiles C++ with). tests/firmware/test_board_sources_std.py checks both.
 #
 # The model (kws_model.h, kws_model.cc, kws_feature_spec.h) comes from firmware/model, or from the folder
 # in TINYKWS_MODEL_DIR (relative to the repository root), as in the PlatformIO build.

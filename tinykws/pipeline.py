@@ -34,6 +34,7 @@ from tinykws.data.augment import AugmentConfig
 from tinykws.data.dataset import SILENCE, Dataset, add_extra_training_data, discover, load_examples
 from tinykws.errors import UserError
 from tinykws.io import atomic_write_bytes, atomic_write_text, sha256_bytes
+from tinykws.labels import check_label
 from tinykws.model.train import FitConfig
 from tinykws.recognizer import RecognizerConfig
 from tinykws.run import DEFAULT_RUNS_DIR
@@ -206,13 +207,15 @@ def _stages(cfg: TrainConfig, ds: Dataset, run: Path, run_name: str, say, progre
 
 def discover_dataset(cfg: TrainConfig, say: Callable[[str], None]) -> Dataset:
     """Discover and split the dataset (plus extra training folders); :class:`UserError` if it cannot train."""
-    ds = discover(cfg.dataset, cfg.words, seed=cfg.seed)
+    ds = discover(cfg.dataset, cfg.words, seed=cfg.seed, spec=cfg.spec)
     for note in ds.notes:
         say(f"note: {note}")
     if cfg.extra_train_dirs:
-        for line in add_extra_training_data(ds, cfg.extra_train_dirs):
+        for line in add_extra_training_data(ds, cfg.extra_train_dirs, spec=cfg.spec):
             say(line)
     labels = ds.labels
+    for label in labels:
+        check_label(label)  # they go into the firmware and the board's protocol lines
     if len(labels) < 2:
         raise UserError("need at least two classes to train (give more words, or add _background_noise_/)")
     counts = ds.counts()

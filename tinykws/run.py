@@ -22,6 +22,18 @@ from tinykws.spec import FeatureSpec
 
 DEFAULT_RUNS_DIR = Path("runs")
 
+#: ``report.json`` entries later stages read (export, streaming evaluation, the board link);
+#: :func:`load_run` refuses a run that lacks one instead of failing later with a ``KeyError``.
+REQUIRED_REPORT_KEYS = ("tflm.arena_bytes", "model.output_scale", "model.output_zero_point")
+
+
+def _lookup(d, dotted: str):
+    for k in dotted.split("."):
+        if not isinstance(d, dict) or k not in d:
+            raise KeyError(dotted)
+        d = d[k]
+    return d
+
 
 @dataclass
 class Run:
@@ -48,7 +60,16 @@ class Run:
 
     @property
     def arena_bytes(self) -> int:
-        return int(self.report.get("tflm", {}).get("arena_bytes_with_margin") or self.report["tflm"]["arena_bytes"])
+        tflm = self.report.get("tflm") or {}
+        return int(tflm.get("arena_bytes_with_margin") or self.report_value("tflm.arena_bytes"))
+
+    def report_value(self, dotted: str):
+        """``report["a"]["b"]`` for ``"a.b"``; a one-line :class:`UserError` naming the key if it is missing."""
+        try:
+            return _lookup(self.report, dotted)
+        except KeyError:
+            raise UserError(f"{self.path}/report.json has no {dotted} (an incomplete run, or made by another "
+                            "tinykws version): train it again") from None
 
     def keras_model(self):
         import keras
@@ -72,10 +93,36 @@ def load_run(path: str | Path) -> Run:
         labels = json.loads((p / "labels.json").read_text())
         report = json.loads((p / "report.json").read_text())
         config = json.loads((p / "config.json").read_text()) if (p / "config.json").is_file() else {}
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{p}: damaged run file ({e})") from None
-    rec = RecognizerConfig.from_dict(report.get("recognizer", {}))
-    return Run(p, FeatureSpec.load(p / "spec.json"), labels, (p / "model_int8.tflite").read_bytes(), report, config, rec)
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+        raise UserError(f"{p}/labels.json must hold a list of label names")
+    if not isinstance(report, dict):
+        raise UserError(f"{p}/report.json must hold a JSON object")
+    if not isinstance(config, dict):
+        raise UserError(f"{p}/config.json must hold a JSON object")
+    missing = [k for k in REQUIRED_REPORT_KEYS if not _has(report, k)]
+    if missing:
+        raise UserError(f"{p}/report.json has no {', '.join(missing)} (an incomplete run, or made by another "
+                        "tinykws version): train it again")
+    spec = FeatureSpec.load(p / "spec.json")
+    section = report.get("recognizer") or {}
+    try:
+        if not isinstance(section, dict):
+            raise TypeError("not an object")
+        rec = RecognizerConfig.from_dict(section)
+        rec.validate(spec.hop_ms)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{p}/report.json: unusable recognizer settings ({e})") from None
+    return Run(p, spec, labels, (p / "model_int8.tflite").read_bytes(), report, config, rec)
+
+
+def _has(d, dotted: str) -> bool:
+    try:
+        _lookup(d, dotted)
+        return True
+    except KeyError:
+        return False
 
 
 def model_dir(run_path: str | Path) -> Path:

@@ -80,6 +80,10 @@ class FeatureSpec:
     n_mfcc: int = 10
 
     def __post_init__(self) -> None:
+        # Equal specs must hash equally: `fmin=20` and `fmin=20.0` are one spec, so every field is
+        # stored as its declared type before anything else looks at it.
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, _coerce(f.name, f.type, getattr(self, f.name)))
         problems = []
         if self.sample_rate <= 0:
             problems.append("sample_rate must be positive")
@@ -180,7 +184,46 @@ class FeatureSpec:
             raise UserError(f"feature spec {p} is not valid JSON: {e}") from None
         if not isinstance(d, dict):
             raise UserError(f"feature spec {p} must hold a JSON object")
-        return cls.from_dict(d)
+        try:
+            return cls.from_dict(d)
+        except UserError as e:
+            raise UserError(f"{p}: {e}") from None
+
+
+def _coerce(name: str, declared, value):
+    """``value`` as the field's declared type (``int``, ``float``, ``bool`` or ``str``), or a :class:`UserError`.
+
+    Only exact conversions are made: ``20`` -> ``20.0`` for a float field, ``16000.0`` -> ``16000``
+    for an int field; ``16000.5``, ``"16000"`` or ``True`` for an int field are refused.
+    """
+    import numbers
+
+    kind = declared if isinstance(declared, str) else getattr(declared, "__name__", str(declared))
+    bad = UserError(f"invalid feature spec: {name} must be {'a' if kind != 'int' else 'an'} {kind}, not {value!r}")
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, numbers.Integral) and value in (0, 1):
+            return bool(value)
+        raise bad
+    if kind == "str":
+        if isinstance(value, str):
+            return value
+        raise bad
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise bad
+    if kind == "int":
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if float(value).is_integer():
+            return int(value)
+        raise bad
+    if kind == "float":
+        v = float(value)
+        if v != v or v in (float("inf"), float("-inf")):
+            raise bad
+        return v
+    return value
 
 
 DEFAULT_SPEC = FeatureSpec()

@@ -16,10 +16,17 @@ folder is the same for every model, compiler command lines do not change between
 file is only rewritten when its content differs, so switching models rebuilds just what includes
 the model. A folder that lacks one of the files stops the build with one line saying which.
 
+`tinykws export` writes a model folder as one set and lists its files with their sha256 in
+manifest.sha256 (the `sha256sum` format). When that manifest is there, every file it lists must
+match it, so a folder mixing two exports (one interrupted, or files copied by hand) stops the build
+instead of pairing one model's hash with another's array. A folder without a manifest (written by
+hand) is used as it is.
+
 The SCons glue at the bottom is kept tiny; choose_model_dir() and stage_model() are plain
 functions, importable without PlatformIO (tests/firmware/test_platformio_config.py does).
 """
 
+import hashlib
 import os
 
 ENV_VAR = "TINYKWS_MODEL_DIR"
@@ -27,6 +34,7 @@ OPTION = "custom_model_dir"
 DEFAULT_MODEL_DIR = "firmware/model"
 MODEL_FILES = ("kws_model.h", "kws_model.cc", "kws_feature_spec.h")
 STAGING_NAME = "tinykws_model"  # under $BUILD_DIR
+MANIFEST = "manifest.sha256"
 
 
 class ModelDirError(Exception):
@@ -57,7 +65,29 @@ def choose_model_dir(project_dir, environ=None, option=None):
     if missing:
         raise ModelDirError(f"tinykws model folder {path} ({origin}) lacks {', '.join(missing)}; "
                             "write it with `tinykws export RUN`")
+    problem = check_manifest(path)
+    if problem:
+        raise ModelDirError(f"tinykws model folder {path} ({origin}) {problem}; "
+                            "write it again with `tinykws export RUN`")
     return path
+
+
+def check_manifest(path):
+    """What is wrong with the folder against its manifest.sha256, or None (also when there is none)."""
+    manifest = os.path.join(path, MANIFEST)
+    if not os.path.isfile(manifest):
+        return None
+    with open(manifest, encoding="utf-8", errors="replace") as f:
+        lines = [line.rstrip("\n") for line in f if line.strip()]
+    for line in lines:
+        digest, _, name = line.partition("  ")
+        file_path = os.path.join(path, name)
+        if not name or "/" in name or not os.path.isfile(file_path):
+            return f"is incomplete ({name or line} is missing; an interrupted export?)"
+        with open(file_path, "rb") as f:
+            if hashlib.sha256(f.read()).hexdigest() != digest.strip():
+                return f"mixes two exports ({name} does not match {MANIFEST})"
+    return None
 
 
 def stage_model(model_dir, staging_dir):

@@ -5,6 +5,14 @@ not fit the board), run ``pio run -e ENV -t upload --upload-port PORT`` on the
 firmware project with ``TINYKWS_MODEL_DIR`` pointing at that folder (the
 firmware's sources are never written), stream its output, wait for the board's
 BOOT / INFO line and compare its model hash with the run's.
+
+Build options go to PlatformIO through ``PLATFORMIO_BUILD_FLAGS`` (added to any
+flags already set there): ``--engine tflm`` adds ``-DKWS_ENGINE_TFLM``,
+``--mic-gain N`` adds ``-DKWS_MIC_GAIN=N``. The printed command line shows them.
+
+Before building, the model folder's manifest is checked
+(:func:`tinykws.export.verify_model_dir`), so a folder left half-written by an
+interrupted export is refused instead of flashed.
 """
 
 from __future__ import annotations
@@ -30,25 +38,58 @@ def find_pio() -> str:
     return p
 
 
+ENGINES = ("native", "tflm")
+
+
+def build_flags(*, engine: str = "native", mic_gain: int | None = None) -> list[str]:
+    """The extra ``-D`` flags for the firmware build (empty for the defaults)."""
+    if engine not in ENGINES:
+        raise UserError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})")
+    flags = []
+    if engine == "tflm":
+        flags.append("-DKWS_ENGINE_TFLM")
+    if mic_gain is not None:
+        flags.append(f"-DKWS_MIC_GAIN={int(mic_gain)}")
+    return flags
+
+
+def merged_build_flags(flags: list[str], environ=None) -> str | None:
+    """``PLATFORMIO_BUILD_FLAGS`` with ``flags`` added after what the user already set (``None``: nothing to set)."""
+    environ = os.environ if environ is None else environ
+    parts = [environ.get("PLATFORMIO_BUILD_FLAGS", "").strip(), *flags]
+    value = " ".join(p for p in parts if p)
+    return value or None
+
+
 def flash(*, board: str, run_path: Path, port: str, dry_run: bool = False, say: Callable[[str], None] = print,
-          boot_timeout_s: float = 20.0, baud: int = 921600) -> dict:
-    from tinykws.export import build_command, command_line, export_run
+          boot_timeout_s: float = 20.0, baud: int = 921600, engine: str = "native",
+          mic_gain: int | None = None) -> dict:
+    import shlex
+
+    from tinykws.export import build_command, command_line, export_run, verify_model_dir
     from tinykws.export.boards import board as board_info
     from tinykws.paths import build_project_dir
     from tinykws.run import load_run
 
     b = board_info(board)
+    flags = build_flags(engine=engine, mic_gain=mic_gain)
     run = load_run(run_path)
-    result = export_run(run_path, board=board)
+    # `engine` is only passed when it is not the default, so an export without that keyword still works.
+    result = export_run(run_path, board=board, **({"engine": engine} if engine != "native" else {}))
     for p in result.paths:
         say(f"wrote {p}")
+    verify_model_dir(result.model_dir)
     project = build_project_dir()
     pio = find_pio()
     cmd = [pio, *build_command(board, project, upload=True, upload_port=port)[1:]]
-    say("$ " + command_line(board, result.model_dir, project, upload_port=port))
+    pio_flags = merged_build_flags(flags)
+    shown_flags = f"PLATFORMIO_BUILD_FLAGS={shlex.quote(pio_flags)} " if flags else ""
+    say("$ " + shown_flags + command_line(board, result.model_dir, project, upload_port=port))
     if dry_run:
-        return {"command": cmd, "model_dir": result.model_dir, "uploaded": False}
+        return {"command": cmd, "model_dir": result.model_dir, "uploaded": False, "build_flags": pio_flags if flags else None}
     env = {**os.environ, "TINYKWS_MODEL_DIR": str(result.model_dir.resolve())}
+    if flags:
+        env["PLATFORMIO_BUILD_FLAGS"] = pio_flags
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
     tail: list[str] = []
     assert proc.stdout is not None
@@ -66,11 +107,17 @@ def flash(*, board: str, run_path: Path, port: str, dry_run: bool = False, say: 
 
     check_identity(boot, run.model_sha256)
     say(f"board {boot.board} runs model {boot.model[:12]} (matches run {run.name}), arena {boot.arena_used}/{boot.arena_size} bytes")
-    return {"command": cmd, "model_dir": result.model_dir, "uploaded": True, "boot": boot}
+    return {"command": cmd, "model_dir": result.model_dir, "uploaded": True, "boot": boot,
+            "build_flags": pio_flags if flags else None}
 
 
 def wait_for_boot(port: str, timeout_s: float, baud: int = 921600):
-    """Open the port (retrying while the board re-enumerates), ask ``info``, return the Boot/Info line."""
+    """Open the port (retrying while the board re-enumerates), ask ``info``, return the Boot/Info line.
+
+    After an upload the board's USB device goes away and comes back (a new port, sometimes under
+    the same name): a port that is missing, busy, or vanishes between opening it and reading is
+    retried until ``timeout_s``; then one line says what was last seen.
+    """
     from tinykws.board.protocol import Boot
     from tinykws.board.serialio import BoardLink, open_port
 
@@ -78,7 +125,7 @@ def wait_for_boot(port: str, timeout_s: float, baud: int = 921600):
     last_err = None
     while time.monotonic() < end:
         try:
-            link = BoardLink(open_port(port, baud))
+            link = BoardLink(open_port(port, baud), port)
         except UserError as e:
             last_err = e
             time.sleep(0.5)
@@ -89,6 +136,9 @@ def wait_for_boot(port: str, timeout_s: float, baud: int = 921600):
                 boot = link.wait_for(Boot, 1.0)
                 if boot is not None:
                     return boot
+        except UserError as e:  # the port went away under us: the board is still re-enumerating
+            last_err = e
+            time.sleep(0.5)
         finally:
             link.close()
     raise UserError(f"no BOOT line from {port} within {timeout_s:.0f} s" + (f" ({last_err})" if last_err else "")

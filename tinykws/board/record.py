@@ -6,6 +6,14 @@ numbers and CRC-32). For every clip the speaker gets a countdown, then
 out and written as ``DATASET/<label>/<speaker>_nohash_<n>.wav``: atomically,
 never over an existing file. A lost or corrupted chunk means a retake, never
 silent padding. ``rec stop`` is always sent, Ctrl-C included.
+
+The sample rate is the board's own (``sr`` of its ``BOOT``/``INFO`` line) and a
+clip is ``clip_ms`` long (the default feature spec's clip); nothing assumes
+16 kHz. A board that restarts when the port opens (ESP32 auto-reset) or during
+a take is noticed by its ``BOOT`` line: ``rec start`` is sent again and the take
+in progress is retaken. Every take's peak level is reported against
+:data:`PEAK_TARGET_DBFS`. If the board goes away mid-run, the clips already
+written stay and the error says so.
 """
 
 from __future__ import annotations
@@ -21,12 +29,16 @@ from typing import Callable
 
 import numpy as np
 
-from tinykws.board.protocol import Ack, AudioAssembler, encode_command
+from tinykws.board.protocol import Ack, AudioAssembler, Boot, encode_command
 from tinykws.errors import UserError
+from tinykws.labels import check_label
+from tinykws.spec import DEFAULT_SPEC
 
-SR = 16000
 CLIP_THRESHOLD = 32000   # |sample| at or above this counts as clipped
 SILENCE_DBFS = -50.0     # a clip quieter than this (RMS) is treated as nothing said
+#: Where a spoken word's peak should sit: loud enough to be well above the microphone's noise,
+#: with room before clipping for a louder speaker.
+PEAK_TARGET_DBFS = (-20.0, -6.0)
 
 
 def default_speaker() -> str:
@@ -53,9 +65,10 @@ class AudioCapture:
     """Collects AUD chunks from a link; a gap in ``seq``, a bad CRC or a board reset since the last
     :meth:`clear` marks the take as lost (see :class:`tinykws.board.protocol.AudioAssembler`)."""
 
-    def __init__(self, link):
+    def __init__(self, link, on_restart: Callable[[], None] | None = None):
         self.link = link
         self.asm = AudioAssembler()
+        self.on_restart = on_restart
 
     @property
     def count(self) -> int:
@@ -71,6 +84,8 @@ class AudioCapture:
     def pump(self) -> None:
         for r in self.link.poll():
             self.asm.add(r)
+            if isinstance(r, Boot) and r.tag == "BOOT" and self.on_restart is not None:
+                self.on_restart()  # the board restarted: it is out of recording mode
 
     def take(self, n: int, timeout_s: float) -> np.ndarray | None:
         """``n`` contiguous samples, or ``None`` if audio was lost or did not come in time."""
@@ -84,7 +99,7 @@ class AudioCapture:
         return self.asm.samples()[:n]
 
 
-def loudest_second(y: np.ndarray, n: int = SR) -> tuple[np.ndarray, int]:
+def loudest_window(y: np.ndarray, n: int) -> tuple[np.ndarray, int]:
     """The ``n``-sample window with the most energy, and its offset."""
     from tinykws.data.audio import loudest_window_start
 
@@ -97,6 +112,25 @@ def level_dbfs(y: np.ndarray) -> float:
     return 20 * np.log10(max(rms, 1e-9))
 
 
+def peak_dbfs(y: np.ndarray) -> float:
+    """Peak level of int16 samples in dBFS (0 dBFS = full scale)."""
+    peak = float(np.max(np.abs(y.astype(np.float64)))) / 32768 if len(y) else 0.0
+    return 20 * np.log10(max(peak, 1e-9))
+
+
+def level_line(peak: float) -> str:
+    """One line: the take's peak against :data:`PEAK_TARGET_DBFS`, and what to do about it."""
+    lo, hi = PEAK_TARGET_DBFS
+    meter = "#" * int(max(0, min(30, (peak + 60) * 30 / 60)))
+    head = (f"|{meter:<30}| speech peaks should sit between {lo:g} and {hi:g} dBFS; "
+            f"this take peaked at {peak:.0f} dBFS")
+    if peak < lo:
+        return head + ": move closer or flash with --mic-gain"
+    if peak > hi:
+        return head + ": move back a little or flash with a lower --mic-gain"
+    return head + ": good"
+
+
 @dataclass
 class Take:
     path: Path
@@ -107,31 +141,56 @@ class Take:
 
 def record(link, *, label: str, count: int, out: Path, speaker: str | None = None, countdown_s: float = 2.0,
            capture_s: float = 1.5, seconds: float | None = None, say: Callable[[str], None] = print,
-           max_retakes: int = 3) -> list[Take]:
-    """Record ``count`` clips (or one ``seconds``-long take) of ``label`` into dataset ``out``."""
+           max_retakes: int = 3, sample_rate: int | None = None, clip_ms: int = DEFAULT_SPEC.clip_ms) -> list[Take]:
+    """Record ``count`` clips (or one ``seconds``-long take) of ``label`` into dataset ``out``.
+
+    ``link`` is a :class:`tinykws.board.serialio.BoardLink` (the sample rate is the board's, from its
+    ``BOOT``/``INFO`` line) or any object with ``send``/``poll``/``wait_for`` (the laptop microphone:
+    its ``sr``, else ``sample_rate``, else the default spec's). Clips are ``clip_ms`` long.
+    """
     from tinykws.data.audio import write_wav
 
-    check_name(label, "label")
+    check_label(label, "--label")
     speaker = check_name(speaker or default_speaker(), "speaker")
     if seconds is not None and label not in ("_background_noise_", "_silence_"):
         raise UserError("--seconds records long takes for _background_noise_ (or _silence_); use --count for words")
     folder = Path(out) / label
-    folder.mkdir(parents=True, exist_ok=True)
-    link.send(encode_command("rec", "start"))
-    if link.wait_for(Ack, 3.0, lambda a: a.cmd == "rec") is None:
-        raise UserError("the board did not answer `rec start`: is it running tinykws firmware? (`tinykws flash`)")
-    cap = AudioCapture(link)
     takes: list[Take] = []
+    started = False
     try:
+        if hasattr(link, "hello"):
+            boot = link.hello(say=say)
+            if boot is None:
+                raise UserError("the board did not answer `info`: is it running tinykws firmware? (`tinykws flash`)")
+            sr = int(boot.sr)
+        else:
+            sr = int(sample_rate or getattr(link, "sr", None) or DEFAULT_SPEC.sample_rate)
+        clip_n = sr * clip_ms // 1000
+        folder.mkdir(parents=True, exist_ok=True)
+        is_start = lambda a: a.cmd == "rec"  # noqa: E731
+        started = True  # from here on `rec stop` is owed, answered or not
+        if hasattr(link, "request"):
+            ack = link.request(encode_command("rec", "start"), Ack, is_start, timeout_s=3.0, say=say)
+        else:
+            link.send(encode_command("rec", "start"))
+            ack = link.wait_for(Ack, 3.0, is_start)
+        if ack is None:
+            raise UserError("the board did not answer `rec start`: is it running tinykws firmware? (`tinykws flash`)")
+
+        def restart_recording() -> None:
+            say("the board restarted during recording; starting again (this take is retaken)")
+            link.send(encode_command("rec", "start"))
+
+        cap = AudioCapture(link, on_restart=restart_recording)
         if seconds is not None:
             say(f"recording {seconds:g} s of {label} ...")
             cap.clear()
-            y = cap.take(int(seconds * SR), seconds + 5)
+            y = cap.take(int(seconds * sr), seconds + 5)
             if y is None:
                 raise UserError("audio was lost during the take (a chunk missed or failed its CRC): try again, "
                                 "with a shorter take or a faster serial link")
             path = folder / f"{speaker}_nohash_{next_index(folder, speaker)}.wav"
-            write_wav(path, y, SR)
+            write_wav(path, y, sr)
             takes.append(Take(path, 0, level_dbfs(y), int(np.count_nonzero(np.abs(y) >= CLIP_THRESHOLD))))
             say(f"wrote {path}")
             return takes
@@ -144,18 +203,17 @@ def record(link, *, label: str, count: int, out: Path, speaker: str | None = Non
                     cap.pump()
             say(f"[{i + 1}/{count}] now!")
             cap.clear()
-            y = cap.take(int(capture_s * SR), capture_s + 5)
+            y = cap.take(max(int(capture_s * sr), clip_n), capture_s + 5)
             if y is None:
                 retakes += 1
-                say("audio was lost during this take (missing chunk or bad CRC): retake")
+                say("audio was lost during this take (missing chunk, bad CRC or a restart): retake")
                 if retakes > max_retakes:
                     raise UserError("audio keeps getting lost: check the cable and the serial speed (ESP32: 921600 baud)")
                 continue
-            clip, offset = loudest_second(y)
+            clip, offset = loudest_window(y, clip_n)
             lvl = level_dbfs(clip)
             clipped = int(np.count_nonzero(np.abs(clip) >= CLIP_THRESHOLD))
-            meter = "#" * int(max(0, min(40, (lvl + 60) * 40 / 60)))
-            say(f"level {lvl:6.1f} dBFS |{meter:<40}|")
+            say(level_line(peak_dbfs(clip)))
             if lvl < SILENCE_DBFS:
                 retakes += 1
                 say("nothing heard (silence): retake, a little closer to the microphone")
@@ -165,14 +223,19 @@ def record(link, *, label: str, count: int, out: Path, speaker: str | None = Non
             if clipped:
                 say(f"warning: {clipped} samples clipped; speak a little further from the microphone")
             path = folder / f"{speaker}_nohash_{next_index(folder, speaker)}.wav"
-            write_wav(path, clip, SR)
+            write_wav(path, clip, sr)
             takes.append(Take(path, offset, lvl, clipped))
             say(f"wrote {path}")
             i += 1
             retakes = 0
         return takes
+    except UserError as e:
+        if takes:
+            raise UserError(f"{e}; the {len(takes)} clip(s) recorded before are kept in {folder}") from None
+        raise
     finally:
-        try:
-            link.send(encode_command("rec", "stop"))
-        except Exception:
-            pass
+        if started:
+            try:
+                link.send(encode_command("rec", "stop"))
+            except Exception:
+                pass

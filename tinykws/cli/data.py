@@ -63,14 +63,27 @@ def check(dataset, as_json, strict, plot):
 @data.command(name="import")
 @click.argument("src", type=click.Path(file_okay=False))
 @click.argument("out", type=click.Path(file_okay=False))
-def import_(src, out):
-    """Convert SRC/<label>/<audio> into a 16 kHz, 1 s, Speech Commands style dataset OUT."""
+@click.option("--speaker", "speaker_re", metavar="REGEX",
+              help="Regular expression with one group, searched in each file name (without extension); the group "
+                   "is the speaker. Default: Speech Commands names, <speaker>_nohash_<n> (else each file is its own).")
+@click.option("--speaker-from", type=click.Choice(["name", "folder"]), default="name", show_default=True,
+              help="folder: SRC/<label>/<speaker>/<file>, the folder under the label folder is the speaker.")
+def import_(src, out, speaker_re, speaker_from):
+    """Convert SRC/<label>/<audio> into a 16 kHz, 1 s, Speech Commands style dataset OUT.
+
+    The split keeps each speaker's clips together, so say how to find the speaker (--speaker or
+    --speaker-from); a warning says when every file ends up its own speaker.
+    """
     from tinykws.data.importer import import_folder
 
-    r = import_folder(src, out)
+    r = import_folder(src, out, speaker=speaker_re, speaker_from=speaker_from)
     for s in r["skipped"]:
         echo(f"skipped {s['file']}: {s['reason']}")
-    echo(f"imported {r['imported']} file(s) into {out}, skipped {len(r['skipped'])}")
+    for n in r["notes"]:
+        echo(f"note: {n}")
+    echo(f"imported {r['imported']} file(s) from {r['speakers']} speaker(s) into {out}, skipped {len(r['skipped'])}")
+    for w in r["warnings"]:
+        click.echo(f"warning: {w}", err=True)
 
 
 @data.command()

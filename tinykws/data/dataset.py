@@ -17,10 +17,13 @@ Contract:
   existing files between splits. Where the dataset ships
   ``validation_list.txt`` / ``testing_list.txt`` those decide instead.
 - ``_unknown_`` is subsampled (deterministically) to about the mean keyword
-  count of each split; ``_silence_`` examples are 1 s crops of background noise
+  count of each split; ``_silence_`` examples are clip-long crops (the spec's
+  ``clip_ms`` at its ``sample_rate``) of background noise
   at random gains (noise files are cut by time: the first 80 % of every file
   feeds train, the next 10 % validation, the last 10 % test) plus any clips
   in a ``_silence_/`` folder, again about one keyword's share.
+- Every label a model will output must pass :func:`tinykws.labels.check_label`
+  (a keyword folder named ``turn on`` or ``a,b`` is refused, naming the folder).
 - The manifest lists every example with its path, label, split and sha1; the
   dataset hash is the sha256 over the sorted ``relative path + sha1`` lines of
   all audio files, so two runs on "the same" data can be told apart.
@@ -40,6 +43,7 @@ import numpy as np
 
 from tinykws.errors import UserError
 from tinykws.io import sha1_file
+from tinykws.labels import check_label
 
 UNKNOWN = "_unknown_"
 SILENCE = "_silence_"
@@ -153,6 +157,7 @@ def discover(
     silence_share: float = 1.0,
     include_unknown: bool = True,
     noise_seconds_per_silence: float = 1.0,
+    spec=None,
 ) -> Dataset:
     """Find the clips of a dataset and assign labels and splits.
 
@@ -166,12 +171,18 @@ def discover(
         Seeds the silence crops' offsets and gains.
     unknown_share, silence_share : float
         Size of ``_unknown_`` and ``_silence_`` relative to the mean keyword count per split.
+    spec : FeatureSpec or None
+        Sample rate and clip length of the silence crops (default :data:`tinykws.spec.DEFAULT_SPEC`).
 
     Raises
     ------
     UserError
-        Missing folder, no label folders, a requested word with no folder, an empty label folder.
+        Missing folder, no label folders, a requested word with no folder, an empty label folder,
+        a keyword folder whose name cannot be a label.
     """
+    from tinykws.spec import DEFAULT_SPEC
+
+    spec = spec or DEFAULT_SPEC
     root = Path(root)
     if not root.exists():
         raise UserError(f"dataset not found: {root}")
@@ -198,6 +209,8 @@ def discover(
         words = sorted(n for n in label_dirs if not n.startswith("_"))
         if not words:
             raise UserError(f"{root}: no keyword folders")
+    for w in words:
+        check_label(w, f"{root}: label folder")
 
     val_list = _read_list(root, "validation_list.txt")
     test_list = _read_list(root, "testing_list.txt")
@@ -256,7 +269,8 @@ def discover(
         noise_files = _audio_files(root / BACKGROUND)
         for p in noise_files:
             all_rows.append((p.relative_to(root).as_posix(), sha1_file(p)))
-    crops = _silence_crops(root, noise_files, mean_kw, silence_share, silence_examples, seed)
+    crops = _silence_crops(root, noise_files, mean_kw, silence_share, silence_examples, seed,
+                           spec.sample_rate, spec.clip_samples)
     silence_examples.extend(crops)
     has_silence = bool(silence_examples)
     examples.extend(silence_examples)
@@ -269,7 +283,8 @@ def discover(
     return ds
 
 
-def _silence_crops(root, noise_files, mean_kw, share, existing, seed) -> list[Example]:
+def _silence_crops(root, noise_files, mean_kw, share, existing, seed, sr: int, clip_n: int) -> list[Example]:
+    """Crops of ``clip_n`` samples at ``sr`` Hz (offsets are in samples at ``sr``, as :func:`load_examples` loads)."""
     import soundfile as sf
 
     if not noise_files:
@@ -279,7 +294,7 @@ def _silence_crops(root, noise_files, mean_kw, share, existing, seed) -> list[Ex
     for p in noise_files:
         try:
             info = sf.info(str(p))
-            lengths.append(int(info.frames * 16000 / info.samplerate))
+            lengths.append(int(info.frames * sr / info.samplerate))
         except Exception:
             lengths.append(0)
     out = []
@@ -287,12 +302,12 @@ def _silence_crops(root, noise_files, mean_kw, share, existing, seed) -> list[Ex
     have = Counter(e.split for e in existing)
     for s in SPLITS:
         n = max(int(round(mean_kw[s] * share)) - have[s], 0)
-        usable = [(p, L) for p, L in zip(noise_files, lengths) if L * (bounds[s][1] - bounds[s][0]) >= 16000]
+        usable = [(p, L) for p, L in zip(noise_files, lengths) if L * (bounds[s][1] - bounds[s][0]) >= clip_n]
         if not usable:
             continue
         for i in range(n):
             p, L = usable[i % len(usable)]
-            lo, hi = int(L * bounds[s][0]), int(L * bounds[s][1]) - 16000
+            lo, hi = int(L * bounds[s][0]), int(L * bounds[s][1]) - clip_n
             off = int(rng.integers(lo, max(hi, lo) + 1))
             # Log-uniform gain from near-digital silence to the recording's own level.
             gain = float(10 ** rng.uniform(-3.0, 0.0)) if i % 10 else 0.0
@@ -332,7 +347,7 @@ def load_examples(examples: list[Example], sr: int, n_samples: int) -> tuple[np.
     return out, [f"{k}: {v} file(s)" for k, v in sorted(notes.items())]
 
 
-def add_extra_training_data(ds: Dataset, dirs: list[str | Path]) -> list[str]:
+def add_extra_training_data(ds: Dataset, dirs: list[str | Path], spec=None) -> list[str]:
     """Add the clips of other datasets (e.g. synthetic speech) to ``ds``'s training split only.
 
     Only folders named like one of the run's keywords are used, so the
@@ -349,7 +364,7 @@ def add_extra_training_data(ds: Dataset, dirs: list[str | Path]) -> list[str]:
         present = [w for w in keywords if (root / w).is_dir()]
         if not present:
             raise UserError(f"{root}: none of the keywords ({', '.join(keywords)}) has a folder there")
-        extra = discover(root, present, include_unknown=False)
+        extra = discover(root, present, include_unknown=False, spec=spec)
         added = [dataclasses.replace(e, split="train", rel=f"{root.name}/{e.rel}") for e in extra.examples
                  if e.kind == "clip" and e.label in present]
         ds.examples.extend(added)

@@ -6,8 +6,8 @@ server's Content-Length and, when given (``--sha256``), the sha256 must match;
 no checksum is published with the official archives, so by default only the
 size and a complete, readable gzip/tar stream are checked. Extraction goes to a
 temporary folder next to ``OUT`` (refusing absolute paths, ``..`` and links out
-of the tree) and is renamed into place only when complete, so a failed run
-leaves no half-extracted dataset. The archive's ``validation_list.txt`` and
+of the tree) and, when complete, becomes ``OUT`` in one rename (the folder, not
+file by file), so a failed or interrupted run leaves no half-extracted dataset. The archive's ``validation_list.txt`` and
 ``testing_list.txt`` are kept: :func:`tinykws.data.dataset.discover` honours them.
 """
 
@@ -100,6 +100,28 @@ def safe_extract(archive: Path, dest: Path) -> int:
     return n
 
 
+def publish(tmp: Path, out: Path) -> None:
+    """Make the complete folder ``tmp`` become ``out`` in one rename.
+
+    ``out`` may exist holding only the partial download (``.download/``): that is moved into
+    ``tmp`` first (it is deleted afterwards), so the one rename finds ``out`` gone.
+    """
+    dl = out / ".download"
+    moved = False
+    if dl.is_dir():
+        os.replace(dl, tmp / ".download")
+        moved = True
+    try:
+        if out.exists():
+            out.rmdir()  # empty now; fails (and nothing is lost) if someone put files there meanwhile
+        os.rename(tmp, out)
+    except OSError as e:
+        if moved:
+            out.mkdir(exist_ok=True)
+            os.replace(tmp / ".download", dl)
+        raise UserError(f"cannot move the extracted dataset into {out}: {e}") from None
+
+
 def download_speech_commands(out: str | Path, *, version: str = "0.02", url: str | None = None,
                              sha256: str | None = None, progress: Callable[[int, int], None] | None = None) -> dict:
     out = Path(out)
@@ -117,14 +139,15 @@ def download_speech_commands(out: str | Path, *, version: str = "0.02", url: str
         bad = part.with_suffix(".bad")
         os.replace(part, bad)
         raise UserError(f"checksum mismatch for {url} (kept as {bad} for inspection); nothing was extracted")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.extract-", dir=out.parent))
     try:
         n = safe_extract(part, tmp)
-        # Keep the archive's own split lists; move the data into place.
-        for child in tmp.iterdir():
-            os.replace(child, out / child.name)
-    finally:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; it becomes the dataset folder
+        publish(tmp, out)
+    except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise
     shutil.rmtree(out / ".download", ignore_errors=True)
     return {"url": url, "bytes": size, "files": n, "out": str(out),
             "lists": [p for p in ("validation_list.txt", "testing_list.txt") if (out / p).is_file()]}

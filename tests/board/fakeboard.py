@@ -1,0 +1,135 @@
+"""A small scripted board on a real pseudo-terminal, for the link's failure cases.
+
+It speaks just enough of the protocol (``info``, ``rec start|stop``, ``AUD``
+chunks of a steady tone) and can misbehave the way real boards do: restart
+when the port opens (an ESP32 DevKit's auto-reset: it loses the first command
+and prints ``BOOT``), or vanish mid-run (unplugged: the pty goes away).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+import time
+import tty
+
+import numpy as np
+
+from tinykws.board.protocol import encode_audio
+
+HASH = "ab" * 32
+
+
+def boot_line(tag: str = "BOOT", sr: int = 16000) -> bytes:
+    return (f"{tag} proto=1 board=fake fw=0.1.0 model={HASH} spec={HASH} labels=yes,no,_unknown_,_silence_ "
+            f"arena_used=1000 arena_size=2000 mic=i2s sr={sr} status=ok\n").encode()
+
+
+class FakeBoard:
+    """``sr``: the rate it reports and streams at; ``amplitude``: peak of its tone; ``speed``: audio
+    speed relative to real time; ``restart_on_first_command``: drop the first command and print BOOT;
+    ``vanish_on_command``: the pty goes away when that command arrives."""
+
+    def __init__(self, *, sr: int = 16000, amplitude: int = 3000, speed: float = 4.0,
+                 restart_on_first_command: bool = False, vanish_on_command: str | None = None):
+        self.sr, self.amplitude, self.speed = sr, amplitude, speed
+        self.restart_pending = restart_on_first_command
+        self.vanish_on_command = vanish_on_command
+        self.master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        self.port = os.ttyname(self._slave)
+        os.set_blocking(self.master, False)
+        self.commands: list[str] = []
+        self.recording = False
+        self.seq = 0
+        self.chunks_sent = 0
+        self.gone = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def start(self) -> "FakeBoard":
+        self._thread.start()
+        return self
+
+    def _write(self, data: bytes) -> None:
+        try:
+            os.write(self.master, data)
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EIO):
+                raise
+
+    def _command(self, line: str) -> None:
+        self.commands.append(line)
+        if self.vanish_on_command is not None and line == self.vanish_on_command:
+            self.vanish()
+            return
+        if self.restart_pending:
+            self.restart_pending = False
+            self.recording = False
+            time.sleep(0.2)  # the board boots
+            self._write(b"\x00\xffets Jun  8 2016 00:22:57\r\n")  # ROM chatter at another baud rate
+            self._write(boot_line("BOOT", self.sr))
+            return
+        if line == "info":
+            self._write(boot_line("INFO", self.sr))
+        elif line == "rec start":
+            self.recording, self.seq = True, 0
+            self._write(b"ACK cmd=rec value=start\n")
+        elif line == "rec stop":
+            self.recording = False
+            self._write(b"ACK cmd=rec value=stop\n")
+        else:
+            self._write(b"ERR code=bad_cmd msg=unknown command\n")
+
+    def _serve(self) -> None:
+        buf = bytearray()
+        n = 256
+        t = np.arange(n)
+        phase = 0
+        next_chunk = time.monotonic()
+        while not self._stop.is_set() and not self.gone:
+            try:
+                data = os.read(self.master, 4096)
+            except OSError:
+                data = b""
+            buf.extend(data)
+            while b"\n" in buf and not self.gone:
+                i = buf.index(b"\n")
+                line = bytes(buf[:i]).decode("ascii", "replace").strip()
+                del buf[: i + 1]
+                if line:
+                    self._command(line)
+            if self.gone:
+                return
+            if self.recording and time.monotonic() >= next_chunk:
+                y = (self.amplitude * np.sin(2 * np.pi * 440 * (t + phase) / self.sr)).astype(np.int16)
+                phase += n
+                self._write(encode_audio(self.seq, y))
+                self.seq += 1
+                self.chunks_sent += 1
+                next_chunk += n / self.sr / self.speed
+            else:
+                time.sleep(0.001)
+
+    def vanish(self) -> None:
+        """The board is unplugged: both ends of the pty close and the device node goes away."""
+        self.gone = True
+        for fd in (self.master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
+        if not self.gone:
+            self.vanish()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
