@@ -6,6 +6,12 @@ Kolmogorov-Smirnov test. A statistic above :data:`DRIFT_KS` (with p < 0.01)
 flags drift: what the board hears no longer looks like what the model was
 tested on (another microphone, room, gain, or speakers), and accuracy measured
 on the laptop may not hold.
+
+Speed: the board's measured ``inf_us`` is compared with the estimate
+(:mod:`tinykws.export.latency`) for the board and engine its ``BOOT`` line names,
+and ``STAT skipped=`` (inferences the board had to skip because the previous one
+was still running) becomes a warning that says why. :func:`latency_check` does
+both; ``tinykws monitor`` shows the same lines live.
 """
 
 from __future__ import annotations
@@ -80,6 +86,155 @@ def summarize(records, run=None) -> dict:
                             "board_scores": len(board), "test_scores": len(ref)}
         if out["models"] and run.model_sha256 not in out["models"]:
             out["model_mismatch"] = f"the log's board ran {out['models'][0][:12]}, the run is {run.model_sha256[:12]}"
+    if boots:
+        # Only what the board said since its last (re)start is compared with that start's BOOT.
+        since = max(i for i, (_, r) in enumerate(records) if isinstance(r, Boot))
+        rest = [r for _, r in records[since:]]
+        inf = [r for r in rest if isinstance(r, Inference)]
+        out["latency_check"] = latency_check(boots[-1], [r.inf_us for r in inf], [r.total_us for r in inf],
+                                             [r for r in rest if isinstance(r, Stats)], run=run)
+    return out
+
+
+def _sha_matches(full: str, said: str) -> bool:
+    return bool(full and said) and (full == said or (len(said) >= 12 and full.startswith(said)))
+
+
+def boot_model(boot: Boot, run=None, runs_dir=None):
+    """The model a board runs, found by the sha256 its BOOT line gives: ``(tflite, spec, stride_ms, where)`` or ``None``.
+
+    Looks at ``run`` (if given), the runs in ``runs_dir`` (default ``runs/``), then the shipped
+    ``firmware/model``. ``stride_ms`` is the recognizer's stride the model folder was exported with.
+    """
+    from tinykws.run import DEFAULT_RUNS_DIR, list_runs, load_run
+
+    for r in ([run] if run is not None else []):
+        if _sha_matches(r.model_sha256, boot.model):
+            return r.tflite_bytes, r.spec, r.recognizer.stride_ms, str(r.path)
+    for path in list_runs(runs_dir or DEFAULT_RUNS_DIR):
+        try:
+            sha = json.loads((path / "report.json").read_text()).get("model", {}).get("sha256", "")
+        except (OSError, json.JSONDecodeError):
+            continue
+        if _sha_matches(sha, boot.model):
+            try:
+                r = load_run(path)
+            except UserError:
+                continue
+            return r.tflite_bytes, r.spec, r.recognizer.stride_ms, str(path)
+    return _shipped_model(boot)
+
+
+def _shipped_model(boot: Boot):
+    import re
+
+    from tinykws.export.carray import parse_c_array
+    from tinykws.spec import FeatureSpec
+
+    try:
+        from tinykws.paths import default_model_dir
+
+        d = default_model_dir()
+        info = json.loads((d / "model.json").read_text())
+        if not _sha_matches(info.get("model_sha256", ""), boot.model):
+            return None
+        tflite = parse_c_array((d / "kws_model.cc").read_text())
+        spec = FeatureSpec()
+        if spec.sha256 != info.get("spec_sha256"):
+            m = re.search(r"#define KWS_HOP_MS (\d+)", (d / "kws_feature_spec.h").read_text())
+            spec = FeatureSpec(hop_ms=int(m.group(1))) if m else spec
+        return tflite, spec, int(info["recognizer"]["stride_ms"]), str(d)
+    except (OSError, ValueError, KeyError, UserError, json.JSONDecodeError):
+        return None
+
+
+def skipped_recently(stats: list[Stats]) -> tuple[int, float, int] | None:
+    """``(skipped, seconds, inferences)`` over the last STAT interval (since start-up if only one STAT); ``None`` if unknown."""
+    known = [s for s in stats if s.skipped is not None]
+    if not known:
+        return None
+    last = known[-1]
+    prev = known[-2] if len(known) > 1 and known[-2].t_ms < last.t_ms and known[-2].skipped <= last.skipped else None
+    if prev is None:
+        return last.skipped, last.t_ms / 1000, last.inferences
+    return last.skipped - prev.skipped, (last.t_ms - prev.t_ms) / 1000, last.inferences - prev.inferences
+
+
+def _p50(xs) -> float | None:
+    return float(np.percentile(np.asarray(xs[-10000:]), 50)) if len(xs) else None
+
+
+def boot_estimate(boot: Boot, run=None, runs_dir=None):
+    """``(estimate, where)`` for the board, engine and model a BOOT line names.
+
+    ``estimate`` is a :class:`tinykws.export.latency.LatencyEstimate` or, when there is none, a
+    one-line string saying why; ``where`` is the folder the model was found in (or ``None``). The
+    firmware before the ``engine`` field ran only TFLM.
+    """
+    from tinykws.export.boards import BOARDS
+    from tinykws.export.latency import estimate_latency
+
+    engine = boot.engine or "tflm"
+    if boot.board not in BOARDS:
+        return f"no estimate for board {boot.board!r} (estimates exist for {', '.join(BOARDS)})", None
+    model = boot_model(boot, run, runs_dir)
+    if model is None:
+        return (f"no estimate: model {boot.model[:12]} is not in the runs folder nor the shipped firmware/model "
+                "(give the run)"), None
+    tflite, spec, stride_ms, where = model
+    try:
+        return estimate_latency(tflite, spec, stride_ms, boot.board, engine), where
+    except UserError as e:
+        return f"no estimate: {e}", where
+
+
+def latency_check(boot: Boot, inf_us: list[int], total_us: list[int], stats: list[Stats], *, run=None, runs_dir=None,
+                  estimate=None, model: str | None = None) -> dict:
+    """The board's measured latency against the estimate for its board and engine, and skipped inferences.
+
+    ``estimate`` (with ``model``, where it was found), as :func:`boot_estimate` gives them, may be
+    passed in to avoid looking the model up again. Returns a dict with the figures and ``lines``:
+    one line each for people (measured vs estimate, a skip warning).
+    """
+    if estimate is None:
+        estimate, model = boot_estimate(boot, run, runs_dir)
+    engine = boot.engine or "tflm"
+    out: dict = {"board": boot.board, "engine": engine, "model_from": model, "lines": []}
+    lines: list[str] = out["lines"]
+    inf_ms, total_ms = _p50(inf_us), _p50(total_us)
+    inf_ms = inf_ms / 1000 if inf_ms is not None else None
+    total_ms = total_ms / 1000 if total_ms is not None else None
+    out["measured_inf_ms"], out["measured_total_ms"] = inf_ms, total_ms
+    stride_ms = None
+    if isinstance(estimate, str):
+        lines.append(estimate)
+    else:
+        stride_ms = estimate.stride_ms
+        out["estimate"] = estimate.to_dict()
+        if inf_ms is not None:
+            out["ratio"] = round(inf_ms / estimate.inference_ms, 3) if estimate.inference_ms else None
+            lines.append(f"inference p50 {inf_ms:.1f} ms measured vs {estimate.inference_ms:.1f} ms estimated for "
+                         f"{boot.board} with {engine} ({inf_ms / estimate.inference_ms:.2f}x); features + inference "
+                         f"{total_ms:.1f} ms of the {stride_ms} ms stride ({100 * total_ms / stride_ms:.0f} %)")
+        else:
+            lines.append(f"estimate: {estimate.line()}")
+    skip = skipped_recently(stats)
+    if skip is not None:
+        n, seconds, done = skip
+        out["skipped"] = {"count": n, "seconds": round(seconds, 1)}
+        if stride_ms is None and seconds > 0 and n + done > 0:
+            stride_ms = round(1000 * seconds / (n + done))  # the board tries one inference per stride
+        if n > 0:
+            if inf_ms is not None and stride_ms and inf_ms > stride_ms:
+                why = f"inference {inf_ms:.0f} ms > stride {stride_ms} ms"
+            elif total_ms is not None and stride_ms and total_ms > stride_ms:
+                why = f"features + inference {total_ms:.0f} ms > stride {stride_ms} ms"
+            elif inf_ms is not None and stride_ms:
+                why = f"inference {inf_ms:.0f} ms fits the {stride_ms} ms stride: the board stalls elsewhere (serial, microphone)"
+            else:
+                why = "the engine was still busy with the previous one"
+            lines.append(f"board skipped {n} inferences in the last {seconds:.0f} s: {why}")
+    out["stride_ms"] = stride_ms
     return out
 
 

@@ -32,11 +32,16 @@ class MonitorState:
     resets: int = 0
     disconnects: int = 0
     bad_lines: int = 0
+    stats: list[Stats] = field(default_factory=list)  # since the last BOOT, for skipped inferences per interval
+    run: object = None  # a run to find the board's model in (besides runs/ and the shipped model)
+    _model: dict = field(default_factory=dict)  # (model, board, engine) -> boot_estimate's answer
 
     def add(self, rec) -> None:
         if isinstance(rec, Boot):
             if self.boot is not None and rec.tag == "BOOT":
                 self.resets += 1
+            if rec.tag == "BOOT":
+                self.stats = []
             self.boot = rec
         elif isinstance(rec, Inference):
             self.inferences += 1
@@ -47,6 +52,7 @@ class MonitorState:
             self.detections.append(rec)
         elif isinstance(rec, Stats):
             self.last_stats = rec
+            self.stats = [*self.stats[-1:], rec]
         elif isinstance(rec, Error):
             self.errors.append(rec)
 
@@ -69,7 +75,21 @@ class MonitorState:
             "errors": [{"code": e.code, "msg": e.msg} for e in self.errors],
             "resets": self.resets,
             "disconnects": self.disconnects,
+            "latency_check": self.latency_check(),
         }
+
+    def latency_check(self) -> dict | None:
+        """Measured inference time against the estimate for the board's model and engine, and skip warnings
+        (:func:`tinykws.board.logreport.latency_check`); ``None`` before the board has said who it is."""
+        if self.boot is None:
+            return None
+        from tinykws.board.logreport import boot_estimate, latency_check
+
+        key = (self.boot.model, self.boot.board, self.boot.engine)
+        if key not in self._model:  # looked up once per model, board and engine, not at every refresh
+            self._model[key] = boot_estimate(self.boot, self.run)
+        estimate, where = self._model[key]
+        return latency_check(self.boot, self.inf_us, self.total_us, self.stats, estimate=estimate, model=where)
 
 
 def log_timestamp() -> str:
@@ -81,37 +101,58 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
             on_update: Callable[[MonitorState], None] | None = None, expected_model: str | None = None,
             reconnect: bool = True) -> MonitorState:
     """Read the board until ``duration_s`` passes (or Ctrl-C); returns the state."""
-    import serial
-
-    from tinykws.board.serialio import open_port
+    from tinykws.board.serialio import RESTART_NOTE, open_port, port_errors
 
     state = MonitorState()
     log = open(log_path, "a", buffering=1, encoding="utf-8") if log_path else None
     t_end = None if duration_s is None else time.monotonic() + duration_s
     ser = None
     reader = LineReader()
-    try:
+    asked_at, asks, identified = 0.0, 0, False
+
+    def note(text: str) -> None:
         if log:
-            log.write(f"# {log_timestamp()} monitor {port}\n")
+            log.write(f"# {log_timestamp()} {text}\n")
+
+    def ask_info() -> bool:
+        """Send `info`; False when the port went away doing it (USB re-enumeration)."""
+        nonlocal asked_at, asks
+        try:
+            ser.write(b"info\n")
+        except port_errors():
+            return False
+        asked_at, asks = time.monotonic(), asks + 1
+        return True
+
+    try:
+        note(f"monitor {port}")
         while t_end is None or time.monotonic() < t_end:
             if ser is None:
                 try:
                     ser = open_port(port, baud)
-                    reader = LineReader()
-                    ser.write(b"info\n")
                 except UserError:
                     if state.disconnects == 0 or not reconnect:
                         raise  # never connected: the port is wrong, say so
                     time.sleep(0.5)  # the board is resetting or was unplugged: keep trying
                     continue
-                if log and state.disconnects:
-                    log.write(f"# {log_timestamp()} reconnected\n")
-            try:
-                data = ser.read(max(ser.in_waiting, 1))
-            except (serial.SerialException, OSError):
+                reader = LineReader()
+                asks, identified = 0, False
+                if state.disconnects:
+                    note("reconnected")
+                ok = ask_info()
+            else:
+                ok = True
+                if not identified and asks < 3 and time.monotonic() - asked_at > 2.0:
+                    ok = ask_info()  # a board that restarted as the port opened lost the first `info`
+            data = b""
+            if ok:
+                try:
+                    data = ser.read(max(ser.in_waiting, 1))
+                except port_errors():
+                    ok = False
+            if not ok:
                 state.disconnects += 1
-                if log:
-                    log.write(f"# {log_timestamp()} disconnected\n")
+                note("disconnected")
                 try:
                     ser.close()
                 except Exception:
@@ -124,6 +165,10 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
                 continue
             raw: list[str] = []
             for rec in reader.feed(data, raw):
+                if isinstance(rec, Boot) and not identified:
+                    identified = True
+                    if rec.tag == "BOOT" and asks:
+                        note(RESTART_NOTE)
                 state.add(rec)
                 if expected_model and isinstance(rec, Boot) and rec.model != expected_model:
                     from tinykws.board.protocol import check_identity
@@ -138,7 +183,10 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
                 on_update(state)
     finally:
         if ser is not None:
-            ser.close()
+            try:
+                ser.close()
+            except Exception:
+                pass
         if log:
             log.close()
     return state
@@ -160,4 +208,7 @@ def live_view(state: MonitorState):
     t.caption = (f"{s['inferences']} inferences, {s['rate_hz'] or '-'} Hz, dropped {s['dropped'] or 0}, "
                  f"overflows {s['overflows'] or 0}, resets {s['resets']}\n"
                  + "detections: " + ", ".join(f"{d['label']} ({d['score']:.2f}) @ {d['t_ms'] / 1000:.1f}s" for d in s["detections"][-6:]))
+    check = s.get("latency_check")
+    if check and check["lines"]:
+        t.caption += "\n" + "\n".join(check["lines"])
     return t

@@ -82,8 +82,29 @@ def render_report_md(r: dict) -> str:
     ]
     for l, v in acc["per_class"].items():
         lines.append(f"| {l} | {fmt(v)} | {r['data']['counts']['test'].get(l, 0)} |")
+    lines += latency_md(r.get("latency"))
     lines += ["", "Plots: `confusion_int8.png`, `confusion_float.png`, `training_curves.png`.", ""]
     return "\n".join(lines)
+
+
+def latency_md(lat: dict | None) -> list[str]:
+    """The "speed on the boards" section of report.md from the report's ``latency`` section (nothing if absent)."""
+    if not lat or not lat.get("estimates"):
+        return []
+    share = f"{100 * lat['keep_up_fraction']:.0f} %"
+    lines = ["", f"## Speed on the boards (estimate, {lat['stride_ms']} ms stride)", "",
+             f"A board keeps up when features + inference take at most {share} of the stride.", "",
+             "| board | engine | features | inference | total | share of stride | keeps up | shortest stride |",
+             "|---|---|---|---|---|---|---|---|"]
+    for e in lat["estimates"]:
+        shortest = f"{e['shortest_stride_ms']} ms" if e.get("shortest_stride_ms") else "none"
+        lines.append(f"| {e['board']} | {e['engine']} | {e['feature_ms']:.1f} ms | {e['inference_ms']:.1f} ms | "
+                     f"{e['total_ms']:.1f} ms | {100 * e['budget_fraction']:.0f} % | {'yes' if e['keeps_up'] else 'no'} | "
+                     f"{shortest} |")
+    lines += ["", "Estimated from Cortex-M4 instruction counts per layer and each board's clock and cycles per",
+              "instruction (`tinykws/export/latency.py`, `tinykws/export/boards.py`); `tinykws monitor` shows the",
+              "board's measured inference time next to it."]
+    return lines
 
 
 def plot_sweep(sweep: list[dict], path: Path, chosen: dict | None = None) -> None:
@@ -112,6 +133,17 @@ def write_run_report(run_dir: Path, report: dict) -> None:
     from tinykws.io import atomic_write_text
 
     labels = report["data"]["labels"]
+    if "latency" not in report and (run_dir / "model_int8.tflite").is_file() and (run_dir / "spec.json").is_file():
+        from tinykws.errors import UserError
+        from tinykws.export.latency import latency_report
+        from tinykws.recognizer import RecognizerConfig
+        from tinykws.spec import FeatureSpec
+
+        try:
+            report["latency"] = latency_report((run_dir / "model_int8.tflite").read_bytes(), FeatureSpec.load(run_dir / "spec.json"),
+                                               RecognizerConfig.from_dict(report.get("recognizer", {})).stride_ms)
+        except UserError:
+            pass  # a model the estimator cannot read gets no speed section; the rest of the report stands
     atomic_write_text(run_dir / "report.json", json.dumps(report, indent=2) + "\n")
     atomic_write_text(run_dir / "report.md", render_report_md(report))
     plot_confusion(np.array(report["confusion"]["int8"]), labels, "int8 (TFLM), test split", run_dir / "confusion_int8.png")

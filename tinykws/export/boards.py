@@ -1,11 +1,13 @@
-"""Per-board budgets: the one place that says what fits where.
+"""Per-board budgets and CPU models: the one place that says what fits where, and how fast it runs.
 
-Contract: a model fits a board when
+Contract: a model fits a board, for an inference engine, when
 
-- its flatbuffer (``tflite_bytes``, compiled in as ``kws_model_data``) fits the flash left for the
-  application after the firmware's own code (Arduino core, TFLM kernels, tinykws core);
-- its tensor arena (``arena_bytes``, a static array in the firmware) fits the RAM left after the
-  firmware's own buffers (audio ring, MFCC and window state, serial buffers, stacks, heap);
+- what the engine keeps in flash (TFLM: the flatbuffer ``kws_model_data``; native: the generated
+  weights) fits the flash left for the application after the firmware's own code and the engine's
+  code (:data:`ENGINE_CODE_BYTES`);
+- the engine's RAM (TFLM: the tensor arena; native: its own buffers) fits the RAM left after the
+  firmware's own buffers (audio ring, MFCC and window state, serial buffers, stacks, heap); on the
+  ESP32 a large TFLM arena comes from the heap instead (see :class:`BoardBudget`);
 - every TFLite builtin op it uses is one the firmware can register (:data:`SUPPORTED_OPS`, the keys
   of :data:`tinykws.export.carray.RESOLVER_METHODS`, which also generates ``KWS_MODEL_OPS``).
 
@@ -14,6 +16,10 @@ Flash and RAM totals are what PlatformIO's board files give the linker (``upload
 without a model; measure a real build (``pio run -e ENV`` prints its size) to tighten them.
 ``tinykws export --board`` and ``tinykws flash`` call :func:`ensure_fits` before writing anything,
 so a model that cannot work is refused on the laptop instead of failing on the board.
+
+Each board also has a :class:`CpuModel`: how many of its clock cycles one Cortex-M4 instruction
+(as counted on QEMU by ``scripts/bench_inference.py``) costs there. :mod:`tinykws.export.latency`
+turns instruction counts into milliseconds with it.
 """
 
 from __future__ import annotations
@@ -26,10 +32,91 @@ from tinykws.export.carray import RESOLVER_METHODS
 #: TFLite builtin op names (e.g. ``"CONV_2D"``) the firmware's resolver can register.
 SUPPORTED_OPS: frozenset[str] = frozenset(RESOLVER_METHODS)
 
+#: The inference engines the firmware can be built with: its own generated int8 code (the default)
+#: or TensorFlow Lite Micro (``-DKWS_ENGINE_TFLM``).
+ENGINES: tuple[str, ...] = ("native", "tflm")
+
+#: Flash each engine's code takes besides the model, in bytes.
+ENGINE_CODE_BYTES: dict[str, int] = {
+    # Measured in the offline Nano build (-Os, CMSIS-NN kernels): TFLM 46.7 KB .text + 12.4 KB rodata.
+    "tflm": 64 * 1024,
+    # The kws_nn kernels (conv, 1x1, depthwise, pool, fully connected, softmax; portable and DSP
+    # paths) plus the generated calls; an estimate until a build measures it.
+    "native": 16 * 1024,
+}
+
+# ESP32 memory facts the budget below is built from.
+#: Static DRAM (.data + .bss) the Arduino-ESP32 2.0.x build may link: its prebuilt ESP-IDF 4.4
+#: linker script tools/sdk/esp32/ld/memory.ld gives ``dram0_0_seg`` org 0x3FFB0000 + 0xdb5c (the
+#: Bluetooth controller's reserve), len 0x2c200 - 0xdb5c. ESP-IDF's own script
+#: (components/esp_system/ld/esp32/memory.ld.in) has DRAM0_0_SEG_LEN 0x2c200, noting that static
+#: ROM data at the 176 KB mark keeps the rest of DRAM out of static use, and the ESP-IDF "Memory
+#: Types" guide (api-guides/memory-types, ESP32) states static DRAM is limited to about 160 KB, the
+#: other 160 KB of the 320 KB of DRAM being usable only as heap at run time.
+ESP32_STATIC_DRAM_BYTES = 0x2C200 - 0xDB5C  # 124,580
+#: The largest contiguous DRAM heap region: 0x3FFE4350 (end of the ROM's APP CPU data) to
+#: 0x40000000, per ESP-IDF components/heap/port/esp32/memory_layout.c (regions 0x3FFE4000-0x3FFFFFFF
+#: are one D/IRAM type and coalesce; rom_app_data reserves 0x3FFE3F20-0x3FFE4350).
+ESP32_LARGEST_HEAP_REGION_BYTES = 0x40000000 - 0x3FFE4350  # 113,840
+
+
+@dataclass(frozen=True)
+class CpuModel:
+    """How long a Cortex-M4 instruction count takes on a board.
+
+    Attributes
+    ----------
+    core : str
+        The CPU, for people.
+    clock_hz : int
+        Core clock the firmware runs at.
+    cycles_per_instruction : float
+        Core cycles per Cortex-M4 instruction of the benchmark's count.
+    nn_instruction_factor : float
+        Extra factor on the neural-network kernels' instructions: the counts come from a Cortex-M4
+        build whose int8 kernels use its SIMD multiply-accumulate (SMLAD: two 16-bit MACs per
+        instruction); a core without it does more instructions for the same layer.
+    basis : str
+        Where the figures come from, in one line.
+    """
+
+    core: str
+    clock_hz: int
+    cycles_per_instruction: float
+    nn_instruction_factor: float = 1.0
+    basis: str = ""
+
+    def ms(self, instructions: float, *, nn: bool = False) -> float:
+        """Milliseconds ``instructions`` (Cortex-M4, as counted) take on this CPU."""
+        factor = self.nn_instruction_factor if nn else 1.0
+        return 1000.0 * instructions * factor * self.cycles_per_instruction / self.clock_hz
+
+
+# Cortex-M4 cycles per instruction, 1.25. The M4 is single-issue with a 3-stage pipeline: most ALU
+# and multiply / multiply-accumulate instructions (MUL, MLA, SMLAD, SMLABB, SXTB16) take 1 cycle;
+# a single LDR takes 2, but back-to-back independent loads pipeline to 1 each (LDM/LDRD likewise
+# N+1); a taken branch costs 1 plus a 1-3 cycle pipeline refill; division takes 2-12. Int8
+# kernel inner loops are loads, SMLAD and a loop branch, so they average a little above 1; the
+# MFCC's float code (VFP single precision, 1-cycle VADD/VMUL, 3-cycle VMLA latency) is similar.
+# Arm's published CoreMark/MHz for the M4 is 3.40. On the nRF52840 the code and the weights are
+# in flash, which the CPU reads at 64 MHz through the NVMC's instruction cache (ICACHECNF): the
+# cache must be on for these figures; with it off every flash fetch waits and the board is slower
+# still. The "est. at 64 MHz" range in the firmware notes uses 1.1-1.4; 1.25 is its middle.
+CORTEX_M4_CPI = 1.25
+
+# The ESP32's Xtensa LX6 runs no Cortex-M4 code, and no Xtensa compiler is available here, so its
+# figures are an estimate from published ratios: CoreMark/MHz of one LX6 core is about 2.07
+# (497.8 CoreMark at 240 MHz, -O3, ESP-IDF; EEMBC lists 4.13/MHz for both cores) against the M4's
+# 3.40, so one M4 instruction's work takes about 1.25 * 3.40 / 2.07 = 2.05 LX6 cycles. The LX6 as
+# GCC uses it has no dual 16-bit SIMD multiply-accumulate, so the int8 kernels (whose M4 counts
+# rely on SMLAD) are taken to need 1.5 times the instructions: an assumption to replace with a
+# measured ``INF`` line from an ESP32 (``tinykws monitor`` prints measured against estimate).
+ESP32_CPI = round(CORTEX_M4_CPI * 3.40 / 2.07, 2)
+
 
 @dataclass(frozen=True)
 class BoardBudget:
-    """Memory budget of one board, in bytes.
+    """Memory budget and CPU of one board, in bytes.
 
     Attributes
     ----------
@@ -40,15 +127,26 @@ class BoardBudget:
     flash_bytes : int
         Flash available to the application (bootloader and other partitions excluded).
     ram_bytes : int
-        RAM the linker may use for static data.
+        RAM the linker may use for data (PlatformIO's ``maximum_ram_size``).
     flash_reserved_bytes : int
-        Flash kept for the firmware's code: Arduino core, TFLM kernels, tinykws core.
+        Flash kept for the firmware's own code (Arduino core, RTOS, libc, tinykws core), without
+        the inference engine (:data:`ENGINE_CODE_BYTES`).
     ram_reserved_bytes : int
         RAM kept for the firmware's own buffers, stacks, heap and serial buffers.
     env : str
         The platformio.ini environment that builds for this board.
     upload_hint : str
         What to try when an upload cannot reach the board.
+    cpu : CpuModel or None
+        Clock and cycles per instruction, for latency estimates.
+    static_ram_bytes : int or None
+        Where static data is capped below ``ram_bytes`` (ESP32: the ``dram0_0_seg`` length); the
+        firmware's reserve and a static arena must fit it.
+    arena_static_max_bytes : int or None
+        A TFLM arena above this size is allocated from the heap at start-up instead of being a
+        static array (the ESP32 engine's rule); ``None``: always static.
+    arena_heap_max_bytes : int
+        The largest arena the heap is counted on to give (one contiguous block).
     """
 
     name: str
@@ -59,16 +157,39 @@ class BoardBudget:
     ram_reserved_bytes: int
     env: str
     upload_hint: str = ""
+    cpu: CpuModel | None = None
+    static_ram_bytes: int | None = None
+    arena_static_max_bytes: int | None = None
+    arena_heap_max_bytes: int = 0
+
+    def engine_flash_bytes(self, engine: str = "tflm") -> int:
+        """Flash left for the model's data with ``engine``'s code linked in."""
+        return self.flash_bytes - self.flash_reserved_bytes - ENGINE_CODE_BYTES[check_engine(engine)]
 
     @property
     def model_flash_bytes(self) -> int:
-        """Flash left for the model's flatbuffer."""
-        return self.flash_bytes - self.flash_reserved_bytes
+        """Flash left for the model's flatbuffer (TFLM engine)."""
+        return self.engine_flash_bytes("tflm")
+
+    @property
+    def static_data_bytes(self) -> int:
+        """Static RAM left after the firmware's own buffers."""
+        return (self.static_ram_bytes if self.static_ram_bytes is not None else self.ram_bytes) - self.ram_reserved_bytes
+
+    def arena_budget(self, arena_bytes: int) -> tuple[int, str]:
+        """``(bytes available, where)`` for a TFLM arena of ``arena_bytes``: ``where`` is ``"static"`` or ``"heap"``."""
+        if self.arena_static_max_bytes is not None and arena_bytes > self.arena_static_max_bytes:
+            return self.arena_heap_max_bytes, "heap"
+        limit = self.static_data_bytes
+        if self.arena_static_max_bytes is not None:
+            limit = min(limit, self.arena_static_max_bytes)
+        return limit, "static"
 
     @property
     def arena_ram_bytes(self) -> int:
-        """RAM left for the tensor arena."""
-        return self.ram_bytes - self.ram_reserved_bytes
+        """The largest TFLM arena the board can hold (static or, where the engine allows it, from the heap)."""
+        static = self.arena_budget(0)[0]
+        return max(static, self.arena_heap_max_bytes) if self.arena_static_max_bytes is not None else static
 
 
 BOARDS: dict[str, BoardBudget] = {
@@ -76,23 +197,38 @@ BOARDS: dict[str, BoardBudget] = {
         "nano33ble", "Arduino Nano 33 BLE (Sense), nRF52840 Cortex-M4F 64 MHz",
         # 1 MB flash minus the 64 KB bootloader; 256 KB RAM (PlatformIO board nano33ble).
         flash_bytes=983_040, ram_bytes=262_144,
-        # mbed OS + Arduino core (~120 KB), TFLM kernels (~100 KB), tinykws core, with room to spare.
-        flash_reserved_bytes=300 * 1024,
-        # mbed RTOS stacks and heap, USB serial, the 16 KB audio ring, MFCC/window/recognizer state.
+        # mbed OS + Arduino core, libc, libm, tinykws core: about 132 KB in the measured offline build
+        # (237,196 B in all, less TFLM 56.9 KB and the model 48.0 KB); kept with room to spare.
+        flash_reserved_bytes=200 * 1024,
+        # mbed RTOS stacks and heap, USB serial, the 16 KB audio ring, MFCC/window/recognizer state
+        # (about 82 KB besides the arena in the measured build).
         ram_reserved_bytes=96 * 1024,
         env="nano33ble",
         upload_hint="if the upload cannot find the board, double-press its reset button (the LED pulses) and try again",
+        cpu=CpuModel("nRF52840 Cortex-M4F", 64_000_000, CORTEX_M4_CPI,
+                     basis="Cortex-M4 at 64 MHz, 1.25 cycles per instruction, flash instruction cache on"),
     ),
     "esp32dev": BoardBudget(
         "esp32dev", "ESP32 DevKit, 240 MHz, 4 MB flash",
-        # The default partition table's app partition (1.25 MB); the 320 KB PlatformIO gives the linker.
+        # The default partition table's app partition (1.25 MB); the 320 KB of DRAM PlatformIO gives the linker.
         flash_bytes=1_310_720, ram_bytes=327_680,
-        # Arduino-ESP32 + ESP-IDF runtime (~250 KB), TFLM kernels, tinykws core.
-        flash_reserved_bytes=400 * 1024,
-        # FreeRTOS tasks and heap, I2S DMA buffers, the 8 KB serial TX buffer, the core's state.
-        ram_reserved_bytes=112 * 1024,
+        # Arduino-ESP32 + ESP-IDF runtime (~250 KB), tinykws core; the engine's code is counted apart.
+        flash_reserved_bytes=336 * 1024,
+        # Static data besides the arena, inside the static DRAM segment: Arduino-ESP32 and ESP-IDF
+        # (.data/.bss), the 16 KB audio ring, the app's state, the 8 KB serial TX buffer. Task stacks,
+        # I2S DMA buffers and the heap live in the rest of DRAM. An estimate: a build's size report tightens it.
+        ram_reserved_bytes=56 * 1024,
         env="esp32dev",
         upload_hint="hold BOOT while the upload starts if the board does not enter the bootloader by itself",
+        cpu=CpuModel("ESP32 Xtensa LX6 (one core)", 240_000_000, ESP32_CPI, nn_instruction_factor=1.5,
+                     basis="estimate: 240 MHz, CoreMark/MHz LX6 2.07 vs Cortex-M4 3.40, int8 kernels without SIMD MACs x1.5"),
+        static_ram_bytes=ESP32_STATIC_DRAM_BYTES,
+        # The TFLM engine keeps an arena up to 64 KiB as a static array and takes a larger one from
+        # the heap at start-up. A heap arena needs one contiguous block: the largest DRAM region is
+        # 113,840 B, less room for the task stacks, I2S DMA buffers and serial buffers allocated
+        # before the arena (about 15 KB); 96 KiB is what is counted on.
+        arena_static_max_bytes=64 * 1024,
+        arena_heap_max_bytes=96 * 1024,
     ),
 }
 
@@ -126,49 +262,78 @@ def board(name: str) -> BoardBudget:
     return BOARDS[name]
 
 
+def check_engine(engine: str) -> str:
+    """``engine`` if it is one of :data:`ENGINES`; :class:`UserError` otherwise."""
+    if engine not in ENGINES:
+        raise UserError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    return engine
+
+
 def _percent(used: int, total: int) -> str:
     return f"{100 * used / total:.0f} %" if total > 0 else "n/a"
 
 
-def check_fit(board_name: str, tflite_bytes: int, arena_bytes: int, ops) -> FitReport:
-    """Check a model against a board's flash, RAM and op budget.
+def check_fit(board_name: str, tflite_bytes: int, arena_bytes: int, ops, *, engine: str = "tflm") -> FitReport:
+    """Check a model against a board's flash, RAM and op budget for one engine.
 
     Parameters
     ----------
     board_name : str
         A key of :data:`BOARDS`.
     tflite_bytes : int
-        Size of the model's flatbuffer in bytes (it goes into flash).
+        What the engine keeps in flash for the model, in bytes: the flatbuffer (TFLM) or the
+        generated weights and layer parameters (native).
     arena_bytes : int
-        Tensor arena the firmware will reserve, in bytes (it goes into RAM).
+        The engine's RAM in bytes: the tensor arena the firmware reserves (TFLM) or the native
+        engine's activation and scratch buffers.
     ops : iterable of str
         TFLite builtin op names the model uses (``"CONV_2D"``, ...).
+    engine : str
+        ``"tflm"`` or ``"native"``: which engine's code is counted in flash and which RAM rule applies.
 
     Returns
     -------
     FitReport
     """
     b = board(board_name)
+    check_engine(engine)
     lines: list[str] = []
     problems: list[str] = []
-    flash_left = b.model_flash_bytes - tflite_bytes
+    what = "model" if engine == "tflm" else "weights"
+    room = b.engine_flash_bytes(engine)
+    flash_left = room - tflite_bytes
     if flash_left < 0:
-        problems.append(f"flash: the model's {tflite_bytes:,} bytes do not fit the {b.model_flash_bytes:,} bytes left "
-                        f"for it on {b.name} ({-flash_left:,} bytes over)")
+        problems.append(f"flash: the {'model' if engine == 'tflm' else 'native weights'} ({tflite_bytes:,} bytes) does not "
+                        f"fit the {room:,} bytes left on {b.name} with the {engine} engine ({-flash_left:,} bytes over)")
         lines.append(problems[-1])
     else:
-        lines.append(f"flash: model {tflite_bytes:,} of {b.model_flash_bytes:,} bytes "
-                     f"({_percent(tflite_bytes, b.model_flash_bytes)}), {flash_left:,} bytes headroom "
-                     f"[{b.flash_bytes:,} for the app, {b.flash_reserved_bytes:,} kept for firmware code]")
-    ram_left = b.arena_ram_bytes - arena_bytes
+        lines.append(f"flash: {what} {tflite_bytes:,} of {room:,} bytes ({_percent(tflite_bytes, room)}), "
+                     f"{flash_left:,} bytes headroom [{b.flash_bytes:,} for the app, {b.flash_reserved_bytes:,} kept "
+                     f"for firmware code, {ENGINE_CODE_BYTES[engine]:,} for the {engine} engine]")
+    if engine == "tflm":
+        avail, where = b.arena_budget(arena_bytes)
+        thing = "the tensor arena's"
+        if b.arena_static_max_bytes is None:
+            detail = f"[{b.ram_bytes:,} in all, {b.ram_reserved_bytes:,} kept for buffers, stacks and serial]"
+        elif where == "heap":
+            detail = (f"[above {b.arena_static_max_bytes:,} bytes the arena comes from the heap: "
+                      f"{b.arena_heap_max_bytes:,} counted on in one block]")
+        else:
+            detail = (f"[a static array: up to {b.arena_static_max_bytes:,} bytes, within the {b.static_ram_bytes:,} "
+                      f"bytes of static data less {b.ram_reserved_bytes:,} for the firmware]")
+    else:
+        avail, where = b.static_data_bytes, "static"
+        thing = "the native engine's"
+        detail = f"[{b.static_ram_bytes or b.ram_bytes:,} for static data, {b.ram_reserved_bytes:,} kept for buffers, stacks and serial]"
+    ram_left = avail - arena_bytes
+    label = "arena" if engine == "tflm" else "native engine"
     if ram_left < 0:
-        problems.append(f"RAM: the tensor arena's {arena_bytes:,} bytes do not fit the {b.arena_ram_bytes:,} bytes "
-                        f"left for it on {b.name} ({-ram_left:,} bytes over)")
+        problems.append(f"RAM: {thing} {arena_bytes:,} bytes do not fit the {avail:,} bytes left for it on {b.name} "
+                        f"({-ram_left:,} bytes over) {detail}")
         lines.append(problems[-1])
     else:
-        lines.append(f"RAM: arena {arena_bytes:,} of {b.arena_ram_bytes:,} bytes "
-                     f"({_percent(arena_bytes, b.arena_ram_bytes)}), {ram_left:,} bytes headroom "
-                     f"[{b.ram_bytes:,} in all, {b.ram_reserved_bytes:,} kept for buffers, stacks and serial]")
+        lines.append(f"RAM: {label} {arena_bytes:,} of {avail:,} bytes ({_percent(arena_bytes, avail)}), "
+                     f"{ram_left:,} bytes headroom {detail}")
     ops = list(ops)
     missing = sorted({o for o in ops if o not in SUPPORTED_OPS})
     if missing:
@@ -180,9 +345,9 @@ def check_fit(board_name: str, tflite_bytes: int, arena_bytes: int, ops) -> FitR
     return FitReport(b.name, not problems, tuple(lines), tuple(problems))
 
 
-def ensure_fits(board_name: str, tflite_bytes: int, arena_bytes: int, ops) -> FitReport:
+def ensure_fits(board_name: str, tflite_bytes: int, arena_bytes: int, ops, *, engine: str = "tflm") -> FitReport:
     """:func:`check_fit`, raising :class:`UserError` that names everything that does not fit and by how much."""
-    r = check_fit(board_name, tflite_bytes, arena_bytes, ops)
+    r = check_fit(board_name, tflite_bytes, arena_bytes, ops, engine=engine)
     if not r.fits:
         raise UserError(f"the model does not fit {r.board}: " + "; ".join(r.problems))
     return r

@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -102,7 +103,22 @@ print("done", hi, flush=True)
 
 
 def find_min_arena(tflite: bytes, *, upper: int | None = None, timeout_s: float = 300) -> int:
-    """Smallest arena (multiple of 16 bytes) in which TFLM allocates the model."""
+    """Smallest arena (multiple of 16 bytes) in which TFLM allocates the model.
+
+    A probe that fails, hangs past ``timeout_s`` or never converges is a one-line :class:`UserError`.
+    """
+    try:
+        return _find_min_arena(tflite, upper=upper, timeout_s=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"finding the model's TFLM arena size took more than {timeout_s:g} s (a TFLM probe hung); "
+                        "nothing was written: try again, or check the tflite-micro install") from None
+    except (RuntimeError, OSError) as e:
+        text = str(e).strip()
+        raise UserError(f"could not find the model's TFLM arena size: {text.splitlines()[-1] if text else type(e).__name__}"
+                        " (check the tflite-micro install)") from None
+
+
+def _find_min_arena(tflite: bytes, *, upper: int | None, timeout_s: float) -> int:
     hi = upper or max(len(tflite) * 4, 256 * 1024)
     lo = 0
     with tempfile.NamedTemporaryFile(suffix=".tflite", delete=False) as f:
@@ -142,7 +158,188 @@ def find_min_arena(tflite: bytes, *, upper: int | None = None, timeout_s: float 
         os.unlink(path)
 
 
-def arena_with_margin(min_bytes: int) -> int:
-    """The arena to compile in: the host minimum plus 10 % (at least 1 KiB), rounded up to 16."""
-    n = min_bytes + max(1024, min_bytes // 10)
+def arena_with_margin(min_bytes: int, scratch_bytes: int = 0) -> int:
+    """The arena to compile in: the host minimum plus the board kernels' scratch, plus 10 % (at least 1 KiB), rounded up to 16.
+
+    ``min_bytes`` comes from :func:`find_min_arena` (reference kernels); ``scratch_bytes`` is what the
+    board's optimised kernels need on top of it (:func:`cmsis_nn_scratch`).
+    """
+    n = min_bytes + scratch_bytes
+    n += max(1024, n // 10)
     return (n + 15) // 16 * 16
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One operator of an int8 model, as the kernels see it (batch 1, NHWC).
+
+    ``kind`` is the cost class: ``"conv"`` (a KxK or strided convolution, e.g. a DS-CNN's first
+    layer), ``"conv_1x1"`` (1x1, stride 1), ``"depthwise"``, ``"pool"``, ``"fc"``, ``"softmax"``,
+    ``"other"`` (reshape and the like). ``macs`` counts multiply-accumulates (for a pool: the
+    additions or comparisons, one per input element of each window); ``outputs`` the output
+    elements; ``weights`` the filter elements.
+    """
+
+    index: int
+    op: str
+    kind: str
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    dilation: tuple[int, int] = (1, 1)
+    padding: str = "VALID"
+    macs: int = 0
+    outputs: int = 0
+    weights: int = 0
+
+
+def _hwc(shape) -> tuple[int, int, int]:
+    s = [int(v) for v in shape]
+    if len(s) == 4:
+        return s[1], s[2], s[3]
+    if len(s) == 3:
+        return 1, s[1], s[2]
+    return 1, 1, s[-1] if s else 1
+
+
+def model_layers(tflite: bytes) -> list[Layer]:
+    """The operators of the first subgraph of ``tflite``, in execution order; :class:`UserError` if it cannot be read."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    try:
+        m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytes(tflite), 0))
+        sg = m.subgraphs[0]
+    except Exception:
+        raise UserError("the model is not a readable .tflite flatbuffer") from None
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    same = schema.Padding.SAME
+    layers: list[Layer] = []
+    for i, op in enumerate(sg.operators or []):
+        oc = m.operatorCodes[op.opcodeIndex]
+        name = names.get(max(int(oc.builtinCode), int(oc.deprecatedBuiltinCode)), "UNKNOWN")
+        shape = lambda t: tuple(int(v) for v in sg.tensors[t].shape) if t >= 0 and sg.tensors[t].shape is not None else ()  # noqa: E731
+        ins = [shape(t) for t in op.inputs]
+        out = shape(op.outputs[0]) if len(op.outputs) else ()
+        o = op.builtinOptions
+        n_out = int(np.prod(out)) if out else 0
+        common = dict(index=i, op=name, in_shape=ins[0] if ins else (), out_shape=out, outputs=n_out)
+        if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            _, _, cin = _hwc(ins[0])
+            oh, ow, oc_ = _hwc(out)
+            f = ins[1]  # CONV_2D [out_c, kh, kw, in_c]; DEPTHWISE [1, kh, kw, out_c]
+            kh, kw = int(f[1]), int(f[2])
+            stride, dil = (o.strideH, o.strideW), (o.dilationHFactor, o.dilationWFactor)
+            pad = "SAME" if o.padding == same else "VALID"
+            if name == "CONV_2D":
+                kind = "conv_1x1" if (kh, kw) == (1, 1) and stride == (1, 1) else "conv"
+                macs = oh * ow * oc_ * kh * kw * cin
+            else:
+                kind, macs = "depthwise", oh * ow * oc_ * kh * kw
+            layers.append(Layer(kind=kind, kernel=(kh, kw), stride=stride, dilation=dil, padding=pad, macs=macs,
+                                weights=int(np.prod(f)), **common))
+        elif name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+            kh, kw = o.filterHeight, o.filterWidth
+            layers.append(Layer(kind="pool", kernel=(kh, kw), stride=(o.strideH, o.strideW),
+                                padding="SAME" if o.padding == same else "VALID", macs=n_out * kh * kw, **common))
+        elif name == "FULLY_CONNECTED":
+            f = ins[1]
+            layers.append(Layer(kind="fc", macs=int(np.prod(f)), weights=int(np.prod(f)), **common))
+        elif name == "SOFTMAX":
+            layers.append(Layer(kind="softmax", **common))
+        else:
+            layers.append(Layer(kind="other", **common))
+    return layers
+
+
+def _same_pad(in_size: int, out_size: int, k: int, stride: int, dilation: int) -> int:
+    eff = (k - 1) * dilation + 1
+    return max(((out_size - 1) * stride + eff - in_size) // 2, 0)
+
+
+# CMSIS-NN's scratch buffers, as the pinned TFLM library requests them (Chirale_TensorFlowLite 2.0.0 at
+# 46da2f98: tflite-micro of 2023-01 with its CMSIS-NN). Each kernel's Prepare() asks the wrapper for a
+# size and calls RequestScratchBufferInArena when it is > 0 (kernels/cmsis_nn/conv.cpp,
+# depthwise_conv.cpp, pooling.cpp, fully_connected.cpp); softmax asks for none. The formulas, for a
+# Cortex-M4 (ARM_MATH_DSP defined, no MVE), from third_party/cmsis_nn/Source/:
+#   conv, arm_convolve_wrapper_s8_get_buffer_size: 0 for the 1x1 fast path (padding 0, stride 1,
+#     dilation 1, 1x1 filter); otherwise arm_convolve_s8 (or 1xN, the same size): im2col of two
+#     columns, 2 * in_c * k_h * k_w * sizeof(int16).
+#   depthwise, arm_depthwise_conv_wrapper_s8_get_buffer_size: for depth multiplier 1, batch 1 and
+#     dilation 1 it returns arm_depthwise_conv_s8_opt's in_c * k_h * k_w * sizeof(int16), even when
+#     the 3x3 kernel (arm_depthwise_conv_3x3_s8, which needs none) is the one that runs; else 0.
+#   average pool, arm_avgpool_s8_get_buffer_size: in_c * sizeof(int32); max pool: none.
+#   fully connected, arm_fully_connected_s8_get_buffer_size: 0.
+# Without the DSP extension (the ESP32 build of the same library) depthwise and pool ask for 0 and
+# conv for the same im2col size, so the Cortex-M4 figure covers both boards.
+#
+# A scratch buffer lives only while its operator runs, so the arena grows by at most the largest
+# one (the planner lays it beside that operator's input and output). Its bookkeeping is persistent:
+# one 4-byte ScratchBufferHandle per request on a 32-bit target (one allocation, 16-byte aligned),
+# and each CMSIS-NN conv / depthwise / pool keeps a 4-byte buffer index beyond the reference
+# kernel's op data, which can cost one more 16-byte alignment step each (counted in full here).
+_ALIGN = 16
+
+
+def _align(n: int) -> int:
+    return (n + _ALIGN - 1) // _ALIGN * _ALIGN
+
+
+@dataclass(frozen=True)
+class CmsisNnScratch:
+    """What CMSIS-NN adds to the arena the host found with reference kernels.
+
+    Attributes
+    ----------
+    bytes : int
+        Total to add: the largest scratch buffer plus the bookkeeping.
+    largest_bytes : int
+        The largest single request (16-byte aligned).
+    largest_kernel : str
+        The CMSIS-NN function that request is for, and the layer (e.g. ``"arm_depthwise_conv_s8_opt (layer 2)"``).
+    bookkeeping_bytes : int
+        Scratch handles and the larger per-op data.
+    requests : tuple of (layer index, kernel, bytes)
+        Every request, in execution order.
+    """
+
+    bytes: int
+    largest_bytes: int
+    largest_kernel: str
+    bookkeeping_bytes: int
+    requests: tuple[tuple[int, str, int], ...] = ()
+
+
+def cmsis_nn_scratch(layers_or_tflite) -> CmsisNnScratch:
+    """CMSIS-NN scratch the board's TFLM needs beyond the host minimum (see the comment above for the formulas).
+
+    Takes a ``.tflite`` (bytes) or its :func:`model_layers`.
+    """
+    layers = model_layers(layers_or_tflite) if isinstance(layers_or_tflite, (bytes, bytearray)) else list(layers_or_tflite)
+    requests: list[tuple[int, str, int]] = []
+    cmsis_ops = 0
+    for l in layers:
+        ih, iw, ic = _hwc(l.in_shape)
+        oh, ow, oc = _hwc(l.out_shape)
+        kh, kw = l.kernel
+        if l.op == "CONV_2D":
+            cmsis_ops += 1
+            pad_h = _same_pad(ih, oh, kh, l.stride[0], l.dilation[0]) if l.padding == "SAME" else 0
+            pad_w = _same_pad(iw, ow, kw, l.stride[1], l.dilation[1]) if l.padding == "SAME" else 0
+            if (pad_h, pad_w) == (0, 0) and l.stride == (1, 1) and (kh, kw) == (1, 1) and l.dilation == (1, 1):
+                continue  # arm_convolve_1x1_s8_fast: no buffer
+            fn = "arm_convolve_1_x_n_s8" if ih == 1 and ow % 4 == 0 and l.dilation[1] == 1 and kh == 1 else "arm_convolve_s8"
+            requests.append((l.index, fn, 2 * ic * kh * kw * 2))
+        elif l.op == "DEPTHWISE_CONV_2D":
+            cmsis_ops += 1
+            if ic == oc and l.dilation == (1, 1):
+                requests.append((l.index, "arm_depthwise_conv_s8_opt", ic * kh * kw * 2))
+        elif l.op == "AVERAGE_POOL_2D":
+            cmsis_ops += 1
+            requests.append((l.index, "arm_avgpool_s8", ic * 4))
+    if not requests:
+        return CmsisNnScratch(0, 0, "none", 0, ())
+    idx, fn, largest = max(requests, key=lambda r: r[2])
+    bookkeeping = _align(4 * len(requests)) + _ALIGN * cmsis_ops
+    return CmsisNnScratch(_align(largest) + bookkeeping, _align(largest), f"{fn} (layer {idx})", bookkeeping,
+                          tuple(requests))

@@ -1,0 +1,74 @@
+"""`tinykws export --board B --engine E`: memory fit for that engine, the speed estimate, refusal when too slow."""
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from tinykws.errors import UserError
+from tinykws.export import boards, export_run
+from tinykws.target.tflm import cmsis_nn_scratch
+
+
+def test_tflm_export_reports_arena_kernels_and_speed(tiny_run, tmp_path):
+    fw = tmp_path / "fw"
+    fw.mkdir()
+    res = export_run(tiny_run, fw, board="esp32dev", engine="tflm")
+    text = "\n".join(res.fit_lines)
+    info = json.loads((fw / "model" / "model.json").read_text())
+    # The compiled-in arena is the host minimum plus CMSIS-NN's scratch plus the margin, and says so.
+    assert f"TFLM arena {info['arena_bytes']:,} B: host minimum {info['arena_min_bytes']:,} B with reference kernels" in text
+    assert info["arena_bytes"] >= info["arena_min_bytes"] + cmsis_nn_scratch((tiny_run / "model_int8.tflite").read_bytes()).bytes
+    assert f"RAM: arena {info['arena_bytes']:,} of" in text
+    # Speed for the chosen engine first, then the other one.
+    speed = [l for l in res.fit_lines if l.startswith("speed")]
+    assert speed[0].startswith("speed (chosen): esp32dev, tflm: features ") and "per 100 ms stride" in speed[0]
+    assert speed[1].startswith("speed: esp32dev, native: ")
+
+
+def test_native_export_reports_its_own_ram(tiny_run, tmp_path):
+    fw = tmp_path / "fw"
+    fw.mkdir()
+    res = export_run(tiny_run, fw, board="nano33ble")  # the default engine
+    text = "\n".join(res.fit_lines)
+    assert "native engine RAM " in text and "RAM: native engine " in text and "for the native engine]" in text
+    assert "TFLM arena" not in text
+    assert [l for l in res.fit_lines if l.startswith("speed")][0].startswith("speed (chosen): nano33ble, native: ")
+
+
+def test_too_slow_is_refused_before_anything_is_written(tiny_run, tmp_path, monkeypatch):
+    nano = boards.BOARDS["nano33ble"]
+    monkeypatch.setitem(boards.BOARDS, "nano33ble", replace(nano, cpu=replace(nano.cpu, clock_hz=20_000_000)))
+    fw = tmp_path / "fw"
+    fw.mkdir()
+    with pytest.raises(UserError, match=r"^stride 100 ms needs ≥ \d+ ms on nano33ble with tflm \(features .*"
+                                        r"use the native engine or retrain with a longer stride$"):
+        export_run(tiny_run, fw, board="nano33ble", engine="tflm")
+    assert not any(fw.iterdir())
+    with pytest.raises(UserError, match="unknown engine 'cmsis'; choose one of native, tflm"):
+        export_run(tiny_run, fw, board="nano33ble", engine="cmsis")
+    assert not any(fw.iterdir())
+
+
+def test_cli_engine_option_and_one_line_refusal(tiny_run, tmp_path):
+    run = shutil.copytree(tiny_run, tmp_path / tiny_run.name)
+    p = subprocess.run([sys.executable, "-m", "tinykws", "export", str(run), "--board", "esp32dev", "--engine", "tflm"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "speed (chosen): esp32dev, tflm: " in p.stdout and "fits esp32dev with the tflm engine." in p.stdout
+    assert "PLATFORMIO_BUILD_FLAGS=-DKWS_ENGINE_TFLM TINYKWS_MODEL_DIR=" in p.stdout
+    # The hop as the stride: no board computes features and a TFLM inference in 12 ms.
+    report = json.loads((run / "report.json").read_text())
+    report["recognizer"]["stride_ms"] = 20
+    report["recognizer"]["average_window_ms"] = 500
+    (run / "report.json").write_text(json.dumps(report))
+    shutil.rmtree(run / "firmware")
+    p = subprocess.run([sys.executable, "-m", "tinykws", "export", str(run), "--board", "nano33ble", "--engine", "tflm"],
+                       capture_output=True, text=True)
+    assert p.returncode == 2
+    err = [l for l in p.stderr.splitlines() if l.startswith("error:")]
+    assert len(err) == 1 and err[0].startswith("error: stride 20 ms needs ≥ ") and "on nano33ble with tflm" in err[0]
+    assert not (run / "firmware").exists()

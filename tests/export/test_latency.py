@@ -1,0 +1,125 @@
+"""The speed estimate: known answers for the shipped DS-CNN-S, the keep-up rule, the shortest stride."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tinykws.errors import UserError
+from tinykws.export import boards
+from tinykws.export.carray import parse_c_array
+from tinykws.export.latency import (KEEP_UP_FRACTION, MFCC_INSTRUCTIONS_PER_FRAME, estimate_latency, estimate_table,
+                                    inference_instructions, latency_report, shortest_sustainable_stride)
+from tinykws.spec import FeatureSpec
+from tinykws.target.tflm import Layer, model_layers
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def shipped() -> bytes:
+    return parse_c_array((REPO / "firmware" / "model" / "kws_model.cc").read_text())
+
+
+def test_shipped_model_layers_and_macs(shipped):
+    layers = model_layers(shipped)
+    kinds = [l.kind for l in layers]
+    assert kinds == ["other", "conv"] + ["depthwise", "conv_1x1"] * 4 + ["pool", "fc", "softmax"]
+    # The MACs the firmware notes give for this model (conv, depthwise conv, fully connected).
+    assert sum(l.macs for l in layers if l.kind != "pool") == 2_656_384
+    assert layers[1].macs == 320_000 and layers[3].macs == 512_000 and layers[2].macs == 72_000
+
+
+def test_tflm_costs_reproduce_the_qemu_count(shipped):
+    # 9,912,201 instructions per Invoke measured on QEMU (CMSIS-NN, -Os, the Nano's flags).
+    assert inference_instructions(shipped, "tflm") == pytest.approx(9_912_201, rel=0.002)
+
+
+def test_nano_tflm_at_100_ms_does_not_keep_up(shipped):
+    spec = FeatureSpec()
+    e = estimate_latency(shipped, spec, 100, "nano33ble", "tflm")
+    cpu = boards.BOARDS["nano33ble"].cpu
+    # 5 new frames per 100 ms stride at 1.25 cycles per instruction and 64 MHz.
+    assert e.feature_ms == pytest.approx(5 * MFCC_INSTRUCTIONS_PER_FRAME * 1.25 / 64e3)
+    assert e.inference_ms == pytest.approx(e.inference_instructions * cpu.cycles_per_instruction / 64e3)
+    assert e.total_ms == pytest.approx(e.feature_ms + e.inference_ms)
+    assert e.budget_fraction == pytest.approx(e.total_ms / 100)
+    assert not e.keeps_up and e.total_ms > 150
+    assert e.reason.startswith(f"stride 100 ms needs ≥ {e.shortest_stride_ms} ms on nano33ble with tflm")
+    assert e.reason.endswith("use the native engine or retrain with a longer stride")
+    assert "\n" not in e.reason
+    assert e.line().startswith("nano33ble, tflm: features 5.9 ms + inference ") and "per 100 ms stride" in e.line()
+
+
+def test_keep_up_rule_is_60_percent_of_the_stride():
+    # A made-up one-layer model whose inference is just what fits in 60 % of a 200 ms stride with its features.
+    from tinykws.export import latency
+
+    spec = FeatureSpec()
+    cpu = boards.BOARDS["nano33ble"].cpu
+    fc = latency.OP_COSTS["native"]["fc"]
+    budget_instr = (KEEP_UP_FRACTION * 200 - cpu.ms(10 * MFCC_INSTRUCTIONS_PER_FRAME)) * 64e3 / cpu.cycles_per_instruction
+    n_macs = int((budget_instr - latency.INVOKE_INSTRUCTIONS["native"] - fc.per_op) / fc.per_mac)
+    layer = Layer(0, "FULLY_CONNECTED", "fc", (1, 1), (1, 1), macs=n_macs, outputs=0)
+    fits = estimate_latency([layer], spec, 200, "nano33ble", "native")
+    assert fits.keeps_up and fits.budget_fraction == pytest.approx(KEEP_UP_FRACTION, abs=1e-4) and fits.reason == ""
+    over = estimate_latency([replace(layer, macs=n_macs + 1000)], spec, 200, "nano33ble", "native")
+    assert not over.keeps_up and over.shortest_stride_ms == 220
+
+
+def test_shortest_sustainable_stride_is_a_hop_multiple_that_keeps_up(shipped):
+    spec = FeatureSpec()
+    for b in boards.BOARDS:
+        for engine in boards.ENGINES:
+            s = shortest_sustainable_stride(shipped, spec, b, engine)
+            assert s % spec.hop_ms == 0
+            assert estimate_latency(shipped, spec, s, b, engine).keeps_up
+            if s > spec.hop_ms:
+                assert not estimate_latency(shipped, spec, s - spec.hop_ms, b, engine).keeps_up
+            assert estimate_latency(shipped, spec, 100, b, engine).shortest_stride_ms == s
+
+
+def test_a_model_too_slow_for_any_stride_is_a_clear_error():
+    spec = FeatureSpec()
+    huge = [Layer(0, "CONV_2D", "conv_1x1", (1, 1, 1), (1, 1, 1), macs=10**9, outputs=1)]
+    with pytest.raises(UserError, match=r"nano33ble with tflm cannot keep up with this model at any stride up to 1000 ms"):
+        shortest_sustainable_stride(huge, spec, "nano33ble", "tflm")
+    e = estimate_latency(huge, spec, 100, "nano33ble", "tflm")
+    assert not e.keeps_up and e.shortest_stride_ms is None and e.reason.startswith(
+        "nano33ble with tflm cannot keep up at a stride of 100 ms nor at any up to 1000 ms (")
+
+
+def test_bad_input_is_refused(shipped):
+    spec = FeatureSpec()
+    with pytest.raises(UserError, match="stride 90 ms must be a positive multiple of the hop"):
+        estimate_latency(shipped, spec, 90, "nano33ble", "native")
+    with pytest.raises(UserError, match="unknown board 'uno'"):
+        estimate_latency(shipped, spec, 100, "uno", "native")
+    with pytest.raises(UserError, match="unknown engine 'cmsis'"):
+        estimate_latency(shipped, spec, 100, "nano33ble", "cmsis")
+    with pytest.raises(UserError, match="not a readable .tflite"):
+        model_layers(b"not a model")
+
+
+def test_table_and_report_cover_every_board_and_engine(shipped):
+    spec = FeatureSpec()
+    rows = estimate_table(shipped, spec, 100)
+    assert [(r.board, r.engine) for r in rows] == [(b, e) for b in boards.BOARDS for e in boards.ENGINES]
+    # The ESP32 is estimated slower per instruction but faster per millisecond than the Nano.
+    by = {(r.board, r.engine): r for r in rows}
+    assert by["esp32dev", "tflm"].inference_ms < by["nano33ble", "tflm"].inference_ms
+    assert all(by[b, "native"].inference_ms < by[b, "tflm"].inference_ms for b in boards.BOARDS)
+    rep = latency_report(shipped, spec, 100)
+    assert rep["stride_ms"] == 100 and len(rep["estimates"]) == len(rows)
+    assert {"board", "engine", "feature_ms", "inference_ms", "total_ms", "keeps_up", "shortest_stride_ms"} <= set(rep["estimates"][0])
+
+
+def test_run_report_prints_the_estimate_per_board_and_engine(shipped):
+    from tinykws.evaluate.report import latency_md
+
+    rep = latency_report(shipped, FeatureSpec(), 100)
+    md = "\n".join(latency_md(rep))
+    assert "## Speed on the boards (estimate, 100 ms stride)" in md and "at most 60 % of the stride" in md
+    for e in rep["estimates"]:
+        assert f"| {e['board']} | {e['engine']} | {e['feature_ms']:.1f} ms | {e['inference_ms']:.1f} ms |" in md
+    assert latency_md(None) == []

@@ -1,0 +1,266 @@
+"""How long the board takes per stride: features plus one inference, estimated before anything is built.
+
+Contract: :func:`estimate_latency` takes a model (``.tflite`` bytes), its :class:`~tinykws.spec.FeatureSpec`,
+the recognizer's stride, a board and an engine, and gives a :class:`LatencyEstimate`. A board
+**keeps up** when features + inference take at most :data:`KEEP_UP_FRACTION` of the stride: the
+rest is left for the microphone driver, the serial link and timing jitter, and a board above it
+starts skipping inferences.
+
+The estimate is an instruction count times the board's cycles per instruction
+(:class:`tinykws.export.boards.CpuModel`):
+
+- features: :data:`MFCC_INSTRUCTIONS_PER_FRAME` for each new frame of the stride
+  (``stride_ms / hop_ms`` frames);
+- inference: for each layer (:func:`tinykws.target.tflm.model_layers`), the engine's
+  :data:`OP_COSTS` entry for its kind, ``per_mac * MACs + per_output * outputs + per_op``, plus
+  :data:`INVOKE_INSTRUCTIONS` once.
+
+Instruction counts are Cortex-M4 instructions as QEMU counts them (``-icount shift=0``), built with
+the Nano's flags. They are an estimate, not a measurement: ``tinykws monitor`` prints the board's
+measured ``inf_us`` next to it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from tinykws.errors import UserError
+
+#: A board keeps up when features + inference take at most this share of the stride.
+KEEP_UP_FRACTION = 0.6
+
+#: Cortex-M4 instructions of the streaming MFCC per frame (kws_mfcc_frame: window, 512-point real
+#: FFT, power, 40 mel bands, log, DCT to 10), measured on QEMU at -O2 hard float: 60,299.
+#: The board build (-Os, FPU on) is held to at most 64 k; soft float would be about 833 k.
+MFCC_INSTRUCTIONS_PER_FRAME = 60_299
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """Cortex-M4 instructions of one layer: ``per_mac * MACs + per_output * outputs + per_op``."""
+
+    per_mac: float
+    per_output: float
+    per_op: float
+
+    def instructions(self, macs: int, outputs: int) -> float:
+        return self.per_mac * macs + self.per_output * outputs + self.per_op
+
+
+#: Instructions per layer, by engine and layer kind (see :class:`tinykws.target.tflm.Layer`).
+#:
+#: ``tflm``: TFLM with CMSIS-NN (the pinned library), -Os with the Nano's flags, measured on QEMU
+#: mps2-an386 for the shipped DS-CNN-S (2,656,384 MACs, 9,912,201 instructions per Invoke): first
+#: conv 1.54 M (320,000 MACs, 8,000 outputs), each 1x1 conv 1.31 M (512,000 MACs), each 3x3
+#: depthwise 0.75 M (72,000 MACs), average pool 0.11 M (8,000 inputs), fully connected + softmax
+#: about 5 k. Each figure is split into 15 instructions per output element (arm_nn_requantize,
+#: offset, clamp, store) and the rest per MAC; the remaining 17 k of the measured total is the
+#: interpreter's own work (:data:`INVOKE_INSTRUCTIONS`).
+#:
+#: ``native``: the generated int8 engine (kws_nn, DSP path), estimated from its kernels' design in
+#: kws_nn.h (1x1: int16 weight pairs against four output channels per SMLAD group; depthwise over
+#: a widened int16 row ring; the first conv through im2col and the same pair kernel), until the
+#: per-layer counts of ``python scripts/bench_inference.py`` for the native engine on the shipped
+#: model replace them.
+OP_COSTS: dict[str, dict[str, OpCost]] = {
+    "tflm": {
+        "conv": OpCost(per_mac=4.4375, per_output=15, per_op=0),
+        "conv_1x1": OpCost(per_mac=2.3242, per_output=15, per_op=0),
+        "depthwise": OpCost(per_mac=8.75, per_output=15, per_op=0),
+        "pool": OpCost(per_mac=13.63, per_output=15, per_op=0),
+        "fc": OpCost(per_mac=3.0, per_output=15, per_op=1_500),
+        "softmax": OpCost(per_mac=0, per_output=300, per_op=500),
+        "other": OpCost(per_mac=0, per_output=1, per_op=300),
+    },
+    "native": {
+        "conv": OpCost(per_mac=1.5, per_output=8, per_op=200),
+        "conv_1x1": OpCost(per_mac=1.1, per_output=8, per_op=200),
+        "depthwise": OpCost(per_mac=2.5, per_output=8, per_op=200),
+        "pool": OpCost(per_mac=2.0, per_output=8, per_op=100),
+        "fc": OpCost(per_mac=1.5, per_output=8, per_op=100),
+        "softmax": OpCost(per_mac=0, per_output=300, per_op=200),
+        "other": OpCost(per_mac=0, per_output=0, per_op=20),
+    },
+}
+
+#: Instructions per inference besides the layers (TFLM: the interpreter's Invoke loop; native: the call chain).
+INVOKE_INSTRUCTIONS: dict[str, int] = {"tflm": 17_000, "native": 500}
+
+
+@dataclass(frozen=True)
+class LatencyEstimate:
+    """Estimated time per stride on one board with one engine.
+
+    Attributes
+    ----------
+    board, engine : str
+    stride_ms : int
+        Audio between two inferences.
+    feature_ms : float
+        MFCC of the stride's new frames.
+    inference_ms : float
+        One inference.
+    total_ms : float
+        ``feature_ms + inference_ms``.
+    budget_fraction : float
+        ``total_ms / stride_ms``.
+    keeps_up : bool
+        ``budget_fraction <= KEEP_UP_FRACTION``.
+    shortest_stride_ms : int or None
+        The shortest stride (a multiple of the hop) this board sustains; ``None`` if none up to the clip length.
+    reason : str
+        Empty when it keeps up; otherwise one line saying why not and what to do.
+    feature_instructions, inference_instructions : int
+        The Cortex-M4 instruction counts behind the figures.
+    """
+
+    board: str
+    engine: str
+    stride_ms: int
+    feature_ms: float
+    inference_ms: float
+    total_ms: float
+    budget_fraction: float
+    keeps_up: bool
+    shortest_stride_ms: int | None
+    reason: str
+    feature_instructions: int
+    inference_instructions: int
+
+    def line(self) -> str:
+        """``nano33ble, native: features 5.9 ms + inference 72 ms = 78 ms per 100 ms stride (78 %)``."""
+        return (f"{self.board}, {self.engine}: features {_ms(self.feature_ms)} + inference {_ms(self.inference_ms)} "
+                f"= {_ms(self.total_ms)} per {self.stride_ms} ms stride ({100 * self.budget_fraction:.0f} %)")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("feature_ms", "inference_ms", "total_ms"):
+            d[k] = round(d[k], 2)
+        d["budget_fraction"] = round(d["budget_fraction"], 3)
+        return d
+
+
+def _ms(v: float) -> str:
+    return f"{v:.1f} ms" if v < 10 else f"{v:.0f} ms"
+
+
+def _layers(model) -> list:
+    from tinykws.target.tflm import model_layers
+
+    return model_layers(model) if isinstance(model, (bytes, bytearray)) else list(model)
+
+
+def inference_instructions(model, engine: str) -> int:
+    """Cortex-M4 instructions of one inference of ``model`` (``.tflite`` bytes or its layers) with ``engine``."""
+    from tinykws.export.boards import check_engine
+
+    costs = OP_COSTS[check_engine(engine)]
+    total = INVOKE_INSTRUCTIONS[engine]
+    for l in _layers(model):
+        total += costs.get(l.kind, costs["other"]).instructions(l.macs, l.outputs)
+    return int(round(total))
+
+
+def _cpu(board_name: str):
+    from tinykws.export.boards import board
+
+    b = board(board_name)
+    if b.cpu is None:
+        raise UserError(f"no CPU model for board {b.name}: its speed cannot be estimated")
+    return b.cpu
+
+
+def _check_stride(stride_ms: int, hop_ms: int) -> None:
+    if stride_ms <= 0 or stride_ms % hop_ms:
+        raise UserError(f"stride {stride_ms} ms must be a positive multiple of the hop ({hop_ms} ms)")
+
+
+def _shortest(feature_ms_per_frame: float, inference_ms: float, hop_ms: int, max_stride_ms: int) -> int | None:
+    # features(k frames) + inference <= f * stride  <=>  k * (f * hop - feat_per_frame) >= inference
+    room = KEEP_UP_FRACTION * hop_ms - feature_ms_per_frame
+    if room <= 0:
+        return None
+    k = max(1, math.ceil(inference_ms / room - 1e-9))
+    while k * hop_ms <= max_stride_ms:
+        if k * feature_ms_per_frame + inference_ms <= KEEP_UP_FRACTION * k * hop_ms + 1e-9:
+            return k * hop_ms
+        k += 1
+    return None
+
+
+def estimate_latency(model, spec, stride_ms: int, board: str, engine: str = "native") -> LatencyEstimate:
+    """Features + inference per stride for ``model`` on ``board`` with ``engine``.
+
+    Parameters
+    ----------
+    model : bytes or list of Layer
+        The int8 ``.tflite`` (or :func:`tinykws.target.tflm.model_layers` of it).
+    spec : FeatureSpec
+        The model's features (its ``hop_ms`` sets the frames per stride).
+    stride_ms : int
+        Audio between two inferences, a multiple of ``spec.hop_ms``.
+    board : str
+        A board of :data:`tinykws.export.boards.BOARDS`.
+    engine : str
+        ``"native"`` or ``"tflm"``.
+    """
+    _check_stride(stride_ms, spec.hop_ms)
+    cpu = _cpu(board)
+    layers = _layers(model)
+    n_inf = inference_instructions(layers, engine)
+    frames = stride_ms // spec.hop_ms
+    n_feat = frames * MFCC_INSTRUCTIONS_PER_FRAME
+    feature_ms, inference_ms = cpu.ms(n_feat), cpu.ms(n_inf, nn=True)
+    total = feature_ms + inference_ms
+    fraction = total / stride_ms
+    keeps_up = fraction <= KEEP_UP_FRACTION + 1e-12
+    shortest = _shortest(cpu.ms(MFCC_INSTRUCTIONS_PER_FRAME), inference_ms, spec.hop_ms, spec.clip_ms)
+    reason = ""
+    if not keeps_up:
+        why = (f"(features {_ms(feature_ms)} + inference {_ms(inference_ms)} = {_ms(total)}, {100 * fraction:.0f} % "
+               f"of the stride; at most {100 * KEEP_UP_FRACTION:.0f} % keeps up)")
+        if shortest:
+            advice = ("use the native engine or retrain with a longer stride" if engine == "tflm"
+                      else "retrain with a longer stride or a smaller model")
+            reason = f"stride {stride_ms} ms needs ≥ {shortest} ms on {board} with {engine} {why}; {advice}"
+        else:
+            advice = "use the native engine or a smaller model" if engine == "tflm" else "choose a smaller model"
+            reason = (f"{board} with {engine} cannot keep up at a stride of {stride_ms} ms nor at any up to "
+                      f"{spec.clip_ms} ms {why}; {advice}")
+    return LatencyEstimate(board, engine, stride_ms, feature_ms, inference_ms, total, fraction, keeps_up, shortest,
+                           reason, n_feat, n_inf)
+
+
+def shortest_sustainable_stride(model, spec, board: str, engine: str = "native", *, max_stride_ms: int | None = None) -> int:
+    """The shortest stride, a multiple of ``spec.hop_ms``, at which ``board`` keeps up with ``model``.
+
+    :class:`UserError` when no stride up to ``max_stride_ms`` (default: the clip length) is sustainable.
+    """
+    cpu = _cpu(board)
+    inference_ms = cpu.ms(inference_instructions(_layers(model), engine), nn=True)
+    limit = max_stride_ms or spec.clip_ms
+    s = _shortest(cpu.ms(MFCC_INSTRUCTIONS_PER_FRAME), inference_ms, spec.hop_ms, limit)
+    if s is None:
+        raise UserError(f"{board} with {engine} cannot keep up with this model at any stride up to {limit} ms "
+                        f"(inference alone {_ms(inference_ms)}): choose a smaller model or another engine")
+    return s
+
+
+def estimate_table(model, spec, stride_ms: int, boards=None, engines=None) -> list[LatencyEstimate]:
+    """:func:`estimate_latency` for every board and engine (default: all of them), boards first."""
+    from tinykws.export.boards import BOARDS, ENGINES
+
+    layers = _layers(model)
+    return [estimate_latency(layers, spec, stride_ms, b, e) for b in (boards or list(BOARDS)) for e in (engines or ENGINES)]
+
+
+def run_estimates(run, boards=None, engines=None, stride_ms: int | None = None) -> list[LatencyEstimate]:
+    """:func:`estimate_table` for a loaded run (:func:`tinykws.run.load_run`), at its recognizer's stride."""
+    return estimate_table(run.tflite_bytes, run.spec, stride_ms or run.recognizer.stride_ms, boards, engines)
+
+
+def latency_report(tflite: bytes, spec, stride_ms: int) -> dict:
+    """The ``latency`` section of a run's ``report.json``: every board and engine at the run's stride."""
+    rows = [e.to_dict() for e in estimate_table(tflite, spec, stride_ms)]
+    return {"stride_ms": stride_ms, "keep_up_fraction": KEEP_UP_FRACTION, "estimates": rows}
