@@ -1,7 +1,8 @@
 // tinykws firmware entry point: wiring, plus the LED timer and the detection hook. The board port
 // (ports/<board>/, implementing kws_port.h) supplies audio, the clock, serial bytes and the LED;
-// tflm_engine.cpp runs the model; the portable core in lib/kws_core does everything else (features,
-// recognizer, protocol, command line assembly). The model comes from the include path
+// the inference engine (kws_engine.h: native_engine.c, or tflm_engine.cpp with -DKWS_ENGINE_TFLM)
+// runs the model; the portable core in lib/kws_core does everything else (features, recognizer,
+// protocol, command line assembly). The model comes from the include path
 // (kws_model_data.cpp says why).
 //
 // Arduino.h declares setup() and loop() with the linkage the Arduino core's startup code expects.
@@ -10,9 +11,9 @@
 
 #include "kws_app.h"
 #include "kws_cmdline.h"
+#include "kws_engine.h"
 #include "kws_model.h"
 #include "kws_port.h"
-#include "tflm_engine.h"
 
 namespace {
 const uint32_t kLedOnUs = 500000;  // the LED stays on this long after a detection
@@ -71,7 +72,7 @@ void setup() {
     cfg.identity.model_hash = KWS_MODEL_HASH;
     cfg.identity.spec_hash = KWS_SPEC_HASH;
     cfg.identity.labels_csv = KWS_MODEL_LABELS_CSV;
-    cfg.identity.arena_used = (uint32_t)kws_engine_arena_used();
+    cfg.identity.arena_used = (uint32_t)kws_engine_ram_used();
     cfg.identity.arena_size = engine_ok ? KWS_MODEL_ARENA_BYTES : 0;  // protocol: 0/0 when allocation failed
     cfg.identity.mic = kws_port_mic_name();
     cfg.identity.sample_rate = KWS_SAMPLE_RATE;

@@ -1,9 +1,16 @@
-// TFLM glue: see tflm_engine.h. Only the ops the exported model needs are registered (a
-// MicroMutableOpResolver sized by the export), and the arena size comes from the export
-// (the host-measured minimum plus a margin), so neither can silently drift from the model.
-#include "tflm_engine.h"
+// The TensorFlow Lite Micro engine (kws_engine.h), built only with -DKWS_ENGINE_TFLM (the default
+// engine is native_engine.c). kws_engine_begin loads kws_model_data, checks its schema version,
+// registers exactly the ops the export listed (KWS_MODEL_OPS), checks that every op the model uses
+// is registered, allocates the KWS_MODEL_ARENA_BYTES arena and checks the input/output tensors
+// against the feature spec and the labels. Only the ops the exported model needs are registered (a
+// MicroMutableOpResolver sized by the export), and the arena size comes from the export (the
+// host-measured minimum plus a margin), so neither can silently drift from the model.
+#ifdef KWS_ENGINE_TFLM
+
+#include "kws_engine.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <Chirale_TensorFlowLite.h>
@@ -15,8 +22,21 @@
 #include "tensorflow/lite/schema/schema_generated.h"
 #include "tensorflow/lite/schema/schema_utils.h"
 
+// On the ESP32 a large static array competes with the static DRAM segment the linker has
+// (and can fail the link); an arena above 64 KiB comes from the heap at begin instead.
+#if defined(ARDUINO_ARCH_ESP32) && KWS_MODEL_ARENA_BYTES > 65536
+#define KWS_ARENA_ON_HEAP 1
+#include <esp_heap_caps.h>
+#else
+#define KWS_ARENA_ON_HEAP 0
+#endif
+
 namespace {
+#if KWS_ARENA_ON_HEAP
+uint8_t *tensor_arena = nullptr;  // 16-byte aligned, inside a heap block 15 bytes larger
+#else
 alignas(16) uint8_t tensor_arena[KWS_MODEL_ARENA_BYTES];
+#endif
 tflite::MicroMutableOpResolver<KWS_MODEL_NUM_OPS> resolver;
 tflite::MicroInterpreter *interpreter = nullptr;
 TfLiteTensor *input = nullptr;
@@ -65,6 +85,19 @@ bool kws_engine_begin(const char **error, const char **detail) {
         *detail = detail_buf;
         return false;
     }
+#if KWS_ARENA_ON_HEAP
+    if (tensor_arena == nullptr) {
+        void *block = heap_caps_malloc(KWS_MODEL_ARENA_BYTES + 15, MALLOC_CAP_8BIT);
+        if (block == nullptr) {
+            *error = "arena";
+            snprintf(detail_buf, sizeof(detail_buf), "could not allocate the %u-byte arena from the heap",
+                     (unsigned)KWS_MODEL_ARENA_BYTES);
+            *detail = detail_buf;
+            return false;
+        }
+        tensor_arena = (uint8_t *)(((uintptr_t)block + 15u) & ~(uintptr_t)15u);
+    }
+#endif
     static tflite::MicroInterpreter static_interpreter(model, resolver, tensor_arena, KWS_MODEL_ARENA_BYTES);
     if (static_interpreter.AllocateTensors() != kTfLiteOk) {
         *error = "arena";
@@ -87,7 +120,11 @@ bool kws_engine_begin(const char **error, const char **detail) {
     return true;
 }
 
-size_t kws_engine_arena_used() { return interpreter ? interpreter->arena_used_bytes() : 0; }
+size_t kws_engine_ram_used(void) { return interpreter ? interpreter->arena_used_bytes() : 0; }
+
+const char *kws_engine_name(void) { return "tflm"; }
+
+uint32_t kws_engine_weights_crc32(void) { return 0; }
 
 int kws_engine_invoke(const int8_t *in, int8_t *out) {
     if (interpreter == nullptr) return 1;
@@ -96,3 +133,5 @@ int kws_engine_invoke(const int8_t *in, int8_t *out) {
     memcpy(out, output->data.int8, output->bytes);
     return 0;
 }
+
+#endif  // KWS_ENGINE_TFLM

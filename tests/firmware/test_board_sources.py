@@ -82,7 +82,7 @@ def test_esp32_port_against_the_standin_headers(std):
 def test_ports_implement_every_port_function_and_nothing_else():
     header = (CORE_INC / "kws_port.h").read_text()
     declared = set(re.findall(r"^[a-z_ 0-9]+?\**(kws_port_[a-z_]+)\(", header, re.M))
-    assert len(declared) == 10, declared
+    assert len(declared) == 11, declared
     for port in ("nano33ble/port_nano33ble.cpp", "esp32dev/port_esp32dev.cpp"):
         text = (FW / "ports" / port).read_text()
         defined = set(re.findall(r"^[a-z_ 0-9]+?\**(kws_port_[a-z_]+)\([^;]*\{", text, re.M))
@@ -125,6 +125,7 @@ size_t kws_port_read_serial(char *buf, size_t max) {
 }
 uint32_t kws_port_take_dropped(void) { return 0; }
 uint32_t kws_port_take_overflows(void) { return 0; }
+uint32_t kws_port_take_tx_dropped(void) { return 0; }
 void kws_port_set_led(int on) {
     if (on != led) printf("LED %d %u\n", on, (unsigned)now_us);
     led = on;
@@ -141,9 +142,11 @@ int main(void) {
 FAKE_ENGINE_CPP = r"""
 #include <string.h>
 #include "kws_model.h"
-#include "tflm_engine.h"
+#include "kws_engine.h"
 bool kws_engine_begin(const char **, const char **) { return true; }
-size_t kws_engine_arena_used() { return 1234; }
+size_t kws_engine_ram_used(void) { return 1234; }
+const char *kws_engine_name(void) { return "fake"; }
+uint32_t kws_engine_weights_crc32(void) { return 0x1234abcdu; }
 int kws_engine_invoke(const int8_t *, int8_t *out) {
     memset(out, -128, KWS_MODEL_NUM_LABELS);
     out[0] = 127;

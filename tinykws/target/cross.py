@@ -58,8 +58,12 @@ def _audio_header(pcm: np.ndarray) -> str:
             + ",\n".join(rows) + "\n};\n")
 
 
-def build_selftest(pcm: np.ndarray, out_dir: Path, *, spec: FeatureSpec | None = None, bench: bool = False) -> Path:
-    """Cross-compile the self-test image with ``pcm`` embedded; returns the ELF path."""
+def build_selftest(pcm: np.ndarray, out_dir: Path, *, spec: FeatureSpec | None = None, bench: bool = False,
+                   flags: list[str] | None = None) -> Path:
+    """Cross-compile the self-test image with ``pcm`` embedded; returns the ELF path.
+
+    ``flags``: compiler flags to use instead of :data:`ARM_FLAGS` (e.g. a board's), linked for QEMU.
+    """
     from tinykws.export.spec_header import render_spec_header
 
     core = core_source_dir()
@@ -72,7 +76,8 @@ def build_selftest(pcm: np.ndarray, out_dir: Path, *, spec: FeatureSpec | None =
         shutil.copy(h, inc / h.name)
     (inc / "kws_feature_spec.h").write_text(render_spec_header(spec or FeatureSpec()))
     elf = out_dir / ("bench.elf" if bench else "selftest.elf")
-    cmd = ["arm-none-eabi-gcc", *ARM_FLAGS, *(["-DKWS_SELFTEST_BENCH"] if bench else []), "-I", str(inc), "-I", str(out_dir),
+    cc_flags = ARM_FLAGS if flags is None else [*flags, "-std=c99", *QEMU_LINK_FLAGS]
+    cmd = ["arm-none-eabi-gcc", *cc_flags, *(["-DKWS_SELFTEST_BENCH"] if bench else []), "-I", str(inc), "-I", str(out_dir),
            "-T", str(qemu_dir / "link.ld"), str(qemu_dir / "startup.c"), str(qemu_dir / "selftest.c"),
            *[str(p) for p in sorted((core / "src").glob("*.c"))], "-lm", "-o", str(elf)]
     p = subprocess.run(cmd, capture_output=True, text=True)
@@ -101,10 +106,10 @@ def mfcc_on_qemu(pcm: np.ndarray, spec: FeatureSpec | None = None) -> np.ndarray
     return bits.view(np.float32).reshape(len(rows), -1)
 
 
-def instructions_per_frame(pcm: np.ndarray, spec: FeatureSpec | None = None) -> dict:
+def instructions_per_frame(pcm: np.ndarray, spec: FeatureSpec | None = None, flags: list[str] | None = None) -> dict:
     """QEMU ``-icount`` instruction count per MFCC frame (SysTick, calibrated against a known loop)."""
     with tempfile.TemporaryDirectory() as d:
-        out = run_qemu(build_selftest(pcm, Path(d), spec=spec, bench=True), icount=True)
+        out = run_qemu(build_selftest(pcm, Path(d), spec=spec, bench=True, flags=flags), icount=True)
     vals = {}
     for line in out.splitlines():
         parts = line.split()
@@ -115,3 +120,89 @@ def instructions_per_frame(pcm: np.ndarray, spec: FeatureSpec | None = None) -> 
     insn_per_tick = vals["cal_insns"] / vals["cal_ticks"]
     per_frame = vals["ticks"] * insn_per_tick / vals["frames"]
     return {"frames": vals["frames"], "instructions_per_tick": insn_per_tick, "instructions_per_frame": per_frame}
+
+
+# --- the native inference engine on the emulated Cortex-M4 -----------------------------------
+
+#: Linking for QEMU: semihosting newlib, our own start-up, unused sections dropped.
+QEMU_LINK_FLAGS = ["--specs=rdimon.specs", "-nostartfiles", "-Wl,--gc-sections"]
+
+
+def _windows_header(windows: np.ndarray) -> str:
+    w = np.asarray(windows, np.int8).reshape(len(windows), -1)
+    rows = []
+    for x in w:
+        rows.append("    {" + ", ".join(str(int(v)) for v in x) + "},")
+    return ("/* Generated for the QEMU engine image; not committed. */\n#include <stdint.h>\n"
+            f"#define ENGINE_WINDOWS {len(w)}u\n"
+            f"static const int8_t engine_windows[ENGINE_WINDOWS][{w.shape[1]}] = {{\n" + "\n".join(rows) + "\n};\n")
+
+
+def build_engine_image(header: str, windows: np.ndarray, out_dir: Path, *, flags: list[str], portable: bool = False) -> Path:
+    """Cross-compile the engine image (kws_nn + ``header`` as kws_net_model.h + ``windows``); returns the ELF.
+
+    ``flags`` are the compiler flags of the board build (e.g. the Nano's ``-mcpu=cortex-m4 ... -Os``);
+    ``portable`` adds ``-DKWS_NN_PORTABLE`` (the plain C kernels instead of the DSP ones).
+    """
+    from tinykws.target.native_engine import nn_source_dir
+
+    nn = nn_source_dir()
+    qemu_dir = qemu_source_dir()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "kws_net_model.h").write_text(header)
+    (out_dir / "engine_windows.h").write_text(_windows_header(windows))
+    elf = out_dir / ("engine_portable.elf" if portable else "engine_dsp.elf")
+    cmd = ["arm-none-eabi-gcc", *flags, "-std=c99", "-Wall", "-Wextra", "-Werror", *(["-DKWS_NN_PORTABLE"] if portable else []), *QEMU_LINK_FLAGS,
+           "-I", str(nn / "include"), "-I", str(nn / "src"), "-I", str(out_dir), "-T", str(qemu_dir / "link.ld"),
+           str(qemu_dir / "startup.c"), str(qemu_dir / "engine_bench.c"), *[str(p) for p in sorted((nn / "src").glob("*.c"))],
+           "-o", str(elf)]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"cross build failed:\n{' '.join(cmd)}\n{p.stderr}")
+    return elf
+
+
+def run_engine_image(elf: Path, *, timeout_s: float = 600) -> dict:
+    """Run an engine image under ``-icount shift=0``; its outputs and instruction counts.
+
+    Returns ``dsp`` (the path it was built with), ``weights_crc32``, ``scores`` [n, labels] int8,
+    ``layer_crc32`` [n, layers], ``instructions`` [n] per call and ``layer_instructions`` [n, layers].
+    """
+    out = run_qemu(elf, icount=True, timeout_s=timeout_s)
+    if "END" not in out:
+        raise RuntimeError(f"engine image did not finish: {out[-300:]}")
+    ticks, layer_ticks, scores, crcs = [], [], [], []
+    res: dict = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if not parts:
+            continue
+        if parts[0] == "dsp":
+            res["dsp"], res["weights_crc32"] = bool(int(parts[1])), int(parts[3], 16)
+        elif parts[0] == "W":
+            ticks.append(int(parts[2]))
+            layer_ticks.append([int(v) for v in parts[3:]])
+        elif parts[0] == "O":
+            scores.append(np.frombuffer(bytes.fromhex(parts[2]), np.int8))
+        elif parts[0] == "L":
+            crcs.append([int(v, 16) for v in parts[2:]])
+        elif parts[0] == "calibration_ticks":
+            res["instructions_per_tick"] = 400000 / int(parts[1])
+    k = res["instructions_per_tick"]
+    res["scores"] = np.stack(scores)
+    res["layer_crc32"] = np.array(crcs, np.uint64)
+    res["instructions"] = np.array(ticks, np.float64) * k
+    res["layer_instructions"] = np.array(layer_ticks, np.float64) * k
+    return res
+
+
+def elf_symbol_sizes(elf: Path) -> dict[str, tuple[str, int]]:
+    """``{symbol: (section type letter, size in bytes)}`` from ``arm-none-eabi-nm``."""
+    p = subprocess.run(["arm-none-eabi-nm", "-S", "--size-sort", str(elf)], capture_output=True, text=True, check=True)
+    sizes = {}
+    for line in p.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            sizes[parts[3]] = (parts[2], int(parts[1], 16))
+    return sizes

@@ -1,0 +1,42 @@
+/*
+ * kws_engine.h - the inference engine the application calls: one int8 window in, int8 scores out.
+ *
+ * Two implementations, chosen at build time:
+ *   native_engine.c   (default) tinykws's own kernels (lib/kws_nn) running the generated
+ *                     kws_net_model.h of the model folder: no interpreter, a static memory plan;
+ *   tflm_engine.cpp   TensorFlow Lite Micro, when the build defines KWS_ENGINE_TFLM.
+ * Both compute the same scores bit for bit (the host tests check the native engine against TFLM).
+ *
+ * kws_engine_begin checks the model (and, for the native engine, recomputes the weights' CRC-32
+ * over flash) and prepares the engine. On failure it returns false with *error set to a protocol
+ * error code (docs/protocol.md: "model_version", "op_missing", "arena", "bad_arg", "weights_crc")
+ * and *detail to a short message for the ERR line; the application keeps running without inference.
+ *
+ * kws_engine_invoke reads KWS_N_FRAMES * KWS_N_MFCC int8 values and writes KWS_MODEL_NUM_LABELS
+ * int8 scores; returns 0 on success. kws_engine_ram_used is the RAM the engine's working memory
+ * takes (TFLM: the arena bytes used after allocation; native: activations + scratch), 0 before a
+ * successful begin. kws_engine_name is "native" or "tflm"; kws_engine_weights_crc32 is the
+ * weights' CRC-32 the native engine checked at boot (0 for TFLM).
+ */
+#ifndef KWS_ENGINE_H
+#define KWS_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+bool kws_engine_begin(const char **error, const char **detail);
+size_t kws_engine_ram_used(void);
+int kws_engine_invoke(const int8_t *input, int8_t *output);
+const char *kws_engine_name(void);
+uint32_t kws_engine_weights_crc32(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

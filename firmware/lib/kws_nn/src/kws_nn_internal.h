@@ -1,0 +1,100 @@
+/*
+ * kws_nn_internal.h - arithmetic shared by the kernels: TFLite's requantization, the choice of
+ * code path, and the DSP intrinsics (or their C equivalents with -DKWS_NN_EMULATE_DSP).
+ *
+ * Requantization. TFLM computes out = zp + RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(
+ * acc << ls, mult), rs): two roundings, both half away from zero. The DSP path uses a cheaper form
+ * that the generator enables per layer (fast_add != NULL) only where it is provably identical:
+ *   h = SMMULR(2 * acc, mult) is exactly SaturatingRoundingDoublingHighMul(acc, mult): with
+ *     mult in (0, 2^31) the product never saturates, and for a negative product the gemmlowp
+ *     nudge (1 - 2^30, then truncation) equals floor((acc * mult + 2^30) / 2^31);
+ *   (h + 2^(rs-1)) >> rs equals RoundingDivideByPOT(h, rs) for h >= 0; for h < 0 both are <= 0,
+ *     so after adding zp both clamp to act_min, which the generator requires to be >= zp (ReLU);
+ *   SMMLAR adds fast_add = 2^(rs-1) + (zp << rs) in the same instruction, and the generator
+ *     bounded |acc| so that neither 2 * acc nor h + fast_add overflows.
+ */
+#ifndef KWS_NN_INTERNAL_H
+#define KWS_NN_INTERNAL_H
+
+#include <stdint.h>
+
+#include "kws_nn.h"
+
+#if defined(KWS_NN_PORTABLE)
+#define KWS_NN_DSP 0
+#elif defined(__ARM_FEATURE_DSP)
+#define KWS_NN_DSP 1
+#include <arm_acle.h>
+static inline int32_t kws_smlad(uint32_t x, uint32_t y, int32_t acc) { return __smlad(x, y, acc); }
+static inline uint32_t kws_sxtb16(uint32_t x) { return __sxtb16(x); }
+/* Bytes 1 and 3 sign-extended: one SXTB16 with its free rotation. */
+static inline uint32_t kws_sxtb16_ror8(uint32_t x) { return __sxtb16((x >> 8) | (x << 24)); }
+static inline int32_t kws_smmlar(int32_t a, int32_t b, int32_t acc) {
+    int32_t r;
+    __asm("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+#define kws_ssat8(x) __ssat((x), 8)
+static inline uint32_t kws_sadd16(uint32_t x, uint32_t y) { return (uint32_t)__sadd16((int16x2_t)x, (int16x2_t)y); }
+#elif defined(KWS_NN_EMULATE_DSP)
+#define KWS_NN_DSP 1
+static inline int32_t kws_smlad(uint32_t x, uint32_t y, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)((int32_t)(int16_t)x * (int16_t)y) +
+                     (uint32_t)((int32_t)(int16_t)(x >> 16) * (int16_t)(y >> 16)));
+}
+static inline uint32_t kws_sxtb16(uint32_t x) {
+    return (uint32_t)(uint16_t)(int16_t)(int8_t)x | ((uint32_t)(uint16_t)(int16_t)(int8_t)(x >> 16) << 16);
+}
+static inline uint32_t kws_sxtb16_ror8(uint32_t x) { return kws_sxtb16((x >> 8) | (x << 24)); }
+static inline int32_t kws_smmlar(int32_t a, int32_t b, int32_t acc) {
+    return (int32_t)((((int64_t)acc * 4294967296LL) + (int64_t)a * b + 0x80000000LL) >> 32);
+}
+static inline int32_t kws_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+static inline uint32_t kws_sadd16(uint32_t x, uint32_t y) {
+    return (uint32_t)(uint16_t)((int16_t)x + (int16_t)y) | ((uint32_t)(uint16_t)((int16_t)(x >> 16) + (int16_t)(y >> 16)) << 16);
+}
+#else
+#define KWS_NN_DSP 0
+#endif
+
+/* gemmlowp's SaturatingRoundingDoublingHighMul. */
+static inline int32_t kws_srdhm(int32_t a, int32_t b) {
+    if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+    int64_t ab = (int64_t)a * b;
+    int64_t nudge = ab >= 0 ? (1LL << 30) : (1LL - (1LL << 30));
+    return (int32_t)((ab + nudge) / (1LL << 31));
+}
+
+/* gemmlowp's RoundingDivideByPOT: round half away from zero. */
+static inline int32_t kws_rdbpot(int32_t x, int exponent) {
+    int32_t mask = (int32_t)((1LL << exponent) - 1);
+    int32_t remainder = x & mask;
+    int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+static inline int32_t kws_mbqm(int32_t acc, int32_t mult, int32_t shift) {
+    int32_t ls = shift > 0 ? shift : 0;
+    int32_t rs = shift > 0 ? 0 : -shift;
+    return kws_rdbpot(kws_srdhm((int32_t)((uint32_t)acc << ls), mult), rs);
+}
+
+/* The reference output of channel c for accumulator acc (bias already included). */
+static inline int8_t kws_requant_ref(const kws_nn_quant_t *q, int c, int32_t acc) {
+    int32_t v = kws_mbqm(acc, q->mult[c], q->shift[c]) + q->out_zp;
+    if (v < q->act_min) v = q->act_min;
+    if (v > q->act_max) v = q->act_max;
+    return (int8_t)v;
+}
+
+#if KWS_NN_DSP
+/* The same value in 4-5 instructions; only where the generator set fast_add (see above). */
+static inline int8_t kws_requant_fast(int32_t acc, int32_t mult, int32_t add, int32_t rs, int32_t amin, int32_t amax) {
+    int32_t v = kws_ssat8(kws_smmlar(acc + acc, mult, add) >> rs);
+    if (v < amin) v = amin;
+    if (v > amax) v = amax;
+    return (int8_t)v;
+}
+#endif
+
+#endif

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Instructions, RAM and flash of one inference with the native engine on an emulated Cortex-M4.
+
+    python scripts/bench_inference.py [MODEL_DIR] [--windows N] [--tflm TFLM_TREE]
+
+MODEL_DIR is a model folder (default: firmware/model, the shipped model). The script builds two
+QEMU mps2-an386 images with Debian's arm-none-eabi-gcc and the Nano 33 BLE's compiler flags: the
+engine's DSP path and its portable path. Each runs kws_net_invoke on the same windows (tones,
+chirps and noise through the firmware's C MFCC, quantized with the model's input scale) under
+`-icount shift=0`, so SysTick ticks are instructions. It prints a table per layer (mean over the
+windows) with the portable/DSP ratio measured in this run, checks every window's scores and every
+layer's output against the tflite-micro interpreter (bit_exact), reads RAM and flash from the ELF,
+and measures the C MFCC per frame with the same flags. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# TODO: read these from the board flags file once it is committed (firmware/board_flags/).
+BOARD_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=softfp", "-mfpu=fpv4-sp-d16", "-Os", "-ffunction-sections",
+               "-fdata-sections", "-fno-exceptions"]
+SR = 16000
+
+
+def test_audio(n: int, seed: int = 0) -> np.ndarray:
+    """n one-second clips: tones, chirps and noise at several levels (int16)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(SR) / SR
+    clips = []
+    for i in range(n):
+        kind = i % 3
+        if kind == 0:
+            y = np.sin(2 * np.pi * rng.uniform(150, 3500) * t) * rng.uniform(0.05, 0.7)
+        elif kind == 1:
+            f0, f1 = rng.uniform(200, 3000, 2)
+            env = np.sin(np.pi * np.clip((t - 0.25) / 0.5, 0, 1)) ** 2
+            y = np.sin(2 * np.pi * (f0 * t + (f1 - f0) * t**2 / 2)) * env * rng.uniform(0.1, 0.8)
+        else:
+            y = rng.normal(0, rng.uniform(0.005, 0.2), SR)
+        y = y + rng.normal(0, 0.003, SR)
+        clips.append(np.clip(y * 32767, -32768, 32767).astype(np.int16))
+    return np.stack(clips)
+
+
+def windows_from_c_mfcc(audio: np.ndarray, scale: float, zero_point: int, spec) -> np.ndarray:
+    from tinykws.target.native import StreamingMfcc, quantize_window
+
+    out = []
+    for clip in audio:
+        frames = StreamingMfcc(spec).push(clip)[-spec.n_frames :]
+        out.append(quantize_window(frames, scale, zero_point, spec).reshape(-1))
+    return np.stack(out).astype(np.int8)
+
+
+def engine_sizes(elf: Path, header_symbols: set[str], kernel_symbols: set[str]) -> dict:
+    from tinykws.target.cross import elf_symbol_sizes
+
+    sizes = elf_symbol_sizes(elf)
+    flash = sum(sz for name, (kind, sz) in sizes.items()
+                if kind in "TtRr" and (name in kernel_symbols or name.startswith("kws_net_") or name in header_symbols))
+    ram = sum(sz for name, (kind, sz) in sizes.items() if kind in "BbDd" and name.startswith("kws_net_"))
+    return {"flash_bytes": flash, "ram_bytes": ram, "arena_bytes": sizes.get("kws_net_arena", ("", 0))[1],
+            "scratch_bytes": sizes.get("kws_net_scratch", ("", 0))[1]}
+
+
+def kernel_symbol_names(flags: list[str]) -> set[str]:
+    """Functions defined by the kws_nn sources (static helpers included)."""
+    import subprocess
+
+    from tinykws.target.native_engine import nn_source_dir
+
+    nn = nn_source_dir()
+    names: set[str] = set()
+    with tempfile.TemporaryDirectory() as d:
+        for src in sorted((nn / "src").glob("*.c")):
+            obj = Path(d) / (src.stem + ".o")
+            subprocess.run(["arm-none-eabi-gcc", *flags, "-std=c99", "-I", str(nn / "include"), "-c", str(src), "-o", str(obj)],
+                           check=True, capture_output=True)
+            p = subprocess.run(["arm-none-eabi-nm", str(obj)], capture_output=True, text=True, check=True)
+            names |= {l.split()[-1] for l in p.stdout.splitlines() if len(l.split()) == 3 and l.split()[1] in "Tt"}
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model_dir", nargs="?", default=str(ROOT / "firmware" / "model"))
+    ap.add_argument("--windows", type=int, default=24, help="windows to measure (at least 20)")
+    ap.add_argument("--tflm", metavar="DIR", help="a TFLM + CMSIS-NN source tree to measure as well (not implemented)")
+    args = ap.parse_args(argv)
+
+    from tinykws.export.carray import parse_c_array
+    from tinykws.export.native import native_model_info, render_native_model
+    from tinykws.io import sha256_bytes
+    from tinykws.model.quantize import tflite_io_quantization
+    from tinykws.spec import FeatureSpec
+    from tinykws.target.cross import build_engine_image, instructions_per_frame, run_engine_image, toolchain_missing
+    from tinykws.target.native_engine import TflmLayers
+
+    missing = toolchain_missing()
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
+    model_dir = Path(args.model_dir)
+    tflite = parse_c_array((model_dir / "kws_model.cc").read_text())
+    meta = json.loads((model_dir / "model.json").read_text()) if (model_dir / "model.json").is_file() else {}
+    header_path = model_dir / "kws_net_model.h"
+    header = header_path.read_text() if header_path.is_file() else render_native_model(tflite, name=meta.get("name", "model"))
+    if f'KWS_NET_MODEL_HASH "{sha256_bytes(tflite)}"' not in header:
+        print(f"error: {header_path} was not generated from this kws_model.cc: re-export", file=sys.stderr)
+        return 2
+    info = native_model_info(tflite)
+    spec = FeatureSpec()
+    q = tflite_io_quantization(tflite)
+    n = max(20, args.windows)
+    windows = windows_from_c_mfcc(test_audio(n), q["input_scale"], q["input_zero_point"], spec)
+
+    # The reference: TFLM's scores and every layer's output (as CRC-32, like the image prints).
+    ref = TflmLayers(tflite)
+    tensors = [l["tensor"] for l in info["layers"]]
+    ref_scores, ref_crcs = [], []
+    for x in windows:
+        out, layers = ref.run(x, tensors)
+        ref_scores.append(out.astype(np.int8))
+        ref_crcs.append([zlib.crc32(layers[t].astype(np.int8).tobytes()) for t in tensors])
+    ref_scores, ref_crcs = np.stack(ref_scores), np.array(ref_crcs, np.uint64)
+
+    results = {}
+    with tempfile.TemporaryDirectory() as d:
+        for path in ("dsp", "portable"):
+            elf = build_engine_image(header, windows, Path(d) / path, flags=BOARD_FLAGS, portable=path == "portable")
+            r = run_engine_image(elf)
+            r["exact"] = bool(np.array_equal(r["scores"], ref_scores) and np.array_equal(r["layer_crc32"], ref_crcs))
+            r["sizes"] = engine_sizes(elf, set(), kernel_symbol_names(BOARD_FLAGS + (["-DKWS_NN_PORTABLE"] if path == "portable" else [])))
+            results[path] = r
+    pcm = test_audio(2, seed=9).reshape(-1)
+    mfcc = instructions_per_frame(pcm, spec, flags=BOARD_FLAGS)["instructions_per_frame"]
+
+    dsp, port = results["dsp"], results["portable"]
+    print(f"model {model_dir} sha256 {sha256_bytes(tflite)[:16]}..., {info['macs']:,} MACs, {n} windows, flags: "
+          + " ".join(BOARD_FLAGS))
+    print(f"{'layer':<6}{'op':<20}{'kernel':<11}{'MACs':>10}{'DSP instr':>12}{'instr/MAC':>10}{'portable':>12}{'ratio':>7}")
+    per_layer = []
+    for i, l in enumerate(info["layers"]):
+        di, pi = float(dsp["layer_instructions"][:, i].mean()), float(port["layer_instructions"][:, i].mean())
+        ipm = f"{di / l['macs']:.2f}" if l["macs"] else "-"
+        print(f"{i:<6}{l['op']:<20}{l['kernel']:<11}{l['macs']:>10,}{di:>12,.0f}{ipm:>10}{pi:>12,.0f}{pi / di:>7.2f}")
+        per_layer.append({"op": l["op"], "kernel": l["kernel"], "macs": l["macs"], "instructions": round(di),
+                          "portable_instructions": round(pi)})
+    dt, pt = float(dsp["instructions"].mean()), float(port["instructions"].mean())
+    print(f"{'total':<37}{info['macs']:>10,}{dt:>12,.0f}{dt / info['macs']:>10.2f}{pt:>12,.0f}{pt / dt:>7.2f}")
+    s = dsp["sizes"]
+    print(f"RAM {s['ram_bytes']:,} B (activations {s['arena_bytes']:,} + scratch {s['scratch_bytes']:,}; the generator says "
+          f"{info['ram_bytes']:,}); flash {s['flash_bytes']:,} B (kernels + model data, DSP image); "
+          f"MFCC {mfcc:,.0f} instructions per frame")
+    bit_exact = dsp["exact"] and port["exact"]
+    print(f"bit exact with tflite-micro on every window and layer: DSP {dsp['exact']}, portable {port['exact']}")
+    if args.tflm:
+        print("--tflm: measuring TFLM + CMSIS-NN is not implemented yet; tflm_instructions is null")
+    print(json.dumps({
+        "model_sha256": sha256_bytes(tflite),
+        "model_macs": info["macs"],
+        "native_instructions": round(dt),
+        "native_portable_instructions": round(pt),
+        "native_ram_bytes": s["ram_bytes"],
+        "native_flash_bytes": s["flash_bytes"],
+        "mfcc_frame_instructions": round(mfcc),
+        "tflm_instructions": None,
+        "per_layer": per_layer,
+        "flags": BOARD_FLAGS,
+        "bit_exact": bit_exact,
+    }))
+    return 0 if bit_exact else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The native engine's real Cortex-M4 code (DSP and portable paths, the board's flags) under QEMU equals TFLM.
+
+The images print every window's scores and a CRC-32 of every layer's output; both are compared
+with the tflite-micro interpreter's, for the shipped model and for every architecture with random
+weights.
+"""
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinykws.target.cross import toolchain_missing
+
+pytestmark = pytest.mark.skipif(toolchain_missing() is not None, reason=str(toolchain_missing()))
+
+BOARD_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=softfp", "-mfpu=fpv4-sp-d16", "-Os", "-ffunction-sections",
+               "-fdata-sections", "-fno-exceptions"]
+
+
+def check_on_qemu(tflite: bytes, windows: np.ndarray, tmp_path: Path) -> None:
+    from tinykws.export.native import native_model_info, render_native_model
+    from tinykws.target.cross import build_engine_image, run_engine_image
+    from tinykws.target.native_engine import TflmLayers
+
+    info = native_model_info(tflite)
+    tensors = [l["tensor"] for l in info["layers"]]
+    ref = TflmLayers(tflite)
+    want_scores, want_crcs = [], []
+    for x in windows:
+        out, layers = ref.run(x, tensors)
+        want_scores.append(out.astype(np.int8))
+        want_crcs.append([zlib.crc32(layers[t].astype(np.int8).tobytes()) for t in tensors])
+    header = render_native_model(tflite)
+    for portable in (False, True):
+        r = run_engine_image(build_engine_image(header, windows, tmp_path / str(portable), flags=BOARD_FLAGS,
+                                                portable=portable))
+        assert r["dsp"] == (not portable)
+        assert r["weights_crc32"] == int(info["weights_crc32"], 16)
+        for i in range(len(windows)):
+            bad = [l for l, (a, b) in enumerate(zip(r["layer_crc32"][i], want_crcs[i])) if a != b]
+            assert not bad, f"{'portable' if portable else 'DSP'} path, window {i}: layers {bad} differ from TFLM"
+        np.testing.assert_array_equal(r["scores"], np.stack(want_scores))
+
+
+def test_shipped_model_on_cortex_m4(tmp_path):
+    from tests.export.test_native_engine import quantized, shipped_model, tone_clips
+    from tinykws.features import compute_mfcc
+    from tinykws.spec import FeatureSpec
+
+    tflite = shipped_model()
+    rng = np.random.default_rng(11)
+    windows = np.concatenate([rng.integers(-128, 128, (4, 490)).astype(np.int8),
+                              quantized(compute_mfcc(tone_clips(8, seed=12), FeatureSpec()), tflite).reshape(8, -1)])
+    check_on_qemu(tflite, windows, tmp_path)
+
+
+@pytest.mark.parametrize("arch", ["ds-cnn-xs", "tiny-conv"])
+def test_random_architectures_on_cortex_m4(arch, tmp_path):
+    from tests.export.test_native_engine import quantized, random_int8_model, tone_clips
+    from tinykws.features import compute_mfcc
+    from tinykws.spec import FeatureSpec
+
+    feats = compute_mfcc(tone_clips(16, seed=13), FeatureSpec()).astype(np.float32)
+    tflite = random_int8_model(arch, feats, seed=2)
+    rng = np.random.default_rng(3)
+    windows = np.concatenate([rng.integers(-128, 128, (4, 490)).astype(np.int8), quantized(feats[:6], tflite).reshape(6, -1)])
+    check_on_qemu(tflite, windows, tmp_path)
