@@ -94,9 +94,19 @@ void enable_cycle_counter() {
     DWT->CYCCNT = 0;
     DWT->CTRL |= DWT_CTRL_CYCCNTENA_Msk;
 }
+// The nRF52840's instruction cache is off after reset, and mbed's start-up code for this chip
+// (system_nrf52840.c, mbed-os 6.17) does not switch it on, unlike its nRF52832 sibling. Without it
+// every instruction fetch goes to flash (wait states at 64 MHz): the inference loops pay for each
+// fetch. Enabling it is one register write (NVMC ICACHECNF.CACHEEN) and harmless if already on.
+void enable_instruction_cache() {
+    NRF_NVMC->ICACHECNF |= NVMC_ICACHECNF_CACHEEN_Msk;
+    __DSB();
+    __ISB();
+}
 }  // namespace
 
 const char *kws_port_begin(void) {
+    enable_instruction_cache();
     Serial.begin(115200);  // USB CDC: the rate is ignored
     kws_txgate_init(&tx, usb_send, tx_micros, nullptr, KWS_SERIAL_STALL_US, KWS_SERIAL_TIMEOUT_US);
     // Give a host up to 3 s to open the port so the BOOT line is seen; never wait forever:
