@@ -15,7 +15,9 @@
 #
 # Nano 33 BLE: the app/ sources (main.cpp, tflm_engine.cpp, kws_model_data.cpp) and
 # ports/nano33ble/port_nano33ble.cpp go through arm-none-eabi-g++ -fsyntax-only with the variant's own flag
-# files (cxxflags.txt, defines.txt, includes.txt), as the Arduino build does. Nothing is downloaded. Needs
+# files (cxxflags.txt, defines.txt, includes.txt), as the Arduino build does, once per engine (native, and
+# TFLM with -DKWS_ENGINE_TFLM); the app's C files (native_engine.c, kws_app_config.c) with arm-none-eabi-gcc
+# and the board's committed C flags (firmware/board_flags/nano33ble.txt). Nothing is downloaded. Needs
 # arm-none-eabi-g++ (Debian: gcc-arm-none-eabi). PlatformIO compiles the project with GCC 7.2.1
 # (toolchain-gccarmnoneeabi 1.70201; the core's precompiled libmbed.a was built with GCC 9, 2019-q4); the
 # variant's -std=gnu++14 (from cxxflags.txt) makes a newer GCC reject C++17-only syntax too.
@@ -49,20 +51,36 @@ model=$(cd "$here" && cd "${TINYKWS_MODEL_DIR:-firmware/model}" && pwd)
 for need in kws_model.h kws_model.cc kws_feature_spec.h; do
   [ -f "$model/$need" ] || { echo "missing $model/$need" >&2; exit 2; }
 done
+# Both engines: the native one (default) and TFLM (-DKWS_ENGINE_TFLM), as PLATFORMIO_BUILD_FLAGS selects.
 app_sources="app/main.cpp app/tflm_engine.cpp app/kws_model_data.cpp"
-for f in $app_sources ports/nano33ble/port_nano33ble.cpp; do
-  if arm-none-eabi-g++ -fsyntax-only "@$cxxfile" "@$var/defines.txt" \
-      -DARDUINO=10819 -DARDUINO_ARCH_NRF52840 -DARDUINO_ARDUINO_NANO33BLE -DARDUINO_ARCH_MBED \
-      -iprefix "$core/cores/arduino/" "@$var/includes.txt" \
-      -I "$core/cores/arduino" -I "$api" -I "$api/api/deprecated" -I "$api/api/deprecated-avr-comp" \
-      -I "$var" -I "$core/libraries/PDM/src" -I "$core/libraries/Wire" -I "$chirale/src" \
-      -I "$fw/lib/kws_core/include" -I "$model" \
-      -DKWS_BOARD_NAME='"nano33ble"' -DKWS_FW_VERSION='"0.1.0"' -Werror=return-type \
-      -include "$core/cores/arduino/Arduino.h" "$fw/$f"; then
-    echo "ok      nano33ble  $f"
-  else
-    echo "FAILED  nano33ble  $f"; status=1
-  fi
+app_c_sources="app/native_engine.c app/kws_app_config.c"
+engines="native tflm"
+engine_flag() { [ "$1" = tflm ] && echo "-DKWS_ENGINE_TFLM" || true; }
+for engine in $engines; do
+  for f in $app_sources ports/nano33ble/port_nano33ble.cpp; do
+    if arm-none-eabi-g++ -fsyntax-only "@$cxxfile" "@$var/defines.txt" $(engine_flag $engine) \
+        -DARDUINO=10819 -DARDUINO_ARCH_NRF52840 -DARDUINO_ARDUINO_NANO33BLE -DARDUINO_ARCH_MBED \
+        -iprefix "$core/cores/arduino/" "@$var/includes.txt" \
+        -I "$core/cores/arduino" -I "$api" -I "$api/api/deprecated" -I "$api/api/deprecated-avr-comp" \
+        -I "$var" -I "$core/libraries/PDM/src" -I "$core/libraries/Wire" -I "$chirale/src" \
+        -I "$fw/lib/kws_core/include" -I "$fw/lib/kws_nn/include" -I "$fw/app" -I "$model" \
+        -DKWS_BOARD_NAME='"nano33ble"' -DKWS_FW_VERSION='"0.1.0"' -Werror=return-type \
+        -include "$core/cores/arduino/Arduino.h" "$fw/$f"; then
+      echo "ok      nano33ble  $f ($engine)"
+    else
+      echo "FAILED  nano33ble  $f ($engine)"; status=1
+    fi
+  done
+  # The app's C files with the board's real C flags (firmware/board_flags/nano33ble.txt).
+  cflags=$(sed -n 's/^c: //p' "$fw/board_flags/nano33ble.txt")
+  for f in $app_c_sources; do
+    if arm-none-eabi-gcc -fsyntax-only $cflags $(engine_flag $engine) -Wall -Wextra -Werror \
+        -I "$fw/lib/kws_core/include" -I "$fw/lib/kws_nn/include" -I "$fw/app" -I "$model" "$fw/$f"; then
+      echo "ok      nano33ble  $f ($engine)"
+    else
+      echo "FAILED  nano33ble  $f ($engine)"; status=1
+    fi
+  done
 done
 
 # Every op the export can ask for (tinykws.export.carray.RESOLVER_METHODS) must exist as Add<Op>() in the
@@ -84,7 +102,8 @@ then
       -iprefix "$core/cores/arduino/" "@$var/includes.txt" \
       -I "$core/cores/arduino" -I "$api" -I "$api/api/deprecated" -I "$api/api/deprecated-avr-comp" \
       -I "$var" -I "$core/libraries/Wire" -I "$chirale/src" -I "$allops" -I "$model" \
-      -I "$fw/lib/kws_core/include" -include "$core/cores/arduino/Arduino.h" "$fw/app/tflm_engine.cpp"; then
+      -I "$fw/lib/kws_core/include" -I "$fw/app" -DKWS_ENGINE_TFLM -include "$core/cores/arduino/Arduino.h" \
+      "$fw/app/tflm_engine.cpp"; then
     echo "ok      nano33ble  app/tflm_engine.cpp with every op in RESOLVER_METHODS"
   else
     echo "FAILED  nano33ble  app/tflm_engine.cpp with every op in RESOLVER_METHODS"; status=1
@@ -95,14 +114,26 @@ fi
 
 if [ -n "$esp32" ]; then
   esp32=$(cd "$esp32" && pwd)
-  for f in ports/esp32dev/port_esp32dev.cpp $app_sources; do
-    if g++ -std=gnu++11 -fsyntax-only -Wall -Wextra -Werror -DARDUINO=10819 -DARDUINO_ARCH_ESP32 -DESP32 \
-        -I "$esp32" -isystem "$chirale/src" -I "$fw/lib/kws_core/include" -I "$model" \
-        -DKWS_BOARD_NAME='"esp32dev"' -DKWS_I2S_SCK=26 -DKWS_I2S_WS=25 -DKWS_I2S_SD=33 "$fw/$f"; then
-      echo "ok      esp32dev   $f (host g++ against stand-in headers)"
-    else
-      echo "FAILED  esp32dev   $f"; status=1
-    fi
+  for engine in $engines; do
+    for f in ports/esp32dev/port_esp32dev.cpp $app_sources; do
+      if g++ -std=gnu++11 -fsyntax-only -Wall -Wextra -Werror -DARDUINO=10819 -DARDUINO_ARCH_ESP32 -DESP32 \
+          $(engine_flag $engine) -I "$esp32" -isystem "$chirale/src" -I "$fw/lib/kws_core/include" \
+          -I "$fw/lib/kws_nn/include" -I "$fw/app" -I "$model" \
+          -DKWS_BOARD_NAME='"esp32dev"' -DKWS_I2S_SCK=26 -DKWS_I2S_WS=25 -DKWS_I2S_SD=33 "$fw/$f"; then
+        echo "ok      esp32dev   $f ($engine; host g++ against stand-in headers)"
+      else
+        echo "FAILED  esp32dev   $f ($engine)"; status=1
+      fi
+    done
+    # Arduino-ESP32 2.0.x compiles C as gnu99.
+    for f in $app_c_sources; do
+      if gcc -std=gnu99 -fsyntax-only -Wall -Wextra -Werror -DARDUINO_ARCH_ESP32 -DESP32 $(engine_flag $engine) \
+          -I "$fw/lib/kws_core/include" -I "$fw/lib/kws_nn/include" -I "$fw/app" -I "$model" "$fw/$f"; then
+        echo "ok      esp32dev   $f ($engine; host gcc -std=gnu99)"
+      else
+        echo "FAILED  esp32dev   $f ($engine)"; status=1
+      fi
+    done
   done
 fi
 exit $status

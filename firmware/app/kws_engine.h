@@ -15,7 +15,8 @@
  * kws_engine_invoke reads KWS_N_FRAMES * KWS_N_MFCC int8 values and writes KWS_MODEL_NUM_LABELS
  * int8 scores; returns 0 on success. kws_engine_ram_used is the RAM the engine's working memory
  * takes (TFLM: the arena bytes used after allocation; native: activations + scratch), 0 before a
- * successful begin. kws_engine_name is "native" or "tflm"; kws_engine_weights_crc32 is the
+ * successful begin; kws_engine_ram_reserved is what the build sets aside for it (TFLM: the compiled-in
+ * arena, KWS_MODEL_ARENA_BYTES; native: KWS_NET_RAM_BYTES, the whole static plan). kws_engine_name is "native" or "tflm"; kws_engine_weights_crc32 is the
  * weights' CRC-32 the native engine checked at boot (0 for TFLM).
  */
 #ifndef KWS_ENGINE_H
@@ -31,6 +32,7 @@ extern "C" {
 
 bool kws_engine_begin(const char **error, const char **detail);
 size_t kws_engine_ram_used(void);
+size_t kws_engine_ram_reserved(void);
 int kws_engine_invoke(const int8_t *input, int8_t *output);
 const char *kws_engine_name(void);
 uint32_t kws_engine_weights_crc32(void);

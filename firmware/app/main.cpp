@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kws_app.h"
+#include "kws_app_config.h"
 #include "kws_cmdline.h"
 #include "kws_engine.h"
 #include "kws_model.h"
@@ -65,35 +66,11 @@ void setup() {
     const char *engine_detail = "";
     bool engine_ok = kws_engine_begin(&engine_error, &engine_detail);
 
-    kws_app_config_t cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.identity.board = KWS_BOARD_NAME;
-    cfg.identity.fw = KWS_FW_VERSION;
-    cfg.identity.model_hash = KWS_MODEL_HASH;
-    cfg.identity.spec_hash = KWS_SPEC_HASH;
-    cfg.identity.labels_csv = KWS_MODEL_LABELS_CSV;
-    cfg.identity.arena_used = (uint32_t)kws_engine_ram_used();
-    cfg.identity.arena_size = engine_ok ? KWS_MODEL_ARENA_BYTES : 0;  // protocol: 0/0 when allocation failed
-    cfg.identity.mic = kws_port_mic_name();
-    cfg.identity.sample_rate = KWS_SAMPLE_RATE;
     // A model exported for another feature spec would silently compute wrong features: refuse it.
-    bool spec_ok = strcmp(KWS_MODEL_SPEC_HASH, KWS_SPEC_HASH) == 0;
-    cfg.identity.status = !engine_ok ? engine_error : (!mic_ok ? port_error : (!spec_ok ? "bad_arg" : "ok"));
-    cfg.labels = kws_model_labels;
-    cfg.n_labels = KWS_MODEL_NUM_LABELS;
-    cfg.input_scale = KWS_MODEL_INPUT_SCALE;
-    cfg.input_zero_point = KWS_MODEL_INPUT_ZERO_POINT;
-    cfg.output_scale = KWS_MODEL_OUTPUT_SCALE;
-    cfg.output_zero_point = KWS_MODEL_OUTPUT_ZERO_POINT;
-    cfg.stride_ms = KWS_RECOGNIZER_STRIDE_MS;
-    cfg.recognizer.n_labels = KWS_MODEL_NUM_LABELS;
-    cfg.recognizer.silence_index = KWS_MODEL_SILENCE_INDEX;
-    cfg.recognizer.unknown_index = KWS_MODEL_UNKNOWN_INDEX;
-    cfg.recognizer.average_window_ms = KWS_RECOGNIZER_AVERAGE_WINDOW_MS;
-    cfg.recognizer.threshold = KWS_RECOGNIZER_THRESHOLD;
-    cfg.recognizer.suppression_ms = KWS_RECOGNIZER_SUPPRESSION_MS;
-    cfg.recognizer.min_count = KWS_RECOGNIZER_MIN_COUNT;
-    cfg.stats_period_ms = 5000;
+    const bool spec_ok = kws_model_matches_spec();
+    const char *status = !engine_ok ? engine_error : (!mic_ok ? port_error : (!spec_ok ? "bad_arg" : "ok"));
+    kws_app_config_t cfg;
+    kws_app_config_from_model(&cfg, KWS_BOARD_NAME, kws_port_mic_name(), engine_ok, status);
 
     static const kws_platform_t io = {read_audio, micros_cb, write_line, invoke, on_detection, nullptr};
     kws_cmdline_reset(&cmdline);
@@ -111,6 +88,8 @@ void loop() {
     uint32_t dropped = kws_port_take_dropped();
     if (dropped) kws_app_add_dropped(&app, dropped);
     for (uint32_t n = kws_port_take_overflows(); n; n--) kws_app_add_overflow(&app);
+    const uint32_t tx_dropped = kws_port_take_tx_dropped();
+    if (tx_dropped) kws_app_add_tx_dropped(&app, tx_dropped);
     kws_app_step(&app);
     handle_host_input();
     switch_led_off_when_due();

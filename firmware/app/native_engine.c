@@ -48,6 +48,8 @@ bool kws_engine_begin(const char **error, const char **detail) {
 
 size_t kws_engine_ram_used(void) { return ready ? (size_t)KWS_NET_RAM_BYTES : 0; }
 
+size_t kws_engine_ram_reserved(void) { return (size_t)KWS_NET_RAM_BYTES; }
+
 int kws_engine_invoke(const int8_t *input, int8_t *output) {
     if (!ready) return 1;
     kws_net_invoke(input, output);

@@ -122,6 +122,8 @@ bool kws_engine_begin(const char **error, const char **detail) {
 
 size_t kws_engine_ram_used(void) { return interpreter ? interpreter->arena_used_bytes() : 0; }
 
+size_t kws_engine_ram_reserved(void) { return KWS_MODEL_ARENA_BYTES; }
+
 const char *kws_engine_name(void) { return "tflm"; }
 
 uint32_t kws_engine_weights_crc32(void) { return 0; }

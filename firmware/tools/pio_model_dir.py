@@ -32,7 +32,7 @@ import os
 ENV_VAR = "TINYKWS_MODEL_DIR"
 OPTION = "custom_model_dir"
 DEFAULT_MODEL_DIR = "firmware/model"
-MODEL_FILES = ("kws_model.h", "kws_model.cc", "kws_feature_spec.h")
+MODEL_FILES = ("kws_model.h", "kws_model.cc", "kws_feature_spec.h", "kws_net_model.h")
 STAGING_NAME = "tinykws_model"  # under $BUILD_DIR
 MANIFEST = "manifest.sha256"
 

@@ -57,3 +57,18 @@ def test_identity_checks():
         check_identity(b, "ff")
     with pytest.raises(UserError, match="protocol v2"):
         check_identity(parse_line(VALID[2].replace(b"proto=1", b"proto=2")), "ab")
+
+
+def test_identity_checks_engine_and_weights_crc():
+    import pytest
+
+    from tinykws.errors import UserError
+
+    line = VALID[2].rstrip(b"\n") + b" engine=native weights_crc=826509c4\n"
+    b = parse_line(line)
+    check_identity(b, "ab", engine="native", weights_crc32=0x826509C4)
+    check_identity(parse_line(VALID[2]), "ab", engine="native", weights_crc32=0x826509C4)  # an older board says neither
+    with pytest.raises(UserError, match="weights CRC is 826509c4, the export's 00000001"):
+        check_identity(b, "ab", engine="native", weights_crc32=1)
+    with pytest.raises(UserError, match="runs the native engine, this flash asked for tflm"):
+        check_identity(b, "ab", engine="tflm")

@@ -145,6 +145,7 @@ FAKE_ENGINE_CPP = r"""
 #include "kws_engine.h"
 bool kws_engine_begin(const char **, const char **) { return true; }
 size_t kws_engine_ram_used(void) { return 1234; }
+size_t kws_engine_ram_reserved(void) { return 4096; }
 const char *kws_engine_name(void) { return "fake"; }
 uint32_t kws_engine_weights_crc32(void) { return 0x1234abcdu; }
 int kws_engine_invoke(const int8_t *, int8_t *out) {
@@ -162,9 +163,9 @@ def test_app_runs_on_a_fake_c_port(tmp_path):
     (tmp_path / "engine.cpp").write_text(FAKE_ENGINE_CPP)
     inc = ["-I", tmp_path, "-I", CORE_INC, "-I", MODEL]
     objs = []
-    for src in [*sorted((FW / "lib/kws_core/src").glob("*.c")), tmp_path / "port.c"]:
+    for src in [*sorted((FW / "lib/kws_core/src").glob("*.c")), tmp_path / "port.c", FW / "app/kws_app_config.c"]:
         obj = tmp_path / (src.stem + ".o")
-        _run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", *inc, "-c", src, "-o", obj])
+        _run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", *inc, "-I", FW / "app", "-c", src, "-o", obj])
         objs.append(obj)
     for src in [FW / "app/main.cpp", FW / "app/kws_model_data.cpp", tmp_path / "engine.cpp"]:
         obj = tmp_path / (src.stem + ".o")
@@ -175,6 +176,8 @@ def test_app_runs_on_a_fake_c_port(tmp_path):
     lines = _run([exe], timeout=60).stdout.splitlines()
 
     assert lines[0].startswith("BOOT ") and " status=ok" in lines[0] and " mic=fake" in lines[0], lines[0]
+    # main.cpp reports what the engine says: its RAM, its name and the weights CRC it checked.
+    assert " arena_used=1234 arena_size=4096 " in lines[0] and lines[0].endswith(" engine=fake weights_crc=1234abcd"), lines[0]
     # Commands assembled from 3-byte reads, CR dropped, one answer each, in order.
     answers = [ln for ln in lines if ln.split(" ")[0] in ("INFO", "ACK", "ERR")]
     assert answers[0].startswith("INFO ") and " labels=yes,no,up,down" in answers[0], answers

@@ -17,6 +17,7 @@ interrupted export is refused instead of flashed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -75,7 +76,7 @@ def flash(*, board: str, run_path: Path, port: str, dry_run: bool = False, say: 
     flags = build_flags(engine=engine, mic_gain=mic_gain)
     run = load_run(run_path)
     # `engine` is only passed when it is not the default, so an export without that keyword still works.
-    result = export_run(run_path, board=board, **({"engine": engine} if engine != "native" else {}))
+    result = export_run(run_path, board=board, engine=engine)
     for p in result.paths:
         say(f"wrote {p}")
     verify_model_dir(result.model_dir)
@@ -105,7 +106,9 @@ def flash(*, board: str, run_path: Path, port: str, dry_run: bool = False, say: 
     boot = wait_for_boot(port, boot_timeout_s, baud)
     from tinykws.board.protocol import check_identity
 
-    check_identity(boot, run.model_sha256)
+    native = json.loads((result.model_dir / "model.json").read_text()).get("native") or {}
+    check_identity(boot, run.model_sha256, engine=engine,
+                   weights_crc32=native.get("weights_crc32") if engine == "native" else None)
     say(f"board {boot.board} runs model {boot.model[:12]} (matches run {run.name}), arena {boot.arena_used}/{boot.arena_size} bytes")
     return {"command": cmd, "model_dir": result.model_dir, "uploaded": True, "boot": boot,
             "build_flags": pio_flags if flags else None}

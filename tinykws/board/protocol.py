@@ -317,8 +317,13 @@ def encode_command(cmd: str, arg: str | float | None = None) -> bytes:
     raise ValueError(cmd)
 
 
-def check_identity(boot: Boot, expected_model_sha256: str | None = None) -> None:
-    """Refuse, with a clear message, a board speaking another protocol or running another model."""
+def check_identity(boot: Boot, expected_model_sha256: str | None = None, *, engine: str | None = None,
+                   weights_crc32: int | None = None) -> None:
+    """Refuse, with a clear message, a board speaking another protocol or running another model.
+
+    ``engine`` and ``weights_crc32`` (the export's CRC of the native engine's weights) are checked
+    when the board reports them: a native build recomputes the CRC from its flash at boot.
+    """
     if boot.proto != PROTOCOL_VERSION:
         raise UserError(f"the board speaks protocol v{boot.proto}, this tinykws speaks v{PROTOCOL_VERSION}: "
                         "update tinykws or re-flash the board with `tinykws flash`")
@@ -327,3 +332,9 @@ def check_identity(boot: Boot, expected_model_sha256: str | None = None) -> None
                         "flash it with `tinykws flash --run RUN`")
     if boot.status != "ok":
         raise UserError(f"the board reports a fault at boot: {boot.status} (see docs/protocol.md)")
+    if engine is not None and boot.engine is not None and boot.engine != engine:
+        raise UserError(f"the board runs the {boot.engine} engine, this flash asked for {engine}: "
+                        "was the build made with other PLATFORMIO_BUILD_FLAGS?")
+    if weights_crc32 is not None and boot.weights_crc is not None and boot.weights_crc != weights_crc32:
+        raise UserError(f"the board's weights CRC is {boot.weights_crc:08x}, the export's {weights_crc32:08x}: "
+                        "the build did not take this model folder; flash again")

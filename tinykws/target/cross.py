@@ -206,3 +206,49 @@ def elf_symbol_sizes(elf: Path) -> dict[str, tuple[str, int]]:
         if len(parts) == 4:
             sizes[parts[3]] = (parts[2], int(parts[1], 16))
     return sizes
+
+
+# --- the whole application loop on the emulated Cortex-M4 ---------------------------------------
+
+
+def build_app_image(pcm: np.ndarray, model_dir: Path, out_dir: Path, *, tflite_engine: bool = False) -> Path:
+    """Cross-compile the whole-core image (``firmware/test/qemu/app_selftest.c``) for ``model_dir``.
+
+    The board's C sources as they are: the core, the native engine and its kernels, the app's
+    configuration from the model folder, all with the Nano's real C flags; ``kws_model.cc`` (labels)
+    with its C++ flags. ``pcm`` (int16) is the microphone. Returns the ELF path.
+    """
+    from tinykws.paths import source_project_dir
+
+    if tflite_engine:
+        raise NotImplementedError("the whole-core image links the native engine")
+    fw = source_project_dir() / "firmware"
+    core, nn, app, qemu_dir = fw / "lib" / "kws_core", fw / "lib" / "kws_nn", fw / "app", qemu_source_dir()
+    model_dir = Path(model_dir)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "selftest_audio.h").write_text(_audio_header(np.asarray(pcm, np.int16)))
+    inc = ["-I", str(out_dir), "-I", str(model_dir), "-I", str(core / "include"), "-I", str(nn / "include"),
+           "-I", str(nn / "src"), "-I", str(app)]
+    labels_obj = out_dir / "kws_model.o"
+    cmds = [["arm-none-eabi-g++", *board_flags("cxx"), *inc, "-c", str(model_dir / "kws_model.cc"), "-o", str(labels_obj)]]
+    elf = out_dir / "app_selftest.elf"
+    sources = [qemu_dir / "startup.c", qemu_dir / "app_selftest.c", app / "native_engine.c", app / "kws_app_config.c",
+               *sorted((core / "src").glob("*.c")), *sorted((nn / "src").glob("*.c"))]
+    cmds.append(["arm-none-eabi-gcc", *board_flags("c"), *qemu_link_flags(), '-DKWS_FW_VERSION="selftest"', *inc,
+                 "-T", str(qemu_dir / "link.ld"), *[str(s) for s in sources], str(labels_obj), "-lm", "-o", str(elf)])
+    for cmd in cmds:
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(f"cross build failed:\n{' '.join(cmd)}\n{p.stderr}")
+    return elf
+
+
+def run_app_on_qemu(pcm: np.ndarray, model_dir: Path, *, timeout_s: float = 600) -> list[str]:
+    """The protocol lines the firmware's application loop writes for ``pcm`` on the emulated Cortex-M4F."""
+    with tempfile.TemporaryDirectory() as d:
+        out = run_qemu(build_app_image(pcm, model_dir, Path(d)), timeout_s=timeout_s)
+    lines = out.splitlines()
+    if "END" not in lines:
+        raise RuntimeError(f"whole-core image did not finish: {out[-300:]}")
+    return lines[: lines.index("END")]
