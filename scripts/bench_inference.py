@@ -27,9 +27,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# TODO: read these from the board flags file once it is committed (firmware/board_flags/).
-BOARD_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=softfp", "-mfpu=fpv4-sp-d16", "-Os", "-ffunction-sections",
-               "-fdata-sections", "-fno-exceptions"]
+# The Nano 33 BLE's real C flags (firmware/board_flags/nano33ble.txt), so the counts are the board's code.
+from tinykws.target.cross import board_flags  # noqa: E402
+
+BOARD_FLAGS = board_flags("c")
 SR = 16000
 
 

@@ -17,6 +17,9 @@
 #include "kws_engine.h"
 #include "kws_feature_spec.h"
 #include "kws_model.h"
+/* Included here although kws_net_model.h includes it too: PlatformIO's library finder scans the
+ * project's sources, not the staged model folder, and this line is what makes it build lib/kws_nn. */
+#include "kws_nn.h"
 #include "kws_net_model.h"
 
 static bool ready = false;

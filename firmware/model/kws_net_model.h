@@ -25,8 +25,8 @@
 #define KWS_NET_MACS 2656384
 // RAM: the activation arena plus the kernels' scratch (statically allocated below).
 #define KWS_NET_ARENA_BYTES 8064
-#define KWS_NET_SCRATCH_BYTES 1516
-#define KWS_NET_RAM_BYTES 9580
+#define KWS_NET_SCRATCH_BYTES 1672
+#define KWS_NET_RAM_BYTES 9736
 #define KWS_NET_WEIGHTS_BYTES 50422
 #define KWS_NET_WEIGHTS_CRC32 0x826509C4u
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinykws.target.cross import toolchain_missing
+from tinykws.target.cross import board_flags, toolchain_missing
 
 pytestmark = pytest.mark.skipif(toolchain_missing() is not None, reason=str(toolchain_missing()))
 
-BOARD_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=softfp", "-mfpu=fpv4-sp-d16", "-Os", "-ffunction-sections",
-               "-fdata-sections", "-fno-exceptions"]
+#: The Nano 33 BLE's real C flags (-Os, -std=gnu11, ...): the code the board runs.
+BOARD_FLAGS = board_flags("c")
 
 
 def check_on_qemu(tflite: bytes, windows: np.ndarray, tmp_path: Path) -> None:

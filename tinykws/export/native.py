@@ -40,6 +40,8 @@ SUPPORTED_OPS = ("RESHAPE", "CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "
 
 _ACT_NAMES = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 _TFLITE_INT8, _TFLITE_INT32 = 9, 2
+#: Output pixels the gemm kernels (kws_nn_gemm.c) widen into scratch at a time.
+_GEMM_PIXELS = 4
 
 
 def _unsupported(what: str) -> UserError:
@@ -334,7 +336,7 @@ def plan_native(tflite: bytes) -> NativePlan:
                 arrays.insert(0, Array(f"{prefix}_w", "int16_t", _blocked_pairs(w2[:, perm])))
                 layer = Layer(name, "pointwise", xs[1:], ys[1:], out_h * out_w * out_c * in_c,
                               {"n_pix": out_h * out_w, "in_c": in_c, "out_c": out_c, "weights": f"{prefix}_w", "q": q},
-                              arrays, in_place=out_c <= in_c, scratch_bytes=2 * in_c * 2, fast_requant=fast)
+                              arrays, in_place=out_c <= in_c, scratch_bytes=_GEMM_PIXELS * in_c * 2, fast_requant=fast)
             elif name == "CONV_2D":
                 k = kh * kw * in_c
                 kpad = (k + 3) // 4 * 4
@@ -348,7 +350,7 @@ def plan_native(tflite: bytes) -> NativePlan:
                               {"in_h": in_h, "in_w": in_w, "in_c": in_c, "out_h": out_h, "out_w": out_w, "out_c": out_c,
                                "k_h": kh, "k_w": kw, "stride_h": sh, "stride_w": sw, "pad_top": pt, "pad_left": pl,
                                "k_padded": kpad, "in_offset": in_off, "weights": f"{prefix}_w", "q": q},
-                              arrays, scratch_bytes=2 * kpad * 2, fast_requant=fast)
+                              arrays, scratch_bytes=_GEMM_PIXELS * kpad * 2, fast_requant=fast)
             else:
                 w2 = w.reshape(kh * kw, in_c).T.astype(np.int64)  # [c][taps]
                 bound = np.abs(b) + 255 * np.abs(w2).sum(axis=1)
@@ -359,11 +361,15 @@ def plan_native(tflite: bytes) -> NativePlan:
                     raise _unsupported("DEPTHWISE_CONV_2D kernels taller than 16")
                 wpad = (out_w - 1) * sw + kw
                 hpad = (out_h - 1) * sh + kh
+                # kws_nn_depthwise.c: 4 zero-padded int16 planes stored by column (even column length,
+                # one spare row for the dropped output of an odd out_h), then a column of accumulators.
+                hpad = (hpad + 1 + out_h % 2) // 2 * 2
+                dw_scratch = 4 * wpad * hpad * 2 + 4 * (out_h + out_h % 2)
                 layer = Layer(name, "depthwise", xs[1:], ys[1:], out_h * out_w * out_c * kh * kw,
                               {"in_h": in_h, "in_w": in_w, "c": in_c, "out_h": out_h, "out_w": out_w,
                                "k_h": kh, "k_w": kw, "stride_h": sh, "stride_w": sw, "pad_top": pt, "pad_left": pl,
                                "in_offset": in_off, "weights": f"{prefix}_w", "q": q},
-                              arrays, in_place=(sh == 1 and xs == ys), scratch_bytes=(4 * hpad * wpad + 2) * 2,
+                              arrays, in_place=(sh == 1 and xs == ys), scratch_bytes=dw_scratch,
                               fast_requant=fast)
         elif name == "AVERAGE_POOL_2D":
             act = _act(opts, name)

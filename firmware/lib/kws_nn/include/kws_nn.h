@@ -45,11 +45,11 @@ typedef struct {
  * The gemm layout of the convolution weights (int16 pairs, K inputs per output channel): blocks
  * of 2 output channels [out_c/2][K/2][2] (pair k of channel 2b, then pair k of channel 2b+1), then
  * an odd last channel as a plain row [K/2]. The inner loop reads one 64-bit word per pair of
- * channels and serves two pixels with it.
+ * channels and serves four pixels with it.
  *
  * General convolution through im2col. weights: gemm layout of [out_c][k_padded], taps in
  * (ky, kx, ic) order, zero beyond k_h*k_w*in_c (k_padded is a multiple of 4). The bias is NOT folded: padded
- * taps contribute zero to sum((x + in_offset) * w). scratch: 2 * k_padded int16. in != out.
+ * taps contribute zero to sum((x + in_offset) * w). scratch: 4 * k_padded int16. in != out.
  */
 typedef struct {
     uint16_t in_h, in_w, in_c, out_h, out_w, out_c;
@@ -63,7 +63,7 @@ typedef struct {
 /*
  * 1x1 convolution, stride 1 (the hot path of DS-CNN). in_c is a multiple of 4. weights: int16
  * pairs in the gemm layout (below); within each group of 4 input channels the pairs are (c0,c2)
- * then (c1,c3), the order SXTB16 unpacks a word of int8 in. Bias has the input offset folded in. scratch: 2 * in_c int16. in == out is allowed when
+ * then (c1,c3), the order SXTB16 unpacks a word of int8 in. Bias has the input offset folded in. scratch: 4 * in_c int16. in == out is allowed when
  * out_c <= in_c (a pixel is read completely before its output is written).
  */
 typedef struct {
@@ -75,7 +75,9 @@ typedef struct {
 /*
  * Depthwise convolution, depth multiplier 1. weights: int16 [c][k_h*k_w] (taps of a channel
  * contiguous). Four channels at a time are widened (x + in_offset, zero padding) into scratch,
- * planar: [4][h2][w2] int16 + 2, h2 = (out_h-1)*stride_h + k_h, w2 = (out_w-1)*stride_w + k_w.
+ * planar and by column: [4][w2][h2p] int16, w2 = (out_w-1)*stride_w + k_w, h2 = (out_h-1)*stride_h
+ * + k_h, h2p = h2 (+1 when out_h is odd) rounded up to even; then (out_h rounded up to even) int32
+ * accumulators of one output column.
  * A group's channels are copied before any of them is written, so in == out is allowed when the
  * output has the input's shape.
  */

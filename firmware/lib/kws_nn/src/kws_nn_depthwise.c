@@ -2,13 +2,21 @@
  * kws_nn_depthwise.c - depthwise convolution (depth multiplier 1), four channels at a time.
  *
  * For each group of 4 channels, the whole input of those channels is copied into scratch as
- * int16 (x + in_offset), planar and padded ([4][h2][w2], zeros around), so that a channel's taps
- * along a row are adjacent: on the DSP path one (unaligned) 32-bit load gives two taps for SMLAD.
- * The group's outputs are then written channel by channel. Because a group only overwrites the
- * bytes of its own channels, which are already copied, the layer can run in place (the
- * generator's memory plan relies on it). The padding is zeroed once per call and never written.
- * Per channel the accumulators of up to 128 outputs go to a small array first and are
- * requantized in a second loop, so that each loop keeps what it needs in registers.
+ * int16 (x + in_offset), one zero-padded plane per channel, stored column by column ([w2][h2p],
+ * h2p even): the columns are the long direction of a KWS feature map (25 x 5), and two vertically
+ * adjacent values form one aligned word. The group's outputs are then written channel by channel.
+ * Because a group only overwrites the bytes of its own channels, which are already copied, the
+ * layer can run in place (the generator's memory plan relies on it). The padding is zeroed once
+ * per call and never written.
+ *
+ * DSP path, 3x3 stride 1: two vertically adjacent outputs at a time. With the column words
+ * A = (x[y], x[y+1]), B = (x[y+2], x[y+3]) of one kernel column and that column's weights
+ * W01 = (w0, w1), W12 = (w1, w2):
+ *   out[y]   = SMLAD(A, W01) + SMLABT(B, W12)   (x[y] w0 + x[y+1] w1 + x[y+2] w2)
+ *   out[y+1] = SMLAD(B, W12) + SMLATB(A, W01)   (x[y+2] w1 + x[y+3] w2 + x[y+1] w0)
+ * so 18 MACs take one LDRD per kernel column and 12 multiply instructions, without repacking.
+ * A column's accumulators go to a small array after the planes first and are requantized in a
+ * second loop, so that each loop keeps what it needs in registers.
  */
 #include <string.h>
 
@@ -18,121 +26,172 @@
 #pragma GCC optimize("O2") /* second hottest kernel: see kws_nn_gemm.c */
 #endif
 
-enum { GROUP = 4, CHUNK = 128 };
+enum { GROUP = 4 };
 
-/* Channels [c0, c0 + g) of every input pixel into the g planes. */
-static void load_group(const kws_nn_depthwise_t *p, const int8_t *in, int c0, int g, int16_t *planes, int h2, int w2) {
-    const int c_n = p->c, plane = h2 * w2;
+#if KWS_NN_DSP
+static inline int32_t kws_smlabt(uint32_t x, uint32_t y, int32_t acc) {
+#if defined(__ARM_FEATURE_DSP) && !defined(KWS_NN_EMULATE_DSP)
+    return __smlabt((int32_t)x, (int32_t)y, acc);
+#else
+    return (int32_t)((uint32_t)acc + (uint32_t)((int32_t)(int16_t)x * (int16_t)(y >> 16)));
+#endif
+}
+static inline int32_t kws_smlatb(uint32_t x, uint32_t y, int32_t acc) { return kws_smlabt(y, x, acc); }
+#endif
+
+/* Channels [c0, c0 + g) of every input pixel into the g planes ([w2][h2p] each). */
+static void load_group(const kws_nn_depthwise_t *p, const int8_t *in, int c0, int g, int16_t *planes, int h2, int w2,
+                       int h2p) {
+    const int c_n = p->c, plane = w2 * h2p;
     const int rows = p->in_h < h2 - p->pad_top ? p->in_h : h2 - p->pad_top;
     const int cols = p->in_w < w2 - p->pad_left ? p->in_w : w2 - p->pad_left;
     const int16_t off = (int16_t)p->in_offset;
     for (int iy = 0; iy < rows; iy++) {
         const int8_t *px = in + ((size_t)iy * p->in_w) * c_n + c0;
-        int16_t *d = planes + (size_t)(p->pad_top + iy) * w2 + p->pad_left;
+        int16_t *d = planes + (size_t)p->pad_left * h2p + p->pad_top + iy;
 #if KWS_NN_DSP
         if (g == GROUP) {
             const uint32_t off2 = (uint32_t)(uint16_t)off * 0x10001u;
-            for (int ix = 0; ix < cols; ix++, px += c_n) {
+            for (int ix = 0; ix < cols; ix++, px += c_n, d += h2p) {
                 uint32_t v;
                 memcpy(&v, px, 4);
                 const uint32_t lo = kws_sadd16(kws_sxtb16(v), off2), hi = kws_sadd16(kws_sxtb16_ror8(v), off2);
-                d[ix] = (int16_t)lo;
-                d[ix + 2 * plane] = (int16_t)(lo >> 16);
-                d[ix + plane] = (int16_t)hi;
-                d[ix + 3 * plane] = (int16_t)(hi >> 16);
+                d[0] = (int16_t)lo;
+                d[2 * plane] = (int16_t)(lo >> 16);
+                d[plane] = (int16_t)hi;
+                d[3 * plane] = (int16_t)(hi >> 16);
             }
             continue;
         }
 #endif
-        for (int ix = 0; ix < cols; ix++, px += c_n) {
-            for (int j = 0; j < g; j++) d[(size_t)j * plane + ix] = (int16_t)(px[j] + off);
+        for (int ix = 0; ix < cols; ix++, px += c_n, d += h2p) {
+            for (int j = 0; j < g; j++) d[(size_t)j * plane] = (int16_t)(px[j] + off);
         }
     }
 }
 
-/* Accumulators of outputs [first, first + n) (row-major) of one channel from its plane. */
-static void channel_acc(const kws_nn_depthwise_t *p, const int16_t *plane, const int16_t *w, int32_t bias, int w2,
-                        int first, int n, int32_t *acc) {
-    const int kh = p->k_h, kw = p->k_w, sh = p->stride_h, sw = p->stride_w, out_w = p->out_w;
-    int oy = first / out_w, ox = first % out_w;
+/*
+ * Sums of output column ox (out_h values, the bias NOT included: the requantization adds it) of one
+ * channel from its plane, into acc (out_h rounded up to even).
+ */
+static __attribute__((noinline)) void column_acc(const kws_nn_depthwise_t *p, const int16_t *plane, const int16_t *w, int h2p, int ox,
+                       int32_t *acc) {
+    const int kh = p->k_h, kw = p->k_w, sh = p->stride_h, sw = p->stride_w, out_h = p->out_h;
 #if KWS_NN_DSP
-    if (kh == 3 && kw == 3) {
-        /* Few live values, so little spills: the third column's first two taps are paired
-         * (x02, x12) for one SMLAD. */
-        uint32_t w0, w1, w2p;
-        memcpy(&w0, w, 4);
-        memcpy(&w1, w + 3, 4);
-        memcpy(&w2p, w + 6, 4);
-        const uint32_t t01 = (uint32_t)(uint16_t)w[2] | ((uint32_t)(uint16_t)w[5] << 16);
-        const int32_t t2 = w[8];
-        for (int i = 0; i < n;) {
-            const int16_t *r0 = plane + (size_t)oy * sh * w2 + (size_t)ox * sw;
-            const int m = out_w - ox < n - i ? out_w - ox : n - i;
-            int32_t *a_out = acc + i;
-            for (int k = 0; k < m; k++, r0 += sw) {
-                const int16_t *r1 = r0 + w2, *r2 = r1 + w2;
-                uint32_t x0, x1, x2;
-                memcpy(&x0, r0, 4);
-                memcpy(&x1, r1, 4);
-                memcpy(&x2, r2, 4);
-                const uint32_t x3 = (uint32_t)(uint16_t)r0[2] | ((uint32_t)(uint16_t)r1[2] << 16);
-                int32_t a = kws_smlad(x0, w0, bias + r2[2] * t2); /* one MLA */
-                a = kws_smlad(x1, w1, a);
-                a = kws_smlad(x2, w2p, a);
-                a_out[k] = kws_smlad(x3, t01, a);
+    if (kh == 3 && kw == 3 && sh == 1) {
+        /* (w[0][dx], w[1][dx]) and (w[1][dx], w[2][dx]) of kernel column dx. */
+        uint32_t wa[3], wb[3];
+        for (int dx = 0; dx < 3; dx++) {
+            wa[dx] = (uint32_t)(uint16_t)w[dx] | ((uint32_t)(uint16_t)w[3 + dx] << 16);
+            wb[dx] = (uint32_t)(uint16_t)w[3 + dx] | ((uint32_t)(uint16_t)w[6 + dx] << 16);
+        }
+        const uint32_t *c0 = (const uint32_t *)(const void *)(plane + (size_t)ox * sw * h2p);
+        const uint32_t *c1 = c0 + h2p / 2, *c2 = c1 + h2p / 2;
+        /* out_h odd: the last pair's second output is computed from the padding and dropped. */
+        for (int pairs = (out_h + 1) / 2; pairs > 0;) {
+#if defined(__ARM_FEATURE_DSP) && !defined(KWS_NN_EMULATE_DSP)
+            /* 6 weights, 3 column pointers, the output pointer, 2 inputs and 2 sums: all 14 usable
+             * registers, none left for a counter, so the pair loop is unrolled 16 times and entered
+             * part way (each step is 16 32-bit instructions: 64 bytes). */
+            const int n = pairs < 16 ? pairs : 16;
+            uint32_t a, b = (uint32_t)n * 64u, s0, s1;
+            __asm volatile(
+                "adr.w %[a], 2f\n\t"
+                "sub %[a], %[a], %[b]\n\t"
+                "mov pc, %[a]\n\t"
+                ".rept 16\n\t"
+                "ldrd %[a], %[b], [%[c0]], #4\n\t"
+                "smuad %[s0], %[a], %[wa0]\n\t"
+                "smlabt %[s0], %[b], %[wb0], %[s0]\n\t"
+                "smuad %[s1], %[b], %[wb0]\n\t"
+                "smlatb %[s1], %[a], %[wa0], %[s1]\n\t"
+                "ldrd %[a], %[b], [%[c1]], #4\n\t"
+                "smlad %[s0], %[a], %[wa1], %[s0]\n\t"
+                "smlabt %[s0], %[b], %[wb1], %[s0]\n\t"
+                "smlad %[s1], %[b], %[wb1], %[s1]\n\t"
+                "smlatb %[s1], %[a], %[wa1], %[s1]\n\t"
+                "ldrd %[a], %[b], [%[c2]], #4\n\t"
+                "smlad %[s0], %[a], %[wa2], %[s0]\n\t"
+                "smlabt %[s0], %[b], %[wb2], %[s0]\n\t"
+                "smlad %[s1], %[b], %[wb2], %[s1]\n\t"
+                "smlatb %[s1], %[a], %[wa2], %[s1]\n\t"
+                "strd %[s0], %[s1], [%[o]], #8\n\t"
+                ".endr\n"
+                "2:\n\t"
+                : [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [o] "+r"(acc), [a] "=&r"(a), [b] "+r"(b),
+                  [s0] "=&r"(s0), [s1] "=&r"(s1)
+                : [wa0] "r"(wa[0]), [wb0] "r"(wb[0]), [wa1] "r"(wa[1]), [wb1] "r"(wb[1]), [wa2] "r"(wa[2]),
+                  [wb2] "r"(wb[2])
+                : "memory");
+            pairs -= n;
+#else
+            /* With A = (x[y], x[y+1]), B = (x[y+2], x[y+3]) of kernel column dx: see the top. */
+            int32_t s0 = 0, s1 = 0;
+            const uint32_t *cols[3] = {c0, c1, c2};
+            for (int dx = 0; dx < 3; dx++) {
+                const uint32_t a = cols[dx][0], b = cols[dx][1];
+                s0 = kws_smlabt(b, wb[dx], kws_smlad(a, wa[dx], s0));
+                s1 = kws_smlatb(a, wa[dx], kws_smlad(b, wb[dx], s1));
             }
-            i += m;
-            oy++;
-            ox = 0;
+            acc[0] = s0;
+            acc[1] = s1;
+            acc += 2, c0++, c1++, c2++, pairs--;
+#endif
         }
         return;
     }
 #endif
-    for (int i = 0; i < n; i++) {
-        const int16_t *x = plane + (size_t)oy * sh * w2 + (size_t)ox * sw;
-        int32_t a = bias;
-        for (int ky = 0; ky < kh; ky++, x += w2) {
-            for (int kx = 0; kx < kw; kx++) a += (int32_t)x[kx] * w[ky * kw + kx];
+    for (int oy = 0; oy < out_h; oy++) {
+        const int16_t *x = plane + (size_t)ox * sw * h2p + (size_t)oy * sh;
+        int32_t a = 0;
+        for (int kx = 0; kx < kw; kx++, x += h2p) {
+            for (int ky = 0; ky < kh; ky++) a += (int32_t)x[ky] * w[ky * kw + kx];
         }
-        acc[i] = a;
-        if (++ox == out_w) {
-            ox = 0;
-            oy++;
-        }
+        acc[oy] = a;
     }
 }
 
 void kws_nn_depthwise(const kws_nn_depthwise_t *p, const int8_t *in, int8_t *out, int16_t *scratch) {
-    const int c_n = p->c, taps = p->k_h * p->k_w, n_out = p->out_h * p->out_w;
-    const int h2 = (p->out_h - 1) * p->stride_h + p->k_h, w2 = (p->out_w - 1) * p->stride_w + p->k_w;
-    const size_t plane = (size_t)h2 * w2;
-    /* +2: the DSP 3x3 loop loads two taps at a time and may read one int16 past the last plane. */
-    memset(scratch, 0, (GROUP * plane + 2) * sizeof(int16_t));
-    int32_t acc[CHUNK];
+    const int c_n = p->c, taps = p->k_h * p->k_w, out_h = p->out_h, out_w = p->out_w;
+    const int h2 = (out_h - 1) * p->stride_h + p->k_h, w2 = (out_w - 1) * p->stride_w + p->k_w;
+    /* Even column length: aligned words; +1 row when out_h is odd for the dropped output's taps. */
+    const int h2p = (h2 + 1 + (out_h & 1)) & ~1;
+    const size_t plane = (size_t)w2 * h2p;
+    const size_t row_step = (size_t)out_w * c_n;
+    memset(scratch, 0, GROUP * plane * sizeof(int16_t));
+    int32_t *acc = (int32_t *)(void *)(scratch + GROUP * plane); /* out_h + 1 (rounded up to even) */
     for (int c0 = 0; c0 < c_n; c0 += GROUP) {
         const int g = c_n - c0 < GROUP ? c_n - c0 : GROUP;
-        load_group(p, in, c0, g, scratch, h2, w2);
+        load_group(p, in, c0, g, scratch, h2, w2, h2p);
         for (int j = 0; j < g; j++) {
             const int c = c0 + j;
             const int16_t *w = p->weights + (size_t)c * taps;
-            for (int first = 0; first < n_out; first += CHUNK) {
-                const int n = n_out - first < CHUNK ? n_out - first : CHUNK;
-                channel_acc(p, scratch + (size_t)j * plane, w, p->q.bias[c], w2, first, n, acc);
-                int8_t *o = out + (size_t)first * c_n + c;
+            for (int ox = 0; ox < out_w; ox++) {
+                column_acc(p, scratch + (size_t)j * plane, w, h2p, ox, acc);
+                int8_t *o = out + (size_t)ox * c_n + c;
+                const int32_t bias = p->q.bias[c];
 #if KWS_NN_DSP
                 if (p->q.fast_add != NULL) {
                     const int32_t m = p->q.mult[c], add = p->q.fast_add[c], rs = -p->q.shift[c];
+                    const int32_t bias2 = (int32_t)((uint32_t)bias * 2u);
                     if (p->q.act_min <= -128 && p->q.act_max >= 127) {
-                        for (int i = 0; i < n; i++, o += c_n) *o = (int8_t)kws_ssat8(kws_smmlar(acc[i] + acc[i], m, add) >> rs);
+                        /* 2 * (sum + bias) in one ADD with a shifted operand. */
+                        const int32_t *a = acc, *const end = acc + (out_h & ~1);
+                        for (; a != end; a += 2, o += 2 * row_step) {
+                            o[0] = (int8_t)kws_ssat8(kws_smmlar((int32_t)((uint32_t)bias2 + ((uint32_t)a[0] << 1)), m, add) >> rs);
+                            o[row_step] =
+                                (int8_t)kws_ssat8(kws_smmlar((int32_t)((uint32_t)bias2 + ((uint32_t)a[1] << 1)), m, add) >> rs);
+                        }
+                        if (out_h & 1) *o = (int8_t)kws_ssat8(kws_smmlar((int32_t)((uint32_t)bias2 + ((uint32_t)a[0] << 1)), m, add) >> rs);
                     } else {
-                        for (int i = 0; i < n; i++, o += c_n) {
-                            *o = kws_requant_fast(acc[i], m, add, rs, p->q.act_min, p->q.act_max);
+                        for (int i = 0; i < out_h; i++, o += row_step) {
+                            *o = kws_requant_fast(acc[i] + bias, m, add, rs, p->q.act_min, p->q.act_max);
                         }
                     }
                     continue;
                 }
 #endif
-                for (int i = 0; i < n; i++, o += c_n) *o = kws_requant_ref(&p->q, c, acc[i]);
+                for (int i = 0; i < out_h; i++, o += row_step) *o = kws_requant_ref(&p->q, c, acc[i] + bias);
             }
         }
     }

@@ -6,6 +6,8 @@
  * exp on negative values, sum in Q12.19, reciprocal by Newton-Raphson), so the scores are the
  * interpreter's to the last bit.
  */
+#include <string.h>
+
 #include "kws_nn_internal.h"
 
 int32_t kws_nn_requantize(int32_t acc, int32_t mult, int32_t shift) { return kws_mbqm(acc, mult, shift); }
@@ -21,6 +23,32 @@ void kws_nn_avgpool(const kws_nn_avgpool_t *p, const int8_t *in, int8_t *out) {
             const int x0 = ox * p->stride_w - p->pad_left;
             const int fx0 = x0 < 0 ? -x0 : 0, fx1 = p->f_w < p->in_w - x0 ? p->f_w : p->in_w - x0;
             const int count = (fy1 - fy0) * (fx1 - fx0);
+#if KWS_NN_DSP
+            /* Four channels per word: two int16 pairs of sums, exact while count * 128 fits int16. */
+            if ((c_n & 3) == 0 && count > 0 && count <= 255) {
+                for (int c = 0; c < c_n; c += 4) {
+                    uint32_t s02 = 0, s13 = 0;
+                    for (int fy = fy0; fy < fy1; fy++) {
+                        const int8_t *px = in + ((size_t)(y0 + fy) * p->in_w + (size_t)(x0 + fx0)) * c_n + c;
+                        for (int fx = fx0; fx < fx1; fx++, px += c_n) {
+                            uint32_t v;
+                            memcpy(&v, px, 4);
+                            s02 = kws_sadd16(s02, kws_sxtb16(v));
+                            s13 = kws_sadd16(s13, kws_sxtb16_ror8(v));
+                        }
+                    }
+                    const int32_t sums[4] = {(int16_t)s02, (int16_t)s13, (int16_t)(s02 >> 16), (int16_t)(s13 >> 16)};
+                    for (int j = 0; j < 4; j++) {
+                        int32_t acc = sums[j];
+                        acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+                        if (acc < p->act_min) acc = p->act_min;
+                        if (acc > p->act_max) acc = p->act_max;
+                        out[((size_t)oy * p->out_w + ox) * c_n + c + j] = (int8_t)acc;
+                    }
+                }
+                continue;
+            }
+#endif
             for (int c = 0; c < c_n; c++) {
                 int32_t acc = 0;
                 for (int fy = fy0; fy < fy1; fy++) {
