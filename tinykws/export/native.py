@@ -3,7 +3,9 @@
 The generated header holds the network for the firmware's own kernels
 (``firmware/lib/kws_nn``): the weights as ``static const`` arrays, pre-arranged
 for the kernels (int16 pairs in the order the inner loops read them, the input
-zero point folded into the bias where that changes nothing), the per-channel
+zero point folded into the bias where that changes nothing; convolutions whose
+fast requantization is proved exact get one packed stream of doubled weights,
+biases and requantization constants, see kws_nn.h), the per-channel
 requantization multipliers and shifts exactly as TFLM derives them, a static
 memory plan (one arena; a layer's output reuses its input's bytes where the
 kernel allows, otherwise the two sit at opposite ends of the arena), and
@@ -259,6 +261,30 @@ def _blocked_pairs(w: np.ndarray) -> np.ndarray:
     return np.concatenate([blocks, pairs[nb * 2 :].reshape(-1)]).astype(np.int16)
 
 
+def _packed_stream(w2: np.ndarray, bias: np.ndarray, arrays: list[Array]) -> np.ndarray:
+    """kws_nn's packed stream (kws_nn.h) of [out_c][K] weights (K % 4 == 0, pairs already in kernel
+    order), their bias and the layer's requantization arrays: per 2 channels the doubled biases,
+    the doubled weight pairs step by step, then mult, fast_add, right shift of each and the last flag."""
+    out_c, k = w2.shape
+    a = {x.name.rsplit("_", 1)[-1] if not x.name.endswith("fast_add") else "fast_add": x.values for x in arrays}
+    mult, shift, add = (np.asarray(a[n], np.int64) for n in ("mult", "shift", "fast_add"))
+    pairs = (2 * w2).astype(np.int64).reshape(out_c, k // 4, 2, 2)  # [c][step][pair][lo, hi]
+    words = (pairs[..., 0] & 0xFFFF) | ((pairs[..., 1] & 0xFFFF) << 16)  # [c][step][pair]
+    out = []
+    for c in range(0, out_c, 2):
+        out += [2 * bias[c], 2 * bias[c], 2 * bias[c + 1], 2 * bias[c + 1]]
+        for s in range(k // 4):
+            out += [words[c, s, 0], words[c + 1, s, 0], words[c, s, 1], words[c + 1, s, 1]]
+        out += [mult[c], add[c], -shift[c], mult[c + 1], add[c + 1], -shift[c + 1], int(c + 2 == out_c)]
+    v = np.asarray(out, np.int64)
+    return np.where(v >= 2**31, v - 2**32, v)
+
+
+def _use_packed(fast: bool, act_min: int, act_max: int, out_c: int, k: int) -> bool:
+    """Whether a (1x1) convolution gets the packed stream: the kernel's fast requantization without clamping."""
+    return fast and act_min == -128 and act_max == 127 and out_c % 2 == 0 and k % 4 == 0
+
+
 def plan_native(tflite: bytes) -> NativePlan:
     """Translate the model into native layers and a memory plan; :class:`UserError` for what the engine lacks."""
     mdl = _Model(tflite)
@@ -333,9 +359,15 @@ def plan_native(tflite: bytes) -> NativePlan:
                 bound = np.abs(folded) + 128 * np.abs(w2).sum(axis=1)
                 arrays, q, fast = _requant_arrays(prefix, in_scale, w_scales, out_scale, out_c, folded, out_zp, act_min,
                                                   act_max, bound)
-                arrays.insert(0, Array(f"{prefix}_w", "int16_t", _blocked_pairs(w2[:, perm])))
+                packed = _use_packed(fast, act_min, act_max, out_c, in_c)
+                if packed:
+                    arrays.insert(0, Array(f"{prefix}_packed", "int32_t", _packed_stream(w2[:, perm], folded, arrays)))
+                else:
+                    arrays.insert(0, Array(f"{prefix}_w", "int16_t", _blocked_pairs(w2[:, perm])))
                 layer = Layer(name, "pointwise", xs[1:], ys[1:], out_h * out_w * out_c * in_c,
-                              {"n_pix": out_h * out_w, "in_c": in_c, "out_c": out_c, "weights": f"{prefix}_w", "q": q},
+                              {"n_pix": out_h * out_w, "in_c": in_c, "out_c": out_c,
+                               "weights": "NULL" if packed else f"{prefix}_w", "q": q,
+                               "packed": f"{prefix}_packed" if packed else "NULL"},
                               arrays, in_place=out_c <= in_c, scratch_bytes=_GEMM_PIXELS * in_c * 2, fast_requant=fast)
             elif name == "CONV_2D":
                 k = kh * kw * in_c
@@ -345,12 +377,23 @@ def plan_native(tflite: bytes) -> NativePlan:
                 bound = np.abs(b) + 255 * np.abs(w2).sum(axis=1)
                 arrays, q, fast = _requant_arrays(prefix, in_scale, w_scales, out_scale, out_c, b, out_zp, act_min,
                                                   act_max, bound)
-                arrays.insert(0, Array(f"{prefix}_w", "int16_t", _blocked_pairs(w2)))
+                packed = _use_packed(fast, act_min, act_max, out_c, kpad)
+                scratch = _GEMM_PIXELS * kpad * 2
+                if packed:
+                    arrays.insert(0, Array(f"{prefix}_packed", "int32_t", _packed_stream(w2, b, arrays)))
+                    if in_c == 1 and kw % 4 == 0 and (sw % 2 == 0 or out_w == 1):
+                        # kws_nn_gemm.c's single-channel path: 2 pixels' inputs, then a zero-padded
+                        # int16 copy of the input with an even row length.
+                        hp, wp = (out_h - 1) * sh + kh, ((out_w - 1) * sw + kw + 1) // 2 * 2
+                        scratch = 2 * kpad * 2 + hp * wp * 2
+                else:
+                    arrays.insert(0, Array(f"{prefix}_w", "int16_t", _blocked_pairs(w2)))
                 layer = Layer(name, "conv2d", xs[1:], ys[1:], out_h * out_w * out_c * k,
                               {"in_h": in_h, "in_w": in_w, "in_c": in_c, "out_h": out_h, "out_w": out_w, "out_c": out_c,
                                "k_h": kh, "k_w": kw, "stride_h": sh, "stride_w": sw, "pad_top": pt, "pad_left": pl,
-                               "k_padded": kpad, "in_offset": in_off, "weights": f"{prefix}_w", "q": q},
-                              arrays, scratch_bytes=_GEMM_PIXELS * kpad * 2, fast_requant=fast)
+                               "k_padded": kpad, "in_offset": in_off, "weights": "NULL" if packed else f"{prefix}_w",
+                               "q": q, "packed": f"{prefix}_packed" if packed else "NULL"},
+                              arrays, scratch_bytes=scratch, fast_requant=fast)
             else:
                 w2 = w.reshape(kh * kw, in_c).T.astype(np.int64)  # [c][taps]
                 bound = np.abs(b) + 255 * np.abs(w2).sum(axis=1)
@@ -362,9 +405,9 @@ def plan_native(tflite: bytes) -> NativePlan:
                 wpad = (out_w - 1) * sw + kw
                 hpad = (out_h - 1) * sh + kh
                 # kws_nn_depthwise.c: 4 zero-padded int16 planes stored by column (even column length,
-                # one spare row for the dropped output of an odd out_h), then a column of accumulators.
+                # one spare row for the dropped output of an odd out_h), then one channel's accumulators.
                 hpad = (hpad + 1 + out_h % 2) // 2 * 2
-                dw_scratch = 4 * wpad * hpad * 2 + 4 * (out_h + out_h % 2)
+                dw_scratch = 4 * wpad * hpad * 2 + 4 * (out_h + out_h % 2) * out_w
                 layer = Layer(name, "depthwise", xs[1:], ys[1:], out_h * out_w * out_c * kh * kw,
                               {"in_h": in_h, "in_w": in_w, "c": in_c, "out_h": out_h, "out_w": out_w,
                                "k_h": kh, "k_w": kw, "stride_h": sh, "stride_w": sw, "pad_top": pt, "pad_left": pl,

@@ -153,7 +153,7 @@ def build_engine_image(header: str, windows: np.ndarray, out_dir: Path, *, flags
     (out_dir / "kws_net_model.h").write_text(header)
     (out_dir / "engine_windows.h").write_text(_windows_header(windows))
     elf = out_dir / ("engine_portable.elf" if portable else "engine_dsp.elf")
-    cmd = ["arm-none-eabi-gcc", *flags, "-std=c99", "-Wall", "-Wextra", "-Werror", *(["-DKWS_NN_PORTABLE"] if portable else []), *QEMU_LINK_FLAGS,
+    cmd = ["arm-none-eabi-gcc", *flags, "-Wall", "-Wextra", "-Werror", *(["-DKWS_NN_PORTABLE"] if portable else []), *QEMU_LINK_FLAGS,
            "-I", str(nn / "include"), "-I", str(nn / "src"), "-I", str(out_dir), "-T", str(qemu_dir / "link.ld"),
            str(qemu_dir / "startup.c"), str(qemu_dir / "engine_bench.c"), *[str(p) for p in sorted((nn / "src").glob("*.c"))],
            "-o", str(elf)]

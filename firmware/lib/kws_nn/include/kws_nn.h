@@ -56,8 +56,9 @@ typedef struct {
     uint8_t k_h, k_w, stride_h, stride_w, pad_top, pad_left;
     uint16_t k_padded;
     int32_t in_offset; /* -input zero point */
-    const int16_t *weights;
+    const int16_t *weights; /* gemm layout, or NULL when packed is set */
     kws_nn_quant_t q;
+    const int32_t *packed;  /* the packed stream (below), or NULL */
 } kws_nn_conv_t;
 
 /*
@@ -68,16 +69,31 @@ typedef struct {
  */
 typedef struct {
     uint16_t n_pix, in_c, out_c;
-    const int16_t *weights;
+    const int16_t *weights; /* gemm layout, or NULL when packed is set */
     kws_nn_quant_t q;
+    const int32_t *packed;  /* the packed stream (below), or NULL */
 } kws_nn_pointwise_t;
+
+/*
+ * The packed stream (convolutions and 1x1 convolutions whose requantization the generator proved
+ * exact in the fast form with an unclamped int8 range, an even out_c and K a multiple of 4): the
+ * whole layer as one word stream the DSP kernel reads front to back, two output channels (a, b) at
+ * a time. Per pair of channels:
+ *   [2 bias_a, 2 bias_a, 2 bias_b, 2 bias_b]   the four accumulators of 2 channels x 2 pixels
+ *   K/4 steps of [wa(k), wb(k), wa(k+1), wb(k+1)]   int16 pairs k, k+1 (same pair order as the
+ *                                              gemm layout), every weight doubled
+ *   [mult_a, fast_add_a, -shift_a, mult_b, fast_add_b, -shift_b, last]   last: 1 on the final pair
+ * Doubling the weights and the bias makes the accumulator 2 * acc, the operand SMMLAR needs
+ * (kws_nn_internal.h); the generator bounded |acc| so that it cannot overflow. q still holds the
+ * reference constants (the portable path requantizes acc / 2 with them).
+ */
 
 /*
  * Depthwise convolution, depth multiplier 1. weights: int16 [c][k_h*k_w] (taps of a channel
  * contiguous). Four channels at a time are widened (x + in_offset, zero padding) into scratch,
  * planar and by column: [4][w2][h2p] int16, w2 = (out_w-1)*stride_w + k_w, h2 = (out_h-1)*stride_h
- * + k_h, h2p = h2 (+1 when out_h is odd) rounded up to even; then (out_h rounded up to even) int32
- * accumulators of one output column.
+ * + k_h, h2p = h2 (+1 when out_h is odd) rounded up to even; then out_w * (out_h rounded up to even)
+ * int32 accumulators: all the sums of one channel.
  * A group's channels are copied before any of them is written, so in == out is allowed when the
  * output has the input's shape.
  */

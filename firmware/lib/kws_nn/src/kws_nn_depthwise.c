@@ -70,84 +70,112 @@ static void load_group(const kws_nn_depthwise_t *p, const int8_t *in, int c0, in
     }
 }
 
+#if KWS_NN_DSP
 /*
- * Sums of output column ox (out_h values, the bias NOT included: the requantization adds it) of one
- * channel from its plane, into acc (out_h rounded up to even).
+ * One output column of a 3x3 stride-1 channel: c0 its first input column (words), col_words the
+ * distance between input columns, wab = (wa0, wb0, wa1, wb1, wa2, wb2) the channel's weight words.
  */
-static __attribute__((noinline)) void column_acc(const kws_nn_depthwise_t *p, const int16_t *plane, const int16_t *w, int h2p, int ox,
-                       int32_t *acc) {
+static __attribute__((noinline)) void column3x3(const uint32_t *c0, int col_words, const uint32_t *wab, int out_h,
+                                                int32_t *acc) {
+    const uint32_t *c1 = c0 + col_words, *c2 = c1 + col_words;
+    const uint32_t wa[3] = {wab[0], wab[2], wab[4]}, wb[3] = {wab[1], wab[3], wab[5]};
+    /* out_h odd: the last pair's second output is computed from the padding and dropped. */
+    for (int pairs = (out_h + 1) / 2; pairs > 0;) {
+#if defined(__ARM_FEATURE_DSP) && !defined(KWS_NN_EMULATE_DSP)
+        /* 6 weights, 3 column pointers, the output pointer, 2 inputs and 2 sums: all 14 usable
+         * registers, none left for a counter, so the pair loop is unrolled 16 times and entered
+         * part way (each step is 16 32-bit instructions: 64 bytes). */
+        const int n = pairs < 16 ? pairs : 16;
+        uint32_t a, b = (uint32_t)n * 64u, s0, s1;
+        __asm volatile(
+            "adr.w %[a], 2f\n\t"
+            "sub %[a], %[a], %[b]\n\t"
+            "mov pc, %[a]\n\t"
+            ".rept 16\n\t"
+            "ldrd %[a], %[b], [%[c0]], #4\n\t"
+            "smuad %[s0], %[a], %[wa0]\n\t"
+            "smlabt %[s0], %[b], %[wb0], %[s0]\n\t"
+            "smuad %[s1], %[b], %[wb0]\n\t"
+            "smlatb %[s1], %[a], %[wa0], %[s1]\n\t"
+            "ldrd %[a], %[b], [%[c1]], #4\n\t"
+            "smlad %[s0], %[a], %[wa1], %[s0]\n\t"
+            "smlabt %[s0], %[b], %[wb1], %[s0]\n\t"
+            "smlad %[s1], %[b], %[wb1], %[s1]\n\t"
+            "smlatb %[s1], %[a], %[wa1], %[s1]\n\t"
+            "ldrd %[a], %[b], [%[c2]], #4\n\t"
+            "smlad %[s0], %[a], %[wa2], %[s0]\n\t"
+            "smlabt %[s0], %[b], %[wb2], %[s0]\n\t"
+            "smlad %[s1], %[b], %[wb2], %[s1]\n\t"
+            "smlatb %[s1], %[a], %[wa2], %[s1]\n\t"
+            "strd %[s0], %[s1], [%[o]], #8\n\t"
+            ".endr\n"
+            "2:\n\t"
+            : [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [o] "+r"(acc), [a] "=&r"(a), [b] "+r"(b),
+              [s0] "=&r"(s0), [s1] "=&r"(s1)
+            : [wa0] "r"(wa[0]), [wb0] "r"(wb[0]), [wa1] "r"(wa[1]), [wb1] "r"(wb[1]), [wa2] "r"(wa[2]),
+              [wb2] "r"(wb[2])
+            : "memory");
+        pairs -= n;
+#else
+        /* With A = (x[y], x[y+1]), B = (x[y+2], x[y+3]) of kernel column dx: see the top. */
+        int32_t s0 = 0, s1 = 0;
+        const uint32_t *cols[3] = {c0, c1, c2};
+        for (int dx = 0; dx < 3; dx++) {
+            const uint32_t a = cols[dx][0], b = cols[dx][1];
+            s0 = kws_smlabt(b, wb[dx], kws_smlad(a, wa[dx], s0));
+            s1 = kws_smlatb(a, wa[dx], kws_smlad(b, wb[dx], s1));
+        }
+        acc[0] = s0;
+        acc[1] = s1;
+        acc += 2, c0++, c1++, c2++, pairs--;
+#endif
+    }
+}
+#endif
+
+#if KWS_NN_DSP
+/* One column of a channel, requantized in the fast form: a function of its own, so that its loop
+ * keeps every constant in a register (inside the channel loops the compiler spills them). */
+static __attribute__((noinline)) void requant_column(const int32_t *a, int n, int8_t *o, size_t row_step, int32_t bias2,
+                                                     int32_t m, int32_t add, int32_t rs) {
+    for (const int32_t *const end = a + n; a != end; a++, o += row_step) {
+        /* 2 * (sum + bias) in one ADD with a shifted operand. */
+        *o = (int8_t)kws_ssat8(kws_smmlar((int32_t)((uint32_t)bias2 + ((uint32_t)*a << 1)), m, add) >> rs);
+    }
+}
+#endif
+
+/*
+ * Sums of every output of one channel (the bias NOT included: the requantization adds it) from its
+ * plane, column by column: acc[ox * oh2 + oy], oh2 = out_h rounded up to even. One call per channel
+ * so that the weight words are built once per channel, not once per column.
+ */
+static __attribute__((noinline)) void channel_acc(const kws_nn_depthwise_t *p, const int16_t *plane, const int16_t *w, int h2p, int32_t *acc) {
     const int kh = p->k_h, kw = p->k_w, sh = p->stride_h, sw = p->stride_w, out_h = p->out_h;
+    const int oh2 = (out_h + 1) & ~1;
 #if KWS_NN_DSP
     if (kh == 3 && kw == 3 && sh == 1) {
-        /* (w[0][dx], w[1][dx]) and (w[1][dx], w[2][dx]) of kernel column dx. */
-        uint32_t wa[3], wb[3];
+        /* (w[0][dx], w[1][dx]) and (w[1][dx], w[2][dx]) of kernel column dx, once per channel. */
+        uint32_t wab[6];
         for (int dx = 0; dx < 3; dx++) {
-            wa[dx] = (uint32_t)(uint16_t)w[dx] | ((uint32_t)(uint16_t)w[3 + dx] << 16);
-            wb[dx] = (uint32_t)(uint16_t)w[3 + dx] | ((uint32_t)(uint16_t)w[6 + dx] << 16);
+            wab[2 * dx] = (uint32_t)(uint16_t)w[dx] | ((uint32_t)(uint16_t)w[3 + dx] << 16);
+            wab[2 * dx + 1] = (uint32_t)(uint16_t)w[3 + dx] | ((uint32_t)(uint16_t)w[6 + dx] << 16);
         }
-        const uint32_t *c0 = (const uint32_t *)(const void *)(plane + (size_t)ox * sw * h2p);
-        const uint32_t *c1 = c0 + h2p / 2, *c2 = c1 + h2p / 2;
-        /* out_h odd: the last pair's second output is computed from the padding and dropped. */
-        for (int pairs = (out_h + 1) / 2; pairs > 0;) {
-#if defined(__ARM_FEATURE_DSP) && !defined(KWS_NN_EMULATE_DSP)
-            /* 6 weights, 3 column pointers, the output pointer, 2 inputs and 2 sums: all 14 usable
-             * registers, none left for a counter, so the pair loop is unrolled 16 times and entered
-             * part way (each step is 16 32-bit instructions: 64 bytes). */
-            const int n = pairs < 16 ? pairs : 16;
-            uint32_t a, b = (uint32_t)n * 64u, s0, s1;
-            __asm volatile(
-                "adr.w %[a], 2f\n\t"
-                "sub %[a], %[a], %[b]\n\t"
-                "mov pc, %[a]\n\t"
-                ".rept 16\n\t"
-                "ldrd %[a], %[b], [%[c0]], #4\n\t"
-                "smuad %[s0], %[a], %[wa0]\n\t"
-                "smlabt %[s0], %[b], %[wb0], %[s0]\n\t"
-                "smuad %[s1], %[b], %[wb0]\n\t"
-                "smlatb %[s1], %[a], %[wa0], %[s1]\n\t"
-                "ldrd %[a], %[b], [%[c1]], #4\n\t"
-                "smlad %[s0], %[a], %[wa1], %[s0]\n\t"
-                "smlabt %[s0], %[b], %[wb1], %[s0]\n\t"
-                "smlad %[s1], %[b], %[wb1], %[s1]\n\t"
-                "smlatb %[s1], %[a], %[wa1], %[s1]\n\t"
-                "ldrd %[a], %[b], [%[c2]], #4\n\t"
-                "smlad %[s0], %[a], %[wa2], %[s0]\n\t"
-                "smlabt %[s0], %[b], %[wb2], %[s0]\n\t"
-                "smlad %[s1], %[b], %[wb2], %[s1]\n\t"
-                "smlatb %[s1], %[a], %[wa2], %[s1]\n\t"
-                "strd %[s0], %[s1], [%[o]], #8\n\t"
-                ".endr\n"
-                "2:\n\t"
-                : [c0] "+r"(c0), [c1] "+r"(c1), [c2] "+r"(c2), [o] "+r"(acc), [a] "=&r"(a), [b] "+r"(b),
-                  [s0] "=&r"(s0), [s1] "=&r"(s1)
-                : [wa0] "r"(wa[0]), [wb0] "r"(wb[0]), [wa1] "r"(wa[1]), [wb1] "r"(wb[1]), [wa2] "r"(wa[2]),
-                  [wb2] "r"(wb[2])
-                : "memory");
-            pairs -= n;
-#else
-            /* With A = (x[y], x[y+1]), B = (x[y+2], x[y+3]) of kernel column dx: see the top. */
-            int32_t s0 = 0, s1 = 0;
-            const uint32_t *cols[3] = {c0, c1, c2};
-            for (int dx = 0; dx < 3; dx++) {
-                const uint32_t a = cols[dx][0], b = cols[dx][1];
-                s0 = kws_smlabt(b, wb[dx], kws_smlad(a, wa[dx], s0));
-                s1 = kws_smlatb(a, wa[dx], kws_smlad(b, wb[dx], s1));
-            }
-            acc[0] = s0;
-            acc[1] = s1;
-            acc += 2, c0++, c1++, c2++, pairs--;
-#endif
+        for (int ox = 0; ox < p->out_w; ox++) {
+            column3x3((const uint32_t *)(const void *)(plane + (size_t)ox * sw * h2p), h2p / 2, wab, out_h, acc + ox * oh2);
         }
         return;
     }
 #endif
-    for (int oy = 0; oy < out_h; oy++) {
-        const int16_t *x = plane + (size_t)ox * sw * h2p + (size_t)oy * sh;
-        int32_t a = 0;
-        for (int kx = 0; kx < kw; kx++, x += h2p) {
-            for (int ky = 0; ky < kh; ky++) a += (int32_t)x[ky] * w[ky * kw + kx];
+    for (int ox = 0; ox < p->out_w; ox++) {
+        for (int oy = 0; oy < out_h; oy++) {
+            const int16_t *x = plane + (size_t)ox * sw * h2p + (size_t)oy * sh;
+            int32_t a = 0;
+            for (int kx = 0; kx < kw; kx++, x += h2p) {
+                for (int ky = 0; ky < kh; ky++) a += (int32_t)x[ky] * w[ky * kw + kx];
+            }
+            acc[ox * oh2 + oy] = a;
         }
-        acc[oy] = a;
     }
 }
 
@@ -159,39 +187,37 @@ void kws_nn_depthwise(const kws_nn_depthwise_t *p, const int8_t *in, int8_t *out
     const size_t plane = (size_t)w2 * h2p;
     const size_t row_step = (size_t)out_w * c_n;
     memset(scratch, 0, GROUP * plane * sizeof(int16_t));
-    int32_t *acc = (int32_t *)(void *)(scratch + GROUP * plane); /* out_h + 1 (rounded up to even) */
+    int32_t *acc = (int32_t *)(void *)(scratch + GROUP * plane); /* out_w columns of oh2 sums */
+    const int oh2 = (out_h + 1) & ~1;
     for (int c0 = 0; c0 < c_n; c0 += GROUP) {
         const int g = c_n - c0 < GROUP ? c_n - c0 : GROUP;
         load_group(p, in, c0, g, scratch, h2, w2, h2p);
         for (int j = 0; j < g; j++) {
             const int c = c0 + j;
-            const int16_t *w = p->weights + (size_t)c * taps;
-            for (int ox = 0; ox < out_w; ox++) {
-                column_acc(p, scratch + (size_t)j * plane, w, h2p, ox, acc);
-                int8_t *o = out + (size_t)ox * c_n + c;
-                const int32_t bias = p->q.bias[c];
+            channel_acc(p, scratch + (size_t)j * plane, p->weights + (size_t)c * taps, h2p, acc);
+            const int32_t bias = p->q.bias[c];
 #if KWS_NN_DSP
-                if (p->q.fast_add != NULL) {
-                    const int32_t m = p->q.mult[c], add = p->q.fast_add[c], rs = -p->q.shift[c];
-                    const int32_t bias2 = (int32_t)((uint32_t)bias * 2u);
-                    if (p->q.act_min <= -128 && p->q.act_max >= 127) {
-                        /* 2 * (sum + bias) in one ADD with a shifted operand. */
-                        const int32_t *a = acc, *const end = acc + (out_h & ~1);
-                        for (; a != end; a += 2, o += 2 * row_step) {
-                            o[0] = (int8_t)kws_ssat8(kws_smmlar((int32_t)((uint32_t)bias2 + ((uint32_t)a[0] << 1)), m, add) >> rs);
-                            o[row_step] =
-                                (int8_t)kws_ssat8(kws_smmlar((int32_t)((uint32_t)bias2 + ((uint32_t)a[1] << 1)), m, add) >> rs);
-                        }
-                        if (out_h & 1) *o = (int8_t)kws_ssat8(kws_smmlar((int32_t)((uint32_t)bias2 + ((uint32_t)a[0] << 1)), m, add) >> rs);
-                    } else {
-                        for (int i = 0; i < out_h; i++, o += row_step) {
-                            *o = kws_requant_fast(acc[i] + bias, m, add, rs, p->q.act_min, p->q.act_max);
-                        }
-                    }
-                    continue;
+            if (p->q.fast_add != NULL && p->q.act_min <= -128 && p->q.act_max >= 127) {
+                const int32_t m = p->q.mult[c], add = p->q.fast_add[c], rs = -p->q.shift[c];
+                const int32_t bias2 = (int32_t)((uint32_t)bias * 2u);
+                for (int ox = 0; ox < out_w; ox++) {
+                    requant_column(acc + ox * oh2, out_h, out + (size_t)ox * c_n + c, row_step, bias2, m, add, rs);
                 }
+                continue;
+            }
 #endif
-                for (int i = 0; i < out_h; i++, o += row_step) *o = kws_requant_ref(&p->q, c, acc[i] + bias);
+            for (int ox = 0; ox < out_w; ox++) {
+                int8_t *o = out + (size_t)ox * c_n + c;
+                for (int i = 0; i < out_h; i++, o += row_step) {
+#if KWS_NN_DSP
+                    if (p->q.fast_add != NULL) {
+                        *o = kws_requant_fast(acc[ox * oh2 + i] + bias, p->q.mult[c], p->q.fast_add[c], -p->q.shift[c],
+                                              p->q.act_min, p->q.act_max);
+                        continue;
+                    }
+#endif
+                    *o = kws_requant_ref(&p->q, c, acc[ox * oh2 + i] + bias);
+                }
             }
         }
     }

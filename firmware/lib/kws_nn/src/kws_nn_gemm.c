@@ -150,6 +150,195 @@ static void gemm4(const int16_t *weights, int kp, int out_c, const kws_nn_quant_
 #endif
 }
 
+/*
+ * --- The packed stream (kws_nn.h): 2 output channels x 2 pixels per block -----------------------
+ *
+ * Two pixels' int16 inputs sit in scratch as x[step][4] = (p0 pair 2s, p1 pair 2s, p0 pair 2s+1,
+ * p1 pair 2s+1). A step of the block is then two 4-register LDMs (the weights of 2 channels x 2
+ * pairs, the inputs of 2 pixels x 2 pairs) and 8 SMLADs: 10 instructions for 16 MACs, against 11
+ * for the 2 x 4 block above, with 4 accumulators instead of 8, so that the requantization and the
+ * stores of a block fit in the registers too and the whole layer runs in one assembly loop.
+ */
+#if defined(__ARM_FEATURE_DSP) && !defined(KWS_NN_EMULATE_DSP) && !defined(KWS_NN_PORTABLE)
+#define KWS_PACKED_ASM 1
+#else
+#define KWS_PACKED_ASM 0
+#endif
+
+/* Two pixels (p0, p1; p1 == p0 for a short last group) of a 1x1 convolution's input, widened. */
+static void widen_pair(const int8_t *p0, const int8_t *p1, int in_c, uint32_t *x) {
+    for (int c = 0; c < in_c; c += 4, x += 4) {
+        uint32_t v0, v1;
+        memcpy(&v0, p0 + c, 4);
+        memcpy(&v1, p1 + c, 4);
+#if KWS_NN_DSP
+        x[0] = kws_sxtb16(v0);
+        x[1] = kws_sxtb16(v1);
+        x[2] = kws_sxtb16_ror8(v0);
+        x[3] = kws_sxtb16_ror8(v1);
+#else
+        /* The same words without the DSP extension: (c0, c2) then (c1, c3), int16 each. */
+        const int8_t *a = p0 + c, *b = p1 + c;
+        x[0] = (uint32_t)(uint16_t)a[0] | (uint32_t)(uint16_t)a[2] << 16;
+        x[1] = (uint32_t)(uint16_t)b[0] | (uint32_t)(uint16_t)b[2] << 16;
+        x[2] = (uint32_t)(uint16_t)a[1] | (uint32_t)(uint16_t)a[3] << 16;
+        x[3] = (uint32_t)(uint16_t)b[1] | (uint32_t)(uint16_t)b[3] << 16;
+#endif
+    }
+}
+
+#if KWS_PACKED_ASM
+/* What the assembly loop reads; o1 - o0 = stride (0 when both pixels are the same one). */
+typedef struct {
+    const uint32_t *x;
+    int32_t first;   /* steps of the first entry into the unrolled loop (1..16) */
+    int8_t *o;       /* output of pixel 0, channel 0 */
+    int32_t stride;  /* bytes from pixel 0's output to pixel 1's */
+    const int32_t *w;
+    const uint32_t *x_end;
+    int32_t multi;   /* more than 16 steps: the looping copy of the unrolled steps */
+} kws_packed_ctx_t;
+
+#define KWS_PACKED_STEP                                                                            \
+    "ldmia.w r12!, {r4-r7}\n\t"                                                                    \
+    "ldmia.w lr!, {r8-r11}\n\t"                                                                    \
+    "smlad r0, r8, r4, r0\n\t"                                                                     \
+    "smlad r1, r9, r4, r1\n\t"                                                                     \
+    "smlad r2, r8, r5, r2\n\t"                                                                     \
+    "smlad r3, r9, r5, r3\n\t"                                                                     \
+    "smlad r0, r10, r6, r0\n\t"                                                                    \
+    "smlad r1, r11, r6, r1\n\t"                                                                    \
+    "smlad r2, r10, r7, r2\n\t"                                                                    \
+    "smlad r3, r11, r7, r3\n\t"
+
+/*
+ * Every block of the stream for one pair of pixels. Registers: r0-r3 the accumulators (a p0,
+ * a p1, b p0, b p1), r4-r11 the loaded words, r12 the stream, lr the inputs; the frame holds
+ * x, the entry address, o, stride and x_end. A step is 40 bytes of 32-bit instructions, so the
+ * entry into the unrolled steps is computed (the first entry runs the steps modulo 16), and
+ * layers of up to 16 steps (64 input channels) run a copy without the loop test.
+ */
+__attribute__((naked, noinline)) static void packed_blocks(const kws_packed_ctx_t *ctx __attribute__((unused))) {
+    __asm volatile(
+        "push {r4-r11, lr}\n\t"
+        "sub sp, sp, #20\n\t"
+        "ldm r0, {r1-r7}\n\t"               /* x, first, o, stride, w, x_end, multi */
+        "cbz r7, 1f\n\t"
+        "adr.w r7, 3f\n\t"
+        "b 2f\n"
+        "1:\n\t"
+        "adr.w r7, 5f\n"
+        "2:\n\t"
+        "movs r0, #40\n\t"
+        "mls r7, r2, r0, r7\n\t"
+        "orr r7, r7, #1\n\t"                /* Thumb state for the LDR PC below */
+        "str r1, [sp, #0]\n\t"
+        "str r7, [sp, #4]\n\t"
+        "strd r3, r4, [sp, #8]\n\t"
+        "str r6, [sp, #16]\n\t"
+        "mov r12, r5\n\t"
+        "b 4f\n"
+        /* The looping copy: after each 16 steps, again until the inputs are used up. */
+        "6:\n\t"
+        ".rept 16\n\t" KWS_PACKED_STEP ".endr\n"
+        "3:\n\t"
+        "ldr r4, [sp, #16]\n\t"
+        "cmp lr, r4\n\t"
+        "bne 6b\n\t"
+        "b 7f\n"
+        "4:\n\t"
+        "ldmia.w r12!, {r0-r3}\n\t"         /* the doubled biases */
+        "ldr lr, [sp, #0]\n\t"
+        "ldr pc, [sp, #4]\n\t"
+        ".rept 16\n\t" KWS_PACKED_STEP ".endr\n"
+        "5:\n"
+        "7:\n\t"
+        "ldmia.w r12!, {r4-r10}\n\t"        /* mult, add, shift of a and b, last */
+        "ldrd r11, lr, [sp, #8]\n\t"
+        "smmlar r0, r0, r4, r5\n\t"
+        "smmlar r1, r1, r4, r5\n\t"
+        "smmlar r2, r2, r7, r8\n\t"
+        "smmlar r3, r3, r7, r8\n\t"
+        "asr.w r0, r0, r6\n\t"
+        "asr.w r1, r1, r6\n\t"
+        "asr.w r2, r2, r9\n\t"
+        "asr.w r3, r3, r9\n\t"
+        "ssat r0, #8, r0\n\t"
+        "ssat r1, #8, r1\n\t"
+        "ssat r2, #8, r2\n\t"
+        "ssat r3, #8, r3\n\t"
+        /* Pixel 1 first: when it is pixel 0 again (stride 0) the values are the same. */
+        "strb r1, [r11, lr]\n\t"
+        "strb r0, [r11], #1\n\t"
+        "strb r3, [r11, lr]\n\t"
+        "strb r2, [r11], #1\n\t"
+        "str r11, [sp, #8]\n\t"
+        "cmp r10, #0\n\t"
+        "beq 4b\n\t"
+        "add sp, sp, #20\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+#endif
+
+/* The blocks of the stream for pixels (o0, o0 + stride) from the widened inputs x (steps of 4 words). */
+static void packed_run(const int32_t *w, int steps, const uint32_t *x, int8_t *o0, int stride, const kws_nn_quant_t *q) {
+#if KWS_PACKED_ASM
+    (void)q;
+    const kws_packed_ctx_t ctx = {x, (steps - 1) % 16 + 1, o0, stride, w, x + 4 * steps, steps > 16};
+    packed_blocks(&ctx);
+#else
+    for (int c = 0;; c += 2) {
+        int32_t a0 = w[0], a1 = w[1], b0 = w[2], b1 = w[3];
+        w += 4;
+        for (int s = 0; s < steps; s++, w += 4) {
+            const uint32_t *xs = x + 4 * s;
+#if KWS_NN_DSP
+            a0 = kws_smlad(xs[0], (uint32_t)w[0], a0), a1 = kws_smlad(xs[1], (uint32_t)w[0], a1);
+            b0 = kws_smlad(xs[0], (uint32_t)w[1], b0), b1 = kws_smlad(xs[1], (uint32_t)w[1], b1);
+            a0 = kws_smlad(xs[2], (uint32_t)w[2], a0), a1 = kws_smlad(xs[3], (uint32_t)w[2], a1);
+            b0 = kws_smlad(xs[2], (uint32_t)w[3], b0), b1 = kws_smlad(xs[3], (uint32_t)w[3], b1);
+#else
+            for (int h = 0; h < 2; h++) { /* pairs 2s and 2s+1 */
+                const int32_t wa = w[2 * h], wb = w[2 * h + 1];
+                const uint32_t x0 = xs[2 * h], x1 = xs[2 * h + 1];
+                const int32_t x0l = (int16_t)x0, x0h = (int16_t)(x0 >> 16), x1l = (int16_t)x1, x1h = (int16_t)(x1 >> 16);
+                const int32_t wal = (int16_t)wa, wah = (int16_t)((uint32_t)wa >> 16);
+                const int32_t wbl = (int16_t)wb, wbh = (int16_t)((uint32_t)wb >> 16);
+                a0 += x0l * wal + x0h * wah, a1 += x1l * wal + x1h * wah;
+                b0 += x0l * wbl + x0h * wbh, b1 += x1l * wbl + x1h * wbh;
+            }
+#endif
+        }
+#if KWS_NN_DSP
+        (void)q;
+        o0[stride + c] = (int8_t)kws_ssat8(kws_smmlar(a1, w[0], w[1]) >> w[2]);
+        o0[c] = (int8_t)kws_ssat8(kws_smmlar(a0, w[0], w[1]) >> w[2]);
+        o0[stride + c + 1] = (int8_t)kws_ssat8(kws_smmlar(b1, w[3], w[4]) >> w[5]);
+        o0[c + 1] = (int8_t)kws_ssat8(kws_smmlar(b0, w[3], w[4]) >> w[5]);
+#else
+        /* The accumulators are 2 * acc (doubled weights and bias): the reference takes acc. */
+        o0[stride + c] = kws_requant_ref(q, c, a1 / 2);
+        o0[c] = kws_requant_ref(q, c, a0 / 2);
+        o0[stride + c + 1] = kws_requant_ref(q, c + 1, b1 / 2);
+        o0[c + 1] = kws_requant_ref(q, c + 1, b0 / 2);
+#endif
+        const int last = w[6] != 0;
+        w += 7;
+        if (last) break;
+    }
+#endif
+}
+
+static void pointwise_packed(const kws_nn_pointwise_t *p, const int8_t *in, int8_t *out, int16_t *scratch) {
+    const int in_c = p->in_c, out_c = p->out_c, n = p->n_pix;
+    uint32_t *x = (uint32_t *)(void *)scratch;
+    for (int i = 0; i < n; i += 2) {
+        const int j = i + 1 < n ? i + 1 : i; /* an odd last pixel pairs with itself */
+        widen_pair(in + (size_t)i * in_c, in + (size_t)j * in_c, in_c, x);
+        packed_run(p->packed, in_c / 4, x, out + (size_t)i * out_c, (j - i) * out_c, &p->q);
+    }
+}
+
 /* Inputs of one pixel into slot pix of the interleaved scratch, in SXTB16 pair order. */
 static void widen_pixel(const int8_t *in, int in_c, int16_t *s16, int pix) {
 #if KWS_NN_DSP
@@ -173,6 +362,10 @@ static void widen_pixel(const int8_t *in, int in_c, int16_t *s16, int pix) {
 }
 
 void kws_nn_pointwise(const kws_nn_pointwise_t *p, const int8_t *in, int8_t *out, int16_t *scratch) {
+    if (p->packed != NULL) {
+        pointwise_packed(p, in, out, scratch);
+        return;
+    }
     const int in_c = p->in_c, out_c = p->out_c, kp = in_c / 2, n = p->n_pix;
     for (int i = 0; i < n; i += PIX) {
         int8_t *o[PIX];
@@ -213,7 +406,83 @@ static void im2col(const kws_nn_conv_t *p, const int8_t *in, int oy, int ox, int
     for (; e < p->k_padded; e++) d[(e >> 1) * 2 * PIX + (e & 1)] = 0;
 }
 
+/* im2col of output pixel (oy, ox) into slot pix (0, 1) of the packed inputs: element e of the
+ * patch goes to int16 (e / 4 * 4 + e / 2 % 2 * 2 + pix) * 2 + e % 2. */
+static void im2col_pair(const kws_nn_conv_t *p, const int8_t *in, int oy, int ox, int16_t *x16, int pix) {
+    const int iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    const int in_c = p->in_c;
+    const int16_t off = (int16_t)p->in_offset;
+    int16_t *d = x16 + pix * 2;
+    int e = 0;
+    for (int ky = 0; ky < p->k_h; ky++) {
+        const int iy = iy0 + ky;
+        for (int kx = 0; kx < p->k_w; kx++) {
+            const int ix = ix0 + kx;
+            const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+            const int8_t *src = inside ? in + ((size_t)iy * p->in_w + (size_t)ix) * in_c : in;
+            for (int c = 0; c < in_c; c++, e++) d[(e >> 2) * 8 + ((e >> 1) & 1) * 4 + (e & 1)] = inside ? (int16_t)(src[c] + off) : 0;
+        }
+    }
+    for (; e < p->k_padded; e++) d[(e >> 2) * 8 + ((e >> 1) & 1) * 4 + (e & 1)] = 0;
+}
+
+/*
+ * A single input channel with k_w a multiple of 4 and an even column stride (the first layer of a
+ * KWS network): the whole input, offset added, goes once into a zero-padded int16 copy with an
+ * even row length, so every patch row is k_w / 2 aligned words and the im2col of a pixel is plain
+ * word copies, with no bounds tests. plan_native in tinykws/export/native.py sizes the scratch for it.
+ */
+static int conv_single_channel(const kws_nn_conv_t *p) {
+    return p->in_c == 1 && p->k_w % 4 == 0 && (p->stride_w % 2 == 0 || p->out_w == 1);
+}
+
+static void conv_packed(const kws_nn_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch) {
+    const int n = p->out_h * p->out_w, out_c = p->out_c, steps = p->k_padded / 4;
+    uint32_t *x = (uint32_t *)(void *)scratch;
+    if (conv_single_channel(p)) {
+        const int hp = (p->out_h - 1) * p->stride_h + p->k_h;
+        const int wp = ((p->out_w - 1) * p->stride_w + p->k_w + 1) & ~1;
+        int16_t *pad = scratch + 2 * p->k_padded;
+        memset(pad, 0, (size_t)hp * wp * sizeof(int16_t));
+        const int rows = p->in_h < hp - p->pad_top ? p->in_h : hp - p->pad_top;
+        const int cols = p->in_w < wp - p->pad_left ? p->in_w : wp - p->pad_left;
+        const int16_t off = (int16_t)p->in_offset;
+        for (int iy = 0; iy < rows; iy++) {
+            int16_t *d = pad + (size_t)(iy + p->pad_top) * wp + p->pad_left;
+            const int8_t *src = in + (size_t)iy * p->in_w;
+            for (int ix = 0; ix < cols; ix++) d[ix] = (int16_t)(src[ix] + off);
+        }
+        const int row_words = wp / 2, kw_words = p->k_w / 2;
+        for (int i = 0; i < n; i += 2) {
+            const int j = i + 1 < n ? i + 1 : i;
+            const uint32_t *s0 = (const uint32_t *)(const void *)(pad + (size_t)(i / p->out_w) * p->stride_h * wp +
+                                                                  (size_t)(i % p->out_w) * p->stride_w);
+            const uint32_t *s1 = (const uint32_t *)(const void *)(pad + (size_t)(j / p->out_w) * p->stride_h * wp +
+                                                                  (size_t)(j % p->out_w) * p->stride_w);
+            uint32_t *d = x;
+            for (int ky = 0; ky < p->k_h; ky++, s0 += row_words, s1 += row_words) {
+                for (int k = 0; k < kw_words; k += 2, d += 4) {
+                    const uint32_t a0 = s0[k], a1 = s0[k + 1], b0 = s1[k], b1 = s1[k + 1];
+                    d[0] = a0, d[1] = b0, d[2] = a1, d[3] = b1;
+                }
+            }
+            packed_run(p->packed, steps, x, out + (size_t)i * out_c, (j - i) * out_c, &p->q);
+        }
+        return;
+    }
+    for (int i = 0; i < n; i += 2) {
+        const int j = i + 1 < n ? i + 1 : i;
+        im2col_pair(p, in, i / p->out_w, i % p->out_w, scratch, 0);
+        im2col_pair(p, in, j / p->out_w, j % p->out_w, scratch, 1);
+        packed_run(p->packed, steps, x, out + (size_t)i * out_c, (j - i) * out_c, &p->q);
+    }
+}
+
 void kws_nn_conv2d(const kws_nn_conv_t *p, const int8_t *in, int8_t *out, int16_t *scratch) {
+    if (p->packed != NULL) {
+        conv_packed(p, in, out, scratch);
+        return;
+    }
     const int n = p->out_h * p->out_w, out_c = p->out_c, kp = p->k_padded / 2;
     for (int i = 0; i < n; i += PIX) {
         int8_t *o[PIX];
