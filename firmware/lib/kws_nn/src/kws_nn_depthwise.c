@@ -39,31 +39,121 @@ static inline int32_t kws_smlabt(uint32_t x, uint32_t y, int32_t acc) {
 static inline int32_t kws_smlatb(uint32_t x, uint32_t y, int32_t acc) { return kws_smlabt(y, x, acc); }
 #endif
 
-/* Channels [c0, c0 + g) of every input pixel into the g planes ([w2][h2p] each). */
+#if KWS_NN_DSP
+/* (lo's low half, hi's low half) and (lo's high half, hi's high half): one PKHBT / PKHTB each. */
+static inline uint32_t kws_pack_lo(uint32_t lo, uint32_t hi) {
+#if defined(__ARM_FEATURE_DSP) && !defined(KWS_NN_EMULATE_DSP)
+    uint32_t r;
+    __asm("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+#else
+    return (lo & 0xFFFFu) | (hi << 16);
+#endif
+}
+static inline uint32_t kws_pack_hi(uint32_t lo, uint32_t hi) {
+#if defined(__ARM_FEATURE_DSP) && !defined(KWS_NN_EMULATE_DSP)
+    uint32_t r;
+    __asm("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi), "r"(lo));
+    return r;
+#else
+    return (hi & 0xFFFF0000u) | (lo >> 16);
+#endif
+}
+
+/* One input pixel's 4 channels (offset added) into d[0], d[plane], d[2 plane], d[3 plane]. */
+static inline void load_pixel4(const int8_t *px, int16_t *d, size_t plane, uint32_t off2) {
+    uint32_t v;
+    memcpy(&v, px, 4);
+    const uint32_t lo = kws_sadd16(kws_sxtb16(v), off2), hi = kws_sadd16(kws_sxtb16_ror8(v), off2);
+    d[0] = (int16_t)lo;
+    d[2 * plane] = (int16_t)(lo >> 16);
+    d[plane] = (int16_t)hi;
+    d[3 * plane] = (int16_t)(hi >> 16);
+}
+#endif
+
+/*
+ * Channels [c0, c0 + g) of every input pixel into the g planes ([w2][h2p] each). The DSP path for
+ * a full group walks down each column (the planes' storage order) two rows at a time: two pixels'
+ * words give, after SXTB16 and one PKH per channel, one aligned word per plane, so a pixel costs
+ * about half the stores and none of the index arithmetic of the row-by-row walk.
+ */
 static void load_group(const kws_nn_depthwise_t *p, const int8_t *in, int c0, int g, int16_t *planes, int h2, int w2,
                        int h2p) {
-    const int c_n = p->c, plane = w2 * h2p;
+    const int c_n = p->c;
+    const size_t plane = (size_t)w2 * h2p;
     const int rows = p->in_h < h2 - p->pad_top ? p->in_h : h2 - p->pad_top;
     const int cols = p->in_w < w2 - p->pad_left ? p->in_w : w2 - p->pad_left;
     const int16_t off = (int16_t)p->in_offset;
+#if KWS_NN_DSP
+    if (g == GROUP) {
+        const uint32_t off2 = (uint32_t)(uint16_t)off * 0x10001u;
+        const size_t row_bytes = (size_t)p->in_w * c_n, half = plane / 2; /* plane is even: h2p is */
+        for (int ix = 0; ix < cols; ix++) {
+            const int8_t *px = in + (size_t)ix * c_n + c0;
+            int16_t *d = planes + (size_t)(p->pad_left + ix) * h2p + p->pad_top;
+            int iy = 0;
+            if (p->pad_top & 1) { /* odd first destination row: alone, then aligned pairs */
+                if (rows > 0) load_pixel4(px, d, plane, off2);
+                iy = 1, px += row_bytes, d++;
+            }
+#if defined(__ARM_FEATURE_DSP) && !defined(KWS_NN_EMULATE_DSP)
+            /* The same loop with one pointer per pair of planes and the offsets in registers (the
+             * compiler keeps four plane pointers and spills them: 17 instructions a pixel, not 10.5). */
+            if (rows - iy >= 2) {
+                int n = (rows - iy) / 2;
+                int16_t *d2 = d + 2 * plane;
+                uint32_t v0, v1, l0, l1, t;
+                __asm volatile(
+                    "1:\n\t"
+                    "ldr %[v1], [%[px], %[rb]]\n\t"
+                    "ldr %[v0], [%[px]]\n\t"
+                    "add %[px], %[px], %[rb], lsl #1\n\t"
+                    "sxtb16 %[l0], %[v0]\n\t"
+                    "sxtb16 %[l1], %[v1]\n\t"
+                    "sxtb16 %[v0], %[v0], ror #8\n\t"
+                    "sxtb16 %[v1], %[v1], ror #8\n\t"
+                    "sadd16 %[l0], %[l0], %[off]\n\t"
+                    "sadd16 %[l1], %[l1], %[off]\n\t"
+                    "sadd16 %[v0], %[v0], %[off]\n\t"
+                    "sadd16 %[v1], %[v1], %[off]\n\t"
+                    "pkhbt %[t], %[v0], %[v1], lsl #16\n\t"
+                    "str %[t], [%[d], %[pl]]\n\t"
+                    "pkhbt %[t], %[l0], %[l1], lsl #16\n\t"
+                    "str %[t], [%[d]], #4\n\t"
+                    "pkhtb %[t], %[v1], %[v0], asr #16\n\t"
+                    "str %[t], [%[d2], %[pl]]\n\t"
+                    "pkhtb %[t], %[l1], %[l0], asr #16\n\t"
+                    "str %[t], [%[d2]], #4\n\t"
+                    "subs %[n], %[n], #1\n\t"
+                    "bne 1b\n\t"
+                    : [px] "+r"(px), [d] "+r"(d), [d2] "+r"(d2), [n] "+r"(n), [v0] "=&r"(v0), [v1] "=&r"(v1),
+                      [l0] "=&r"(l0), [l1] "=&r"(l1), [t] "=&r"(t)
+                    : [rb] "r"(row_bytes), [pl] "r"(plane * sizeof(int16_t)), [off] "r"(off2)
+                    : "cc", "memory");
+                iy += (rows - iy) & ~1;
+            }
+#endif
+            for (; iy + 1 < rows; iy += 2, px += 2 * row_bytes, d += 2) {
+                uint32_t v0, v1;
+                memcpy(&v0, px, 4);
+                memcpy(&v1, px + row_bytes, 4);
+                const uint32_t l0 = kws_sadd16(kws_sxtb16(v0), off2), l1 = kws_sadd16(kws_sxtb16(v1), off2);
+                const uint32_t h0 = kws_sadd16(kws_sxtb16_ror8(v0), off2), h1 = kws_sadd16(kws_sxtb16_ror8(v1), off2);
+                uint32_t *dw = (uint32_t *)(void *)d;
+                dw[0] = kws_pack_lo(l0, l1);
+                dw[half] = kws_pack_lo(h0, h1);
+                dw[2 * half] = kws_pack_hi(l0, l1);
+                dw[3 * half] = kws_pack_hi(h0, h1);
+            }
+            if (iy < rows) load_pixel4(px, d, plane, off2);
+        }
+        return;
+    }
+#endif
     for (int iy = 0; iy < rows; iy++) {
         const int8_t *px = in + ((size_t)iy * p->in_w) * c_n + c0;
         int16_t *d = planes + (size_t)p->pad_left * h2p + p->pad_top + iy;
-#if KWS_NN_DSP
-        if (g == GROUP) {
-            const uint32_t off2 = (uint32_t)(uint16_t)off * 0x10001u;
-            for (int ix = 0; ix < cols; ix++, px += c_n, d += h2p) {
-                uint32_t v;
-                memcpy(&v, px, 4);
-                const uint32_t lo = kws_sadd16(kws_sxtb16(v), off2), hi = kws_sadd16(kws_sxtb16_ror8(v), off2);
-                d[0] = (int16_t)lo;
-                d[2 * plane] = (int16_t)(lo >> 16);
-                d[plane] = (int16_t)hi;
-                d[3 * plane] = (int16_t)(hi >> 16);
-            }
-            continue;
-        }
-#endif
         for (int ix = 0; ix < cols; ix++, px += c_n, d += h2p) {
             for (int j = 0; j < g; j++) d[(size_t)j * plane] = (int16_t)(px[j] + off);
         }
@@ -134,13 +224,76 @@ static __attribute__((noinline)) void column3x3(const uint32_t *c0, int col_word
 #endif
 
 #if KWS_NN_DSP
-/* One column of a channel, requantized in the fast form: a function of its own, so that its loop
- * keeps every constant in a register (inside the channel loops the compiler spills them). */
-static __attribute__((noinline)) void requant_column(const int32_t *a, int n, int8_t *o, size_t row_step, int32_t bias2,
-                                                     int32_t m, int32_t add, int32_t rs) {
-    for (const int32_t *const end = a + n; a != end; a++, o += row_step) {
-        /* 2 * (sum + bias) in one ADD with a shifted operand. */
+/*
+ * One column of n sums a[] requantized in the fast form into o, o + step, ...: 6 instructions per
+ * output, the sums read two at a time. The pair loop is unrolled 16 times and entered part way,
+ * as in column3x3 (each step is 12 32-bit instructions: 48 bytes); all constants stay in registers.
+ */
+static inline void requant_column(const int32_t *a, int n, int8_t *o, int32_t step, int32_t bias2, int32_t m,
+                                  int32_t add, int32_t rs) {
+    if (n & 1) { /* an odd first output alone, so that the pairs never write past the column */
         *o = (int8_t)kws_ssat8(kws_smmlar((int32_t)((uint32_t)bias2 + ((uint32_t)*a << 1)), m, add) >> rs);
+        a++, o += step, n--;
+    }
+    for (int pairs = n / 2; pairs > 0;) {
+#if defined(__ARM_FEATURE_DSP) && !defined(KWS_NN_EMULATE_DSP)
+        const int k = pairs < 16 ? pairs : 16;
+        uint32_t x, y = (uint32_t)k * 48u;
+        __asm volatile(
+            "adr.w %[x], 2f\n\t"
+            "sub %[x], %[x], %[y]\n\t"
+            "mov pc, %[x]\n\t"
+            ".rept 16\n\t"
+            "ldrd %[x], %[y], [%[a]], #8\n\t"
+            "add.w %[x], %[b2], %[x], lsl #1\n\t"
+            "add.w %[y], %[b2], %[y], lsl #1\n\t"
+            "smmlar %[x], %[x], %[m], %[ad]\n\t"
+            "smmlar %[y], %[y], %[m], %[ad]\n\t"
+            "asr.w %[x], %[x], %[rs]\n\t"
+            "asr.w %[y], %[y], %[rs]\n\t"
+            "ssat %[x], #8, %[x]\n\t"
+            "ssat %[y], #8, %[y]\n\t"
+            "strb.w %[x], [%[o]]\n\t"
+            "strb.w %[y], [%[o], %[st]]\n\t"
+            "add.w %[o], %[o], %[st], lsl #1\n\t"
+            ".endr\n"
+            "2:\n\t"
+            : [a] "+r"(a), [o] "+r"(o), [x] "=&r"(x), [y] "+r"(y)
+            : [b2] "r"(bias2), [m] "r"(m), [ad] "r"(add), [rs] "r"(rs), [st] "r"(step)
+            : "memory");
+        pairs -= k;
+#else
+        for (int i = 0; i < 2; i++, a++, o += step) {
+            *o = (int8_t)kws_ssat8(kws_smmlar((int32_t)((uint32_t)bias2 + ((uint32_t)*a << 1)), m, add) >> rs);
+        }
+        pairs--;
+#endif
+    }
+}
+
+/*
+ * Channel c of a 3x3 stride-1 layer whose requantization is the fast form over the whole int8
+ * range: each output column is summed into acc (one column of sums) and requantized straight away,
+ * one call per channel so that the weight words and the constants are set up once per channel.
+ */
+static __attribute__((noinline)) void channel3x3_fast(const kws_nn_depthwise_t *p, const int16_t *plane, int c, int h2p,
+                                                      int32_t *acc, int8_t *out) {
+    const int16_t *w = p->weights + (size_t)c * 9;
+    /* (w[0][dx], w[1][dx]) and (w[1][dx], w[2][dx]) of kernel column dx. */
+    uint32_t wab[6];
+    for (int dx = 0; dx < 3; dx++) {
+        wab[2 * dx] = (uint32_t)(uint16_t)w[dx] | ((uint32_t)(uint16_t)w[3 + dx] << 16);
+        wab[2 * dx + 1] = (uint32_t)(uint16_t)w[3 + dx] | ((uint32_t)(uint16_t)w[6 + dx] << 16);
+    }
+    const int32_t m = p->q.mult[c], add = p->q.fast_add[c], rs = -p->q.shift[c];
+    const int32_t bias2 = (int32_t)((uint32_t)p->q.bias[c] * 2u);
+    const int c_n = p->c, out_h = p->out_h, out_w = p->out_w;
+    const int32_t step = out_w * c_n;
+    const size_t col_step = (size_t)p->stride_w * h2p;
+    out += c;
+    for (int ox = 0; ox < out_w; ox++, plane += col_step, out += c_n) {
+        column3x3((const uint32_t *)(const void *)plane, h2p / 2, wab, out_h, acc);
+        requant_column(acc, out_h, out, step, bias2, m, add, rs);
     }
 }
 #endif
@@ -189,23 +342,23 @@ void kws_nn_depthwise(const kws_nn_depthwise_t *p, const int8_t *in, int8_t *out
     memset(scratch, 0, GROUP * plane * sizeof(int16_t));
     int32_t *acc = (int32_t *)(void *)(scratch + GROUP * plane); /* out_w columns of oh2 sums */
     const int oh2 = (out_h + 1) & ~1;
+#if KWS_NN_DSP
+    const int fast3x3 = p->k_h == 3 && p->k_w == 3 && p->stride_h == 1 && p->q.fast_add != NULL &&
+                        p->q.act_min <= -128 && p->q.act_max >= 127;
+#endif
     for (int c0 = 0; c0 < c_n; c0 += GROUP) {
         const int g = c_n - c0 < GROUP ? c_n - c0 : GROUP;
         load_group(p, in, c0, g, scratch, h2, w2, h2p);
         for (int j = 0; j < g; j++) {
             const int c = c0 + j;
-            channel_acc(p, scratch + (size_t)j * plane, p->weights + (size_t)c * taps, h2p, acc);
-            const int32_t bias = p->q.bias[c];
 #if KWS_NN_DSP
-            if (p->q.fast_add != NULL && p->q.act_min <= -128 && p->q.act_max >= 127) {
-                const int32_t m = p->q.mult[c], add = p->q.fast_add[c], rs = -p->q.shift[c];
-                const int32_t bias2 = (int32_t)((uint32_t)bias * 2u);
-                for (int ox = 0; ox < out_w; ox++) {
-                    requant_column(acc + ox * oh2, out_h, out + (size_t)ox * c_n + c, row_step, bias2, m, add, rs);
-                }
+            if (fast3x3) {
+                channel3x3_fast(p, scratch + (size_t)j * plane, c, h2p, acc, out);
                 continue;
             }
 #endif
+            channel_acc(p, scratch + (size_t)j * plane, p->weights + (size_t)c * taps, h2p, acc);
+            const int32_t bias = p->q.bias[c];
             for (int ox = 0; ox < out_w; ox++) {
                 int8_t *o = out + (size_t)ox * c_n + c;
                 for (int i = 0; i < out_h; i++, o += row_step) {

@@ -167,6 +167,28 @@ static void gemm4(const int16_t *weights, int kp, int out_c, const kws_nn_quant_
 
 /* Two pixels (p0, p1; p1 == p0 for a short last group) of a 1x1 convolution's input, widened. */
 static void widen_pair(const int8_t *p0, const int8_t *p1, int in_c, uint32_t *x) {
+#if KWS_PACKED_ASM
+    /* 10 instructions per 4 channels (C gives 15: separate index arithmetic and single stores). */
+    uint32_t v0, v1, t0, t1;
+    int n = in_c / 4;
+    __asm volatile(
+        "1:\n\t"
+        "ldr %[v0], [%[p0]], #4\n\t"
+        "ldr %[v1], [%[p1]], #4\n\t"
+        "sxtb16 %[t0], %[v0]\n\t"
+        "sxtb16 %[t1], %[v1]\n\t"
+        "strd %[t0], %[t1], [%[x]], #8\n\t"
+        "sxtb16 %[t0], %[v0], ror #8\n\t"
+        "sxtb16 %[t1], %[v1], ror #8\n\t"
+        "strd %[t0], %[t1], [%[x]], #8\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        : [p0] "+r"(p0), [p1] "+r"(p1), [x] "+r"(x), [n] "+r"(n), [v0] "=&r"(v0), [v1] "=&r"(v1), [t0] "=&r"(t0),
+          [t1] "=&r"(t1)
+        :
+        : "cc", "memory");
+    return;
+#endif
     for (int c = 0; c < in_c; c += 4, x += 4) {
         uint32_t v0, v1;
         memcpy(&v0, p0 + c, 4);

@@ -28,10 +28,21 @@
 static inline int32_t kws_smlad(uint32_t x, uint32_t y, int32_t acc) { return __smlad(x, y, acc); }
 static inline uint32_t kws_sxtb16(uint32_t x) { return __sxtb16(x); }
 /* Bytes 1 and 3 sign-extended: one SXTB16 with its free rotation. */
-static inline uint32_t kws_sxtb16_ror8(uint32_t x) { return __sxtb16((x >> 8) | (x << 24)); }
+static inline uint32_t kws_sxtb16_ror8(uint32_t x) {
+    uint32_t r; /* the rotation written out: GCC emits a separate ROR for the intrinsic form */
+    __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
 static inline int32_t kws_smmlar(int32_t a, int32_t b, int32_t acc) {
     int32_t r;
     __asm("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+/* acc + SXTB16(x) (and of x rotated by 8) in one SXTAB16: the widening add of a pooling sum. */
+static inline uint32_t kws_sxtab16(uint32_t acc, uint32_t x) { return __sxtab16(acc, x); }
+static inline uint32_t kws_sxtab16_ror8(uint32_t acc, uint32_t x) {
+    uint32_t r;
+    __asm("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(x));
     return r;
 }
 #define kws_ssat8(x) __ssat((x), 8)
@@ -50,6 +61,11 @@ static inline int32_t kws_smmlar(int32_t a, int32_t b, int32_t acc) {
     return (int32_t)((((int64_t)acc * 4294967296LL) + (int64_t)a * b + 0x80000000LL) >> 32);
 }
 static inline int32_t kws_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+static inline uint32_t kws_sxtab16(uint32_t acc, uint32_t x) {
+    const uint32_t e = kws_sxtb16(x);
+    return (uint32_t)(uint16_t)((int16_t)acc + (int16_t)e) | ((uint32_t)(uint16_t)((int16_t)(acc >> 16) + (int16_t)(e >> 16)) << 16);
+}
+static inline uint32_t kws_sxtab16_ror8(uint32_t acc, uint32_t x) { return kws_sxtab16(acc, (x >> 8) | (x << 24)); }
 static inline uint32_t kws_sadd16(uint32_t x, uint32_t y) {
     return (uint32_t)(uint16_t)((int16_t)x + (int16_t)y) | ((uint32_t)(uint16_t)((int16_t)(x >> 16) + (int16_t)(y >> 16)) << 16);
 }

@@ -30,11 +30,11 @@ void kws_nn_avgpool(const kws_nn_avgpool_t *p, const int8_t *in, int8_t *out) {
                     uint32_t s02 = 0, s13 = 0;
                     for (int fy = fy0; fy < fy1; fy++) {
                         const int8_t *px = in + ((size_t)(y0 + fy) * p->in_w + (size_t)(x0 + fx0)) * c_n + c;
-                        for (int fx = fx0; fx < fx1; fx++, px += c_n) {
+                        for (const int8_t *const end = px + (size_t)(fx1 - fx0) * c_n; px != end; px += c_n) {
                             uint32_t v;
                             memcpy(&v, px, 4);
-                            s02 = kws_sadd16(s02, kws_sxtb16(v));
-                            s13 = kws_sadd16(s13, kws_sxtb16_ror8(v));
+                            s02 = kws_sxtab16(s02, v);
+                            s13 = kws_sxtab16_ror8(s13, v);
                         }
                     }
                     const int32_t sums[4] = {(int16_t)s02, (int16_t)s13, (int16_t)(s02 >> 16), (int16_t)(s13 >> 16)};
