@@ -86,7 +86,7 @@ def kernel_symbol_names(flags: list[str]) -> set[str]:
     with tempfile.TemporaryDirectory() as d:
         for src in sorted((nn / "src").glob("*.c")):
             obj = Path(d) / (src.stem + ".o")
-            subprocess.run(["arm-none-eabi-gcc", *flags, "-std=c99", "-I", str(nn / "include"), "-c", str(src), "-o", str(obj)],
+            subprocess.run(["arm-none-eabi-gcc", *flags, "-I", str(nn / "include"), "-c", str(src), "-o", str(obj)],
                            check=True, capture_output=True)
             p = subprocess.run(["arm-none-eabi-nm", str(obj)], capture_output=True, text=True, check=True)
             names |= {l.split()[-1] for l in p.stdout.splitlines() if len(l.split()) == 3 and l.split()[1] in "Tt"}
@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model_dir", nargs="?", default=str(ROOT / "firmware" / "model"))
     ap.add_argument("--windows", type=int, default=24, help="windows to measure (at least 20)")
-    ap.add_argument("--tflm", metavar="DIR", help="a TFLM + CMSIS-NN source tree to measure as well (not implemented)")
+    ap.add_argument("--tflm", metavar="DIR", help="a local copy of the TFLM library the firmware pins (Chirale_TensorFlowLite): "
+                    "also measure TFLM + CMSIS-NN on the same windows")
     args = ap.parse_args(argv)
 
     from tinykws.export.carray import parse_c_array
@@ -166,8 +167,33 @@ def main(argv: list[str] | None = None) -> int:
           f"MFCC {mfcc:,.0f} instructions per frame")
     bit_exact = dsp["exact"] and port["exact"]
     print(f"bit exact with tflite-micro on every window and layer: DSP {dsp['exact']}, portable {port['exact']}")
+    tflm = None
     if args.tflm:
-        print("--tflm: measuring TFLM + CMSIS-NN is not implemented yet; tflm_instructions is null")
+        # TFLM + CMSIS-NN: the firmware's tflm_engine.cpp, same windows, same flags, same emulator.
+        from tinykws.target.tflm_cross import measure_tflm
+
+        tflm = measure_tflm(Path(args.tflm), model_dir, windows, log=lambda line: print(line, file=sys.stderr))
+        tt = float(tflm["instructions"].mean())
+        tflm["exact"] = bool(np.array_equal(tflm["scores"], ref_scores))
+        tflm["same_as_native"] = bool(np.array_equal(tflm["scores"], dsp["scores"]))
+        ts = tflm["sizes"]["tflm"]
+        print(f"TFLM + CMSIS-NN ({args.tflm}): {tt:,.0f} instructions per inference (kws_engine_invoke: Invoke() and "
+              f"the input/output copies), {tt / dt:.2f}x the native engine's {dt:,.0f}; setup "
+              f"{tflm['begin_instructions']:,.0f}")
+        print(f"TFLM arena used {tflm['arena_used_bytes']:,} B of {tflm['arena_reserved_bytes']:,} reserved; RAM "
+              f"{tflm['ram_bytes']:,} B (arena used + interpreter, resolver and library statics); code "
+              f"{tflm['code_bytes']:,} B (library .text {ts['text']:,} + .rodata {ts['rodata']:,}); flash "
+              f"{tflm['flash_bytes']:,} B (library + engine glue + model flatbuffer {tflm['model_bytes']:,})")
+        print(f"TFLM scores equal tflite-micro's on every window: {tflm['exact']}; equal the native engine's: "
+              f"{tflm['same_as_native']}")
+        if not tflm["exact"]:
+            from tinykws.target.tflm_cross import per_channel_fully_connected
+
+            bad = int((tflm["scores"] != ref_scores).any(axis=1).sum())
+            fc = per_channel_fully_connected(tflite)
+            print(f"TFLM differs on {bad} of {n} windows" + (
+                f"; operators {fc} are FULLY_CONNECTED with per-channel weights, which this TFLM computes with "
+                "the first channel's scale for every output" if fc else ""))
     print(json.dumps({
         "model_sha256": sha256_bytes(tflite),
         "model_macs": info["macs"],
@@ -176,12 +202,17 @@ def main(argv: list[str] | None = None) -> int:
         "native_ram_bytes": s["ram_bytes"],
         "native_flash_bytes": s["flash_bytes"],
         "mfcc_frame_instructions": round(mfcc),
-        "tflm_instructions": None,
+        "tflm_instructions": round(float(tflm["instructions"].mean())) if tflm else None,
+        "tflm_ram_bytes": tflm["ram_bytes"] if tflm else None,
+        "tflm_flash_bytes": tflm["flash_bytes"] if tflm else None,
+        "tflm_arena_used_bytes": tflm["arena_used_bytes"] if tflm else None,
+        "tflm_code_bytes": tflm["code_bytes"] if tflm else None,
+        "tflm_exact": tflm["exact"] if tflm else None,
         "per_layer": per_layer,
         "flags": BOARD_FLAGS,
         "bit_exact": bit_exact,
     }))
-    return 0 if bit_exact else 1
+    return 0 if bit_exact and (tflm is None or tflm["exact"]) else 1
 
 
 if __name__ == "__main__":
