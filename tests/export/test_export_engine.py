@@ -72,3 +72,27 @@ def test_cli_engine_option_and_one_line_refusal(tiny_run, tmp_path):
     err = [l for l in p.stderr.splitlines() if l.startswith("error:")]
     assert len(err) == 1 and err[0].startswith("error: stride 20 ms needs ≥ ") and "on nano33ble with tflm" in err[0]
     assert not (run / "firmware").exists()
+
+
+def test_models_are_quantized_with_one_scale_per_dense_layer(tiny_run):
+    # The pinned TFLM library reads only the first scale of a per-channel FULLY_CONNECTED layer.
+    from tinykws.target.tflm import pinned_tflm_faults
+
+    assert pinned_tflm_faults((tiny_run / "model_int8.tflite").read_bytes()) == []
+
+
+def test_tflm_export_refuses_a_model_the_pinned_tflm_would_get_wrong(tiny_run, tmp_path):
+    from tinykws.export.carray import parse_c_array
+    from tinykws.paths import default_model_dir
+
+    # The shipped default model predates one-scale dense layers: its FULLY_CONNECTED has 6 scales.
+    old = parse_c_array((default_model_dir() / "kws_model.cc").read_text())
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "model_int8.tflite").write_bytes(old)
+    fw = tmp_path / "fw"
+    fw.mkdir()
+    with pytest.raises(UserError, match=r"FULLY_CONNECTED \(operator 11\) has per-channel weights \(6 scales\).*native engine"):
+        export_run(run, fw, engine="tflm")
+    assert not (fw / "model").exists()
+    export_run(run, fw, engine="native")  # the native engine computes it as the laptop does

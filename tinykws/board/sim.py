@@ -33,14 +33,14 @@ class VirtualBoard:
     """The firmware core behind a pseudo-terminal, with WAV files as its microphone.
 
     ``engine`` (int8 window -> int8 scores) defaults to the run's model on the
-    TFLM interpreter; tests pass engines of their own.
+    firmware's default engine (the native int8 engine built for this computer; TFLM's kernels
+    where it cannot run the model: the same scores); tests pass engines of their own.
     """
 
     def __init__(self, run, wavs: list[str | Path] = (), *, realtime: bool = True, loop: bool = False, seed: int = 0,
                  engine: Callable[[np.ndarray], np.ndarray] | None = None):
         from tinykws.data.audio import load_audio, to_int16
         from tinykws.target.native import App
-        from tinykws.target.tflm import TflmModel
 
         self.run = run
         self.sr = run.spec.sample_rate
@@ -59,12 +59,17 @@ class VirtualBoard:
         self._slave = slave  # kept open so the port exists while nobody is attached
         os.set_blocking(self.master, False)
         if engine is None:
-            engine = TflmModel(run.tflite_bytes, run.arena_bytes).predict_one
+            from tinykws.evaluate.streaming import model_engine
+
+            engine, self.engine_name = model_engine(run)
+        else:
+            self.engine_name = "custom"
         self._cmd = bytearray()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.app = App(run, engine, self._write, audio=self._read_audio,
-                       identity={"board": "sim", "mic": "wav"})
+                       identity={"board": "sim", "mic": "wav",
+                                 **({"engine": "native"} if self.engine_name.startswith("native") else {})})
 
     # The core's callbacks -------------------------------------------------------------
     def _write(self, line: str) -> None:

@@ -185,6 +185,13 @@ def export_run(run_path, firmware_dir=None, *, board: str | None = None, recogni
     else:
         out = run.model_dir
     ops = builtin_ops(run.tflite_bytes)
+    if engine == "tflm":
+        from tinykws.target.tflm import pinned_tflm_faults
+
+        faults = pinned_tflm_faults(run.tflite_bytes)
+        if faults:
+            raise UserError(f"the firmware's TFLM would compute other scores than this run: {faults[0]}; "
+                            "use the native engine (the default) or retrain")
     rec = recognizer or run.recognizer
     arena_min = int(run.report["tflm"]["arena_bytes"])
     arena, arena_line = compiled_arena(run.tflite_bytes, arena_min, run.arena_bytes)
