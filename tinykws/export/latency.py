@@ -59,11 +59,17 @@ class OpCost:
 #: offset, clamp, store) and the rest per MAC; the remaining 17 k of the measured total is the
 #: interpreter's own work (:data:`INVOKE_INSTRUCTIONS`).
 #:
-#: ``native``: the generated int8 engine (kws_nn, DSP path), estimated from its kernels' design in
-#: kws_nn.h (1x1: int16 weight pairs against four output channels per SMLAD group; depthwise over
-#: a widened int16 row ring; the first conv through im2col and the same pair kernel), until the
-#: per-layer counts of ``python scripts/bench_inference.py`` for the native engine on the shipped
-#: model replace them.
+#: ``native``: the generated int8 engine (lib/kws_nn, DSP path), -Os with the Nano's flags, fitted to
+#: the per-layer counts of ``python scripts/bench_inference.py`` for the shipped DS-CNN-S
+#: (2,530,753 instructions per call): first conv 278,067 (320,000 MACs, 8,000 outputs), each 3x3
+#: depthwise 171,650 (72,000 MACs), each 1x1 conv 384,300 (512,000 MACs), average pool 21,688
+#: (8,000 inputs), fully connected 3,123, softmax 4,088. Per output: the kernels' requantization
+#: epilogues (about 6 instructions per output in the 1x1 and first-conv blocks, 9 in the depthwise
+#: with its row loading); the rest per MAC. The first conv's fixed part (the padded input and the
+#: patch copies, per output position) and the fully connected layer (the generic path, 6.6 per MAC)
+#: were fitted together with tiny-conv's counts (conv 10x8 to 8 channels 93,487; fully connected
+#: 5,000 MACs 35,360). tests/target/test_native_engine_qemu.py checks the estimate against QEMU
+#: for every architecture.
 OP_COSTS: dict[str, dict[str, OpCost]] = {
     "tflm": {
         "conv": OpCost(per_mac=4.4375, per_output=15, per_op=0),
@@ -75,18 +81,18 @@ OP_COSTS: dict[str, dict[str, OpCost]] = {
         "other": OpCost(per_mac=0, per_output=1, per_op=300),
     },
     "native": {
-        "conv": OpCost(per_mac=1.5, per_output=8, per_op=200),
-        "conv_1x1": OpCost(per_mac=1.1, per_output=8, per_op=200),
-        "depthwise": OpCost(per_mac=2.5, per_output=8, per_op=200),
-        "pool": OpCost(per_mac=2.0, per_output=8, per_op=100),
-        "fc": OpCost(per_mac=1.5, per_output=8, per_op=100),
-        "softmax": OpCost(per_mac=0, per_output=300, per_op=200),
-        "other": OpCost(per_mac=0, per_output=0, per_op=20),
+        "conv": OpCost(per_mac=0.594, per_output=6, per_op=39_934),
+        "conv_1x1": OpCost(per_mac=0.6565, per_output=6, per_op=200),
+        "depthwise": OpCost(per_mac=1.3792, per_output=9, per_op=300),
+        "pool": OpCost(per_mac=2.6335, per_output=8, per_op=100),
+        "fc": OpCost(per_mac=6.6, per_output=15, per_op=499),
+        "softmax": OpCost(per_mac=0, per_output=300, per_op=2_288),
+        "other": OpCost(per_mac=0, per_output=0, per_op=0),
     },
 }
 
 #: Instructions per inference besides the layers (TFLM: the interpreter's Invoke loop; native: the call chain).
-INVOKE_INSTRUCTIONS: dict[str, int] = {"tflm": 17_000, "native": 500}
+INVOKE_INSTRUCTIONS: dict[str, int] = {"tflm": 17_000, "native": 0}
 
 
 @dataclass(frozen=True)
