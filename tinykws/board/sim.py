@@ -59,7 +59,7 @@ class VirtualBoard:
         self._slave = slave  # kept open so the port exists while nobody is attached
         os.set_blocking(self.master, False)
         if engine is None:
-            from tinykws.evaluate.streaming import model_engine
+            from tinykws.target.engines import model_engine
 
             engine, self.engine_name = model_engine(run)
         else:
@@ -69,7 +69,7 @@ class VirtualBoard:
         self._thread: threading.Thread | None = None
         self.app = App(run, engine, self._write, audio=self._read_audio,
                        identity={"board": "sim", "mic": "wav",
-                                 **({"engine": "native"} if self.engine_name.startswith("native") else {})})
+                                 **({"engine": self.engine_name} if self.engine_name != "custom" else {})})
 
     # The core's callbacks -------------------------------------------------------------
     def _write(self, line: str) -> None:

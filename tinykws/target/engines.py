@@ -1,0 +1,35 @@
+"""The int8 model as the board runs it, on this computer: the firmware's default engine first.
+
+:func:`model_engine` gives a callable (int8 window ``[n_frames, n_mfcc]`` -> int8 scores) for a run:
+``"native"`` is the firmware's own int8 engine (``firmware/lib/kws_nn`` and the generated
+``kws_net_model.h``) built with this computer's C compiler, bit-exact with TFLM's kernels; where it
+cannot be built or does not support the model, TFLM's kernels (:class:`tinykws.target.tflm.TflmModel`)
+run instead and give the same scores. The virtual board and the streaming evaluation use it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from tinykws.errors import UserError
+
+ENGINE_NAMES = ("native", "tflm")
+
+
+def model_engine(run, engine: str = "native") -> tuple[Callable[[np.ndarray], np.ndarray], str]:
+    """``(callable(int8 window) -> int8 scores, engine name)``; the name is ``"native"`` or ``"tflm"``."""
+    if engine not in ENGINE_NAMES:
+        raise UserError(f"unknown engine {engine!r} (native or tflm)")
+    if engine == "native":
+        try:
+            from tinykws.target.native_engine import NativeNet
+
+            net = NativeNet(run.tflite_bytes)
+            return (lambda x: net.run(x)[0]), "native"
+        except (UserError, OSError, RuntimeError):
+            pass  # no C compiler, or an op the native engine does not run: TFLM computes the same scores
+    from tinykws.target.tflm import TflmModel
+
+    return TflmModel(run.tflite_bytes, run.arena_bytes).predict_one, "tflm"
