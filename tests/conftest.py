@@ -48,6 +48,6 @@ def tiny_run(tone_dataset, tmp_path_factory) -> Path:
     """One small seeded model (up, down, _unknown_, _silence_) shared by every test that needs a run."""
     from tinykws.pipeline import TrainConfig, train
 
-    cfg = TrainConfig(dataset=str(tone_dataset), words=["up", "down"], arch="ds-cnn-xs", epochs=15, seed=0,
+    cfg = TrainConfig(dataset=str(tone_dataset), words=["up", "down"], arch="ds-cnn-xs", epochs=15, seed=0, stream_minutes=0.5,
                       batch_size=16, patience=15, name="tiny")
     return train(cfg, tmp_path_factory.mktemp("runs"), progress=False)

@@ -6,12 +6,16 @@ package that takes plain data and gives plain data:
 1. **data** (:mod:`tinykws.data.dataset`): discover the dataset, split it by speaker;
 2. load the audio of each split;
 3. **features** (:mod:`tinykws.features`): clean MFCCs of every clip (cached);
-4. **model** (:mod:`tinykws.model.train`): fit the network on freshly augmented audio;
+4. **model** (:mod:`tinykws.model.train`): fit the network on freshly augmented audio, stream windows,
+   synthetic and mined negatives (:func:`training_data`), keeping the best validation-stream weights;
 5. **model** (:mod:`tinykws.model.quantize`): full-int8 conversion;
 6. **target** (:mod:`tinykws.target.tflm`): the smallest TFLM arena;
 7. **evaluate** (:mod:`tinykws.evaluate.clips`): float and int8 (TFLM) accuracy on the test split;
-8. **export** (:mod:`tinykws.export`): the model folder the firmware compiles;
-9. **evaluate** (:mod:`tinykws.evaluate.report`): ``report.json``, ``report.md``, plots.
+8. **evaluate** (:mod:`tinykws.evaluate.tuning`): the validation and test streams of
+   ``docs/evaluation.md`` through the board's code, quiet and noisy; the operating point
+   (recognizer settings and stride) chosen on the quiet validation stream;
+9. **export** (:mod:`tinykws.export`): the model folder the firmware compiles, with that operating point;
+10. **evaluate** (:mod:`tinykws.evaluate.report`): ``report.json``, ``report.md``, plots.
 
 The run is built in a hidden ``.<name>.partial`` folder and renamed when
 complete, so a failed or interrupted run never looks like a finished one.
@@ -33,6 +37,8 @@ import numpy as np
 from tinykws.data.augment import AugmentConfig
 from tinykws.data.dataset import SILENCE, Dataset, add_extra_training_data, discover, load_examples
 from tinykws.errors import UserError
+from tinykws.evaluate.streaming import STREAM_MINUTES
+from tinykws.evaluate.tuning import DEFAULT_BOARD, DEFAULT_TARGET_FA_PER_HOUR
 from tinykws.io import atomic_write_bytes, atomic_write_text, sha256_bytes
 from tinykws.labels import check_label
 from tinykws.model.train import FitConfig
@@ -65,6 +71,20 @@ class TrainConfig:
     strategy: str = FitConfig.strategy
     deterministic: bool = FitConfig.deterministic
     extra_train_dirs: list[str] = field(default_factory=list)
+    #: The training recipe's switches (docs in FitConfig and :func:`training_data`).
+    synth_keywords: bool = True
+    near_misses: bool = True
+    all_unknown: bool = True
+    stream_windows: bool = FitConfig.stream_windows
+    partial_words: bool = FitConfig.partial_words
+    background_windows: bool = FitConfig.background_windows
+    hard_negative_rounds: int = FitConfig.hard_negative_rounds
+    stream_checkpoint: bool = FitConfig.stream_checkpoint
+    #: Streaming evaluation (docs/evaluation.md): length of each stream, the false-accept target the
+    #: operating point is chosen for, and the board whose sustainable stride bounds it.
+    stream_minutes: float = STREAM_MINUTES
+    target_fa_per_hour: float = DEFAULT_TARGET_FA_PER_HOUR
+    board: str | None = DEFAULT_BOARD
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -74,7 +94,10 @@ class TrainConfig:
     def fit_config(self) -> FitConfig:
         return FitConfig(arch=self.arch, epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
                          label_smoothing=self.label_smoothing, patience=self.patience, seed=self.seed,
-                         strategy=self.strategy, deterministic=self.deterministic, augment=self.augment)
+                         strategy=self.strategy, deterministic=self.deterministic, augment=self.augment,
+                         stream_windows=self.stream_windows, partial_words=self.partial_words,
+                         background_windows=self.background_windows, hard_negative_rounds=self.hard_negative_rounds,
+                         stream_checkpoint=self.stream_checkpoint, target_fa_per_hour=self.target_fa_per_hour)
 
 
 @dataclass
@@ -126,10 +149,10 @@ def _stages(cfg: TrainConfig, ds: Dataset, run: Path, run_name: str, say, progre
         clean_features(splits, cfg.spec, say)
     noise = training_noise(ds, cfg.spec)
 
-    from tinykws.model.train import TrainingData, fit_model
+    from tinykws.model.train import fit_model
 
-    data = TrainingData(splits["train"].audio, splits["train"].y, np.array([e.label == SILENCE for e in splits["train"].examples]),
-                        noise, splits["validation"].X, splits["validation"].y)
+    with _timed(timing, "training_data_s"):
+        data = training_data(cfg, ds, splits, noise, say)
     with _timed(timing, "training_s"):
         model, history = fit_model(cfg.fit_config(), cfg.spec, len(ds.labels), data, tensorboard_dir=run / "tensorboard",
                                    say=say, progress=progress)
@@ -152,13 +175,16 @@ def _stages(cfg: TrainConfig, ds: Dataset, run: Path, run_name: str, say, progre
     with _timed(timing, "evaluation_s"):
         ev = evaluate_models(model, tflite, splits["test"].X, splits["test"].y, ds.labels, arena_bytes=arena)
 
+    quant = tflite_io_quantization(tflite)
+    with _timed(timing, "streaming_s"):
+        streaming, recognizer = streaming_stage(cfg, run, ds.labels, tflite, quant, arena_min, arena, say)
+
     from tinykws.export import write_model_dir
     from tinykws.run import model_dir
 
-    quant = tflite_io_quantization(tflite)
     ops = builtin_ops(tflite)
     write_model_dir(model_dir(run), tflite=tflite, labels=ds.labels, spec=cfg.spec, quant=quant, arena_min_bytes=arena_min,
-                    arena_bytes=arena, ops=ops, recognizer=cfg.recognizer, name=run_name)
+                    arena_bytes=arena, ops=ops, recognizer=recognizer, name=run_name)
     timing["total_s"] = round(time.perf_counter() - t0, 2)
 
     from tinykws.evaluate.report import write_run_report
@@ -195,15 +221,36 @@ def _stages(cfg: TrainConfig, ds: Dataset, run: Path, run_name: str, say, progre
         },
         "training": {"epochs_run": len(history.get("loss", [])), "best_val_accuracy": max(history.get("val_accuracy", [0.0])),
                      "seed": cfg.seed, "history": history},
-        "recognizer": asdict(cfg.recognizer),
+        "recognizer": asdict(recognizer),
         "confusion": ev["confusion"],
         "timing": timing,
+        "streaming": streaming,
     }
     atomic_write_text(run / "score_distribution.json", json.dumps(score_distribution(ev["scores"], ds.labels)) + "\n")
     write_run_report(run, report)
 
 
 # The stages' own steps -------------------------------------------------------------------------
+
+def streaming_stage(cfg: TrainConfig, run_dir: Path, labels: list[str], tflite: bytes, quant: dict, arena_min: int,
+                    arena: int, say: Callable[[str], None]) -> tuple[dict, RecognizerConfig]:
+    """The streams of docs/evaluation.md and the operating point; returns the report section and the settings."""
+    from tinykws.evaluate.tuning import evaluate_run_streams, recognizer_of, summary_lines
+    from tinykws.run import Run
+
+    if cfg.stream_minutes <= 0:
+        raise UserError("--stream-minutes must be positive")
+    model = {k: quant[k] for k in ("input_scale", "input_zero_point", "output_scale", "output_zero_point")}
+    run = Run(run_dir, cfg.spec, list(labels), tflite, {"model": model, "tflm": {"arena_bytes": arena_min,
+              "arena_bytes_with_margin": arena}}, {}, cfg.recognizer)
+    sec = evaluate_run_streams(run, cfg.dataset, minutes=cfg.stream_minutes, target_fa_per_hour=cfg.target_fa_per_hour,
+                               board=cfg.board, log=say)
+    for line in summary_lines(sec):
+        say(line)
+    rec = recognizer_of(sec["operating_point"])
+    rec.validate(cfg.spec.hop_ms)
+    return sec, rec
+
 
 def discover_dataset(cfg: TrainConfig, say: Callable[[str], None]) -> Dataset:
     """Discover and split the dataset (plus extra training folders); :class:`UserError` if it cannot train."""
@@ -279,6 +326,93 @@ def clean_features(splits: dict[str, Split], spec: FeatureSpec, say: Callable[[s
         sp.X, h = cache.features(sp.audio, keys)
         hits += h
     say(f"features: {sum(len(sp.X) for sp in splits.values())} clips ({hits} from cache) in {time.perf_counter() - t:.2f} s")
+
+
+def training_data(cfg: TrainConfig, ds: Dataset, splits: dict[str, Split], noise: list[np.ndarray],
+                  say: Callable[[str], None]):
+    """What the fit learns from: the training split, plus (each switchable in :class:`TrainConfig`)
+
+    - ``all_unknown``: every training-split clip of a non-keyword folder, not only the
+      ``_unknown_`` share the split keeps for accuracy figures;
+    - ``synth_keywords`` / ``near_misses``: eSpeak NG clips of the keywords, and of the dataset's
+      other words and words that sound near the keywords or like none of them
+      (:func:`tinykws.data.synth.training_speech`, cached);
+      synthetic speakers are training-only, so no split hears them;
+    - the spoken parts of those non-keywords (the words of the hard-negative stream), and a quiet
+      validation stream from the validation split's clips and noise part (the checkpoint's judge).
+    """
+    from tinykws.data.dataset import UNKNOWN
+    from tinykws.model.streams import spoken_parts, validation_stream
+    from tinykws.model.train import TrainingData
+
+    sr, n = cfg.spec.sample_rate, cfg.spec.clip_samples
+    label_index = {l: i for i, l in enumerate(ds.labels)}
+    tr = splits["train"]
+    audio, y = [tr.audio], [tr.y]
+    is_sil = [np.array([e.label == SILENCE for e in tr.examples], bool)]
+    keywords = [l for l in ds.labels if l not in (UNKNOWN, SILENCE)]
+    has_unknown = UNKNOWN in label_index
+    neg_audio = [tr.audio[tr.y == label_index[UNKNOWN]]] if has_unknown else []
+
+    sampled = [np.zeros(len(tr.audio), bool)]
+
+    def add(a: np.ndarray, labels: list[str], what: str, *, sample: bool = False) -> None:
+        if not len(a):
+            return
+        audio.append(a)
+        y.append(np.array([label_index[l] for l in labels], np.int64))
+        is_sil.append(np.zeros(len(a), bool))
+        sampled.append(np.full(len(a), sample))
+        say(f"training data: + {len(a)} {what}{' (a share drawn each epoch)' if sample else ''}")
+
+    if has_unknown and cfg.all_unknown:
+        wide = discover(cfg.dataset, cfg.words, seed=cfg.seed, unknown_share=1e9, spec=cfg.spec)
+        have = {e.rel for e in ds.examples}
+        spare = [e for e in wide.examples if e.split == "train" and e.label == UNKNOWN and e.rel not in have]
+        a, _ = load_examples(spare, sr, n)
+        add(a, [UNKNOWN] * len(a), "other-word clips of the training split")
+        neg_audio.append(a)
+    if cfg.synth_keywords or (cfg.near_misses and has_unknown):
+        from tinykws.data.synth import training_speech
+
+        # The dataset's other words (its non-keyword folders), spoken by many more voices.
+        others = sorted(p.name for p in Path(cfg.dataset).iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+                        and p.name not in keywords) if has_unknown else []
+        root = training_speech(keywords, others, log=say)
+        syn = discover(root, keywords, unknown_share=1e9, spec=cfg.spec)
+        use = [e for e in syn.examples if e.kind == "clip" and
+               ((e.label != UNKNOWN and cfg.synth_keywords) or (e.label == UNKNOWN and cfg.near_misses and has_unknown))]
+        a, _ = load_examples(use, sr, n)
+        kw_rows = np.array([e.label != UNKNOWN for e in use], bool)
+        add(a[kw_rows], [e.label for e in use if e.label != UNKNOWN], "synthetic keyword clips")
+        # Drawn, not all used, every epoch: so many synthetic voices would otherwise teach _unknown_ to
+        # mean "a synthetic voice" rather than "another word", and real other words go to keywords.
+        add(a[~kw_rows], [UNKNOWN] * int((~kw_rows).sum()), "synthetic other-word clips", sample=True)
+        neg_audio.append(a[~kw_rows])
+    val_stream = None
+    if cfg.stream_checkpoint and keywords:
+        va = splits["validation"]
+        kw_rows = np.array([e.label in keywords and e.kind == "clip" for e in va.examples], bool)
+        un_rows = np.array([e.label == UNKNOWN for e in va.examples], bool)
+        val_noise = validation_noise(ds, cfg.spec)
+        if kw_rows.any():
+            val_stream = validation_stream(spoken_parts(va.audio[kw_rows], sr), [e.label for e, k in zip(va.examples, kw_rows) if k],
+                                           spoken_parts(va.audio[un_rows], sr), val_noise, sr, FitConfig.val_stream_minutes)
+    negatives = spoken_parts(np.concatenate(neg_audio), sr) if neg_audio else []
+    return TrainingData(np.concatenate(audio), np.concatenate(y), np.concatenate(is_sil), noise,
+                        splits["validation"].X, splits["validation"].y, label_names=list(ds.labels),
+                        negative_words=negatives, val_stream=val_stream, sampled=np.concatenate(sampled))
+
+
+def validation_noise(ds: Dataset, spec: FeatureSpec) -> list[np.ndarray]:
+    """The validation part of each background recording (80-90 %: what the validation split's silence comes from)."""
+    from tinykws.data.audio import load_audio
+
+    out = []
+    for p in ds.noise_files:
+        a = load_audio(p, spec.sample_rate).y
+        out.append(a[int(len(a) * NOISE_TRAIN_FRACTION) : int(len(a) * 0.9)])
+    return [a for a in out if len(a) > spec.sample_rate // 10]
 
 
 def training_noise(ds: Dataset, spec: FeatureSpec) -> list[np.ndarray]:

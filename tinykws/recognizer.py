@@ -12,6 +12,9 @@ from dataclasses import dataclass, fields
 
 from tinykws.errors import UserError
 
+#: ``KWS_RECOGNIZER_MAX_HISTORY`` of the firmware's recognizer: inferences one average can hold.
+RECOGNIZER_MAX_HISTORY = 64
+
 
 @dataclass(frozen=True)
 class RecognizerConfig:
@@ -45,6 +48,9 @@ class RecognizerConfig:
             raise UserError("recognizer threshold must be in (0, 1]")
         if self.average_window_ms < self.stride_ms or self.suppression_ms < 0 or self.min_count < 1:
             raise UserError("recognizer settings out of range")
+        if -(-self.average_window_ms // self.stride_ms) > RECOGNIZER_MAX_HISTORY:
+            raise UserError(f"recognizer average_window_ms={self.average_window_ms} holds more than "
+                            f"{RECOGNIZER_MAX_HISTORY} inferences at stride_ms={self.stride_ms} (the board keeps no more)")
 
     @classmethod
     def from_dict(cls, d: dict) -> "RecognizerConfig":

@@ -168,3 +168,28 @@ def resolve_run(run: str | Path | None, runs_dir: str | Path = DEFAULT_RUNS_DIR)
     if q.is_dir():
         return q
     raise UserError(f"run not found: {run}")
+
+
+def replace_report_sections(run_path: str | Path, **sections) -> dict:
+    """Set top-level sections of a run's ``report.json`` whole (atomically), dropping their older keys; returns it.
+
+    For sections whose older keys must not survive (``streaming`` of a run made before
+    ``docs/evaluation.md`` v1 holds keys that mean something else).
+    """
+    p = Path(run_path) / "report.json"
+    report = json.loads(p.read_text())
+    report.update(sections)
+    atomic_write_text(p, json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def streaming_summary(report: dict) -> dict | None:
+    """The run's ``streaming`` section if it follows ``docs/evaluation.md`` (has an operating point), else ``None``.
+
+    Runs made before the protocol hold other keys there (``false_accepts_per_hour``, ``chosen``);
+    readers show them as "not measured" and ``tinykws evaluate RUN --streaming`` measures them.
+    """
+    s = report.get("streaming")
+    if isinstance(s, dict) and isinstance(s.get("operating_point"), dict) and isinstance(s.get("test"), dict):
+        return s
+    return None

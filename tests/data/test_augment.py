@@ -56,3 +56,92 @@ def test_augmenter_is_seeded_and_keeps_silence_unshifted():
     # Silence rows only get a gain: proportional to the input.
     r = out1[6] / np.where(y[6] == 0, 1, y[6])
     assert np.allclose(r[np.abs(y[6]) > 1e-3], r[np.abs(y[6]) > 1e-3][0], rtol=1e-3)
+
+
+def test_time_mask_default_fills_each_coefficient_with_silence():
+    """The default mask is a frame of digital silence: c0 at the log floor, every other coefficient 0.
+
+    One number for the whole frame (say the matrix minimum) would put c1..c9 near c0's -632,
+    frames no audio produces, which saturate the int8 input.
+    """
+    from tinykws.features import compute_mfcc, silence_mfcc
+    from tinykws.spec import FeatureSpec
+
+    spec = FeatureSpec()
+    rng = np.random.default_rng(4)
+    feats = compute_mfcc(rng.normal(0, 0.1, (20, spec.clip_samples)).astype(np.float32), spec)
+    m = time_mask(feats, np.random.default_rng(5), n_masks=1, max_frames=4, spec=spec)
+    changed = np.any(m != feats, axis=2)
+    assert changed.sum() > 0
+    silent = compute_mfcc(np.zeros(spec.clip_samples, np.float32), spec)[0]
+    assert np.allclose(m[changed], silent, atol=1e-3)
+    assert np.allclose(silence_mfcc(spec), silent, atol=1e-3)
+    assert np.all(np.abs(m[changed][:, 1:]) < 1e-3)
+    assert np.allclose(m[changed][:, 0], 10 * np.log10(spec.log_floor) * np.sqrt(spec.n_mels), rtol=1e-5)
+    # No masked value lies outside what clean features of audio (silence included) can hold.
+    lo = np.minimum(feats.min(axis=(0, 1)), silent)
+    assert np.all(m.min(axis=(0, 1)) >= lo - 1e-3)
+
+
+def test_time_mask_default_follows_the_spec():
+    from tinykws.spec import FeatureSpec
+
+    spec = FeatureSpec(n_mfcc=13)
+    m = time_mask(np.zeros((4, spec.n_frames, 13), np.float32) + 5, np.random.default_rng(0), max_frames=49, spec=spec)
+    assert np.any(m[..., 0] < -600) and np.all(np.abs(m[..., 1:] - 5) < 5 + 1e-3)
+    with pytest.raises(ValueError):
+        time_mask(np.zeros((2, 49, 10), np.float32), np.random.default_rng(0), spec=spec)
+
+
+def test_spoken_span_and_place_word():
+    from tinykws.data.augment import place_word, spoken_span
+
+    y = np.zeros(16000, np.float32)
+    y[4160:8000] = 0.5  # 20 ms frames 13..24
+    y[9000:9100] = 0.05  # a click far below 10 % of the word's energy
+    a, b = spoken_span(y, 16000)
+    assert (a, b) == (4160, 8000)
+    w = np.ones(100, np.float32)
+    bg = np.zeros(1000, np.float32)
+    assert place_word(w, bg, 950).sum() == 50 and place_word(w, bg, -30).sum() == 70
+    assert place_word(w, bg, 200)[200:300].tolist() == [1.0] * 100 and bg.sum() == 0
+
+
+def _stream_batch(partial, seed=0):
+    from tinykws.data.augment import AugmentConfig, StreamWindows
+
+    cfg = AugmentConfig(gain_db=(0.0, 0.0), word_snr_prob=0.0, level_change_prob=0.0, background_dbfs=(-200.0, -199.0))
+    n = len(partial)
+    words = np.zeros((n, 16000), np.float32)
+    words[:, 5000:11000] = 0.25  # a 6000-sample "word" of constant level
+    spans = np.tile([5000, 11000], (n, 1))
+    rng = np.random.default_rng(seed)
+    noise = [rng.normal(0, 0.1, 48000).astype(np.float32)]
+    return StreamWindows(noise, 16000, cfg)(words, spans, np.asarray(partial), np.random.default_rng(seed))
+
+
+def test_stream_windows_place_the_whole_word_or_only_a_part():
+    from tinykws.data.augment import AugmentConfig
+
+    out = _stream_batch([False] * 40 + [True] * 40)
+    inside = (np.abs(out) > 0.2).sum(axis=1)  # the background is ~200 dB down
+    assert np.all(inside[:40] == 6000), "a full word lies wholly inside its window"
+    lo, hi = AugmentConfig().partial_visible
+    assert np.all(inside[40:] >= lo * 6000 - 1) and np.all(inside[40:] <= hi * 6000 + 1)
+    # A partial word touches an edge of the window; full words land at many places.
+    edge = (np.abs(out[40:, 0]) > 0.2) | (np.abs(out[40:, -1]) > 0.2)
+    assert edge.all()
+    starts = np.argmax(np.abs(out[:40]) > 0.2, axis=1)
+    assert len(set(starts.tolist())) > 20 and starts.min() >= 0 and starts.max() <= 10000
+
+
+def test_background_windows_are_at_the_configured_levels():
+    from tinykws.data.augment import AugmentConfig, StreamWindows, rms_dbfs
+
+    cfg = AugmentConfig(level_change_prob=0.0)
+    rng = np.random.default_rng(1)
+    w = StreamWindows([rng.normal(0, 0.3, 40000).astype(np.float32)], 16000, cfg)
+    bg = w.background(200, 16000, np.random.default_rng(2))
+    lv = rms_dbfs(bg)
+    assert np.all(lv >= cfg.background_dbfs[0] - 0.1) and np.all(lv <= cfg.background_dbfs[1] + 0.1)
+    assert lv.max() - lv.min() > 0.7 * (cfg.background_dbfs[1] - cfg.background_dbfs[0])

@@ -83,3 +83,23 @@ def test_cli_synth_writes_the_same_files_as_the_api(tmp_path):
     synthesize_dataset(tmp_path / "api", ["yes"], unknown_words=["cat"], n_variants=3, seed=5)
     files = sorted(q.relative_to(tmp_path / "cli") for q in (tmp_path / "cli").rglob("*.wav"))
     assert files and all((tmp_path / "cli" / f).read_bytes() == (tmp_path / "api" / f).read_bytes() for f in files)
+
+
+def test_babble_and_negatives_never_hold_a_keyword(monkeypatch, tmp_path):
+    """Babble becomes _silence_ crops and augmentation noise: no keyword may be spoken in it."""
+    import tinykws.data.synth as synth
+
+    kws = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+    assert not set(synth.negative_words(kws)) & set(kws)
+    assert "yet" in synth.negative_words(kws) and "know" in synth.negative_words(kws)
+    spoken = []
+    monkeypatch.setattr(synth, "synthesize_clip", lambda text, **k: spoken.append(text) or np.full(4000, 0.1, np.float32))
+    synth._babble(synth.babble_words(kws, ["cat", "yes", "dog"]), 48000, np.random.default_rng(0), 16000)
+    words_said = {w for t in spoken for w in t.split()}
+    assert spoken and not words_said & set(kws)
+    # What synthesize_dataset hands its babble worker.
+    tasks = []
+    monkeypatch.setattr(synth, "_run_workers", lambda t, seed: tasks.extend(t) or iter(()))
+    synth.synthesize_dataset(tmp_path, ["yes", "no"], unknown_words=["cat", "no"], n_variants=2, background_seconds=1.0)
+    babble = [args for task in tasks for kind, args in task if kind == "babble"]
+    assert babble and not set(babble[0][0]) & {"yes", "no"} and "cat" in babble[0][0]

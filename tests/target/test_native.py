@@ -182,9 +182,12 @@ def test_app_loop_detects_the_spoken_words(tiny_run):
     """
     from tests.helpers import keyword_stream, oracle_engine
     from tinykws.data.audio import to_int16
+    from tinykws.recognizer import RecognizerConfig
     from tinykws.run import load_run
 
-    run = load_run(tiny_run)
+    # The default recognizer (100 ms stride), not the run's chosen operating point: the checks below
+    # count inferences and time stamps at that stride.
+    run = replace(load_run(tiny_run), recognizer=RecognizerConfig())
     words = ["up", "down", "down", "up", "flat", "up"]
     y, marks = keyword_stream(words, gap_s=1.5, seed=2)
     lines = []

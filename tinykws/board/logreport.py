@@ -1,11 +1,16 @@
 """``tinykws report``: a monitor log turned into a summary, plots, and a drift check.
 
-Drift: the board's top scores (``INF score``) are compared with the run's
-test-set top scores (``score_distribution.json``) with a two-sample
-Kolmogorov-Smirnov test. A statistic above :data:`DRIFT_KS` (with p < 0.01)
-flags drift: what the board hears no longer looks like what the model was
-tested on (another microphone, room, gain, or speakers), and accuracy measured
-on the laptop may not hold.
+Drift: the board's per-inference top scores (``INF score``, 3 decimals) are
+compared, like with like, with the run's per-inference top scores on its quiet
+**validation stream** (``report.json`` ``streaming.drift``: the same board code,
+the same stride, the same rounding, continuous audio as the board hears it; see
+``docs/evaluation.md``) with a two-sample Kolmogorov-Smirnov test
+(:func:`drift_check`). A statistic above :data:`DRIFT_KS` (with p < 0.01) flags
+drift: what the board hears no longer looks like what the run was judged on
+(another microphone, room, gain, or speakers), and the figures measured on the
+laptop may not hold. Runs made before streaming evaluation have only their
+test clips' top scores (``score_distribution.json``), which the check falls back
+to and says so.
 
 Speed: the board's measured ``inf_us`` is compared with the estimate
 (:mod:`tinykws.export.latency`) for the board and engine its ``BOOT`` line names,
@@ -74,16 +79,9 @@ def summarize(records, run=None) -> dict:
         "models": sorted({b.model for b in boots}),
     }
     if run is not None and infs:
-        dist_path = Path(run.path) / "score_distribution.json"
-        if dist_path.is_file():
-            from scipy.stats import ks_2samp
-
-            ref = json.loads(dist_path.read_text())["all"]
-            board = [r.score for r in infs]
-            ks = ks_2samp(board, ref)
-            out["drift"] = {"ks_statistic": round(float(ks.statistic), 4), "p_value": float(ks.pvalue),
-                            "threshold": DRIFT_KS, "drift": bool(ks.statistic > DRIFT_KS and ks.pvalue < 0.01),
-                            "board_scores": len(board), "test_scores": len(ref)}
+        ref = reference_scores(run)
+        if ref is not None:
+            out["drift"] = drift_check([r.score for r in infs], *ref)
         if out["models"] and run.model_sha256 not in out["models"]:
             out["model_mismatch"] = f"the log's board ran {out['models'][0][:12]}, the run is {run.model_sha256[:12]}"
     if boots:
@@ -94,6 +92,52 @@ def summarize(records, run=None) -> dict:
         out["latency_check"] = latency_check(boots[-1], [r.inf_us for r in inf], [r.total_us for r in inf],
                                              [r for r in rest if isinstance(r, Stats)], run=run)
     return out
+
+
+def reference_scores(run) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """``(scores, counts, what)`` the board's top scores are compared with; ``None`` if the run has none.
+
+    The quiet validation stream's per-inference top scores (``streaming.drift`` in ``report.json``),
+    else, for runs made before streaming evaluation, the test clips' (``score_distribution.json``).
+    """
+    d = ((run.report or {}).get("streaming") or {}).get("drift")
+    if isinstance(d, dict) and d.get("score_milli_counts"):
+        a = np.asarray(d["score_milli_counts"], np.int64).reshape(-1, 2)
+        return a[:, 0] / 1000.0, a[:, 1], f"{d.get('source', 'validation stream')} at {d.get('stride_ms')} ms"
+    p = Path(run.path) / "score_distribution.json"
+    if p.is_file():
+        try:
+            ref = json.loads(p.read_text())["all"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise UserError(f"{p} is damaged: train the run again") from None
+        v, c = np.unique(np.round(np.asarray(ref, np.float64), 3), return_counts=True)
+        return v, c, "test clips (the run predates streaming evaluation)"
+    return None
+
+
+def drift_check(board_scores, ref_scores, ref_counts, what: str = "reference") -> dict:
+    """Two-sample Kolmogorov-Smirnov test of the board's top scores against a weighted reference sample.
+
+    Both are compared as the board prints them (3 decimals). The p-value is the asymptotic
+    two-sample one (scipy's ``kstwo`` at the effective size ``n m / (n + m)``).
+    """
+    from scipy.stats import kstwo
+
+    b = np.round(np.asarray(board_scores, np.float64), 3)
+    rv = np.asarray(ref_scores, np.float64)
+    rc = np.asarray(ref_counts, np.float64)
+    n, m = len(b), float(rc.sum())
+    grid = np.union1d(np.unique(b), rv)
+    cdf_b = np.searchsorted(np.sort(b), grid, side="right") / n
+    order = np.argsort(rv)
+    cum = np.cumsum(rc[order]) / m
+    k = np.searchsorted(rv[order], grid, side="right")
+    cdf_r = np.where(k > 0, cum[np.maximum(k - 1, 0)], 0.0)
+    d = float(np.max(np.abs(cdf_b - cdf_r))) if len(grid) else 0.0
+    en = n * m / (n + m)
+    p = float(kstwo.sf(d, max(1, int(round(en))))) if en >= 1 else 1.0
+    return {"ks_statistic": round(d, 4), "p_value": p, "threshold": DRIFT_KS, "drift": bool(d > DRIFT_KS and p < 0.01),
+            "board_scores": int(n), "reference_scores": int(m), "reference": what}
 
 
 def _sha_matches(full: str, said: str) -> bool:
@@ -264,9 +308,9 @@ def plot_report(records, out_dir: Path, run=None) -> list[Path]:
         paths.append(p)
         fig, a = plt.subplots(figsize=(6, 3.5))
         a.hist([r.score for _, r in infs], bins=30, range=(0, 1), density=True, alpha=0.6, label="board")
-        if run is not None and (Path(run.path) / "score_distribution.json").is_file():
-            ref = json.loads((Path(run.path) / "score_distribution.json").read_text())["all"]
-            a.hist(ref, bins=30, range=(0, 1), density=True, alpha=0.6, label="run test set")
+        ref = reference_scores(run) if run is not None else None
+        if ref is not None:
+            a.hist(ref[0], weights=ref[1], bins=30, range=(0, 1), density=True, alpha=0.6, label=ref[2])
         a.set_xlabel("top score")
         a.legend()
         a.set_title("score distribution")

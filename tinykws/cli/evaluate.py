@@ -7,30 +7,50 @@ import json
 import click
 
 from tinykws.cli._common import echo, quiet_tensorflow, runs_dir_option
+from tinykws.evaluate.streaming import STREAM_MINUTES
+from tinykws.export.boards import BOARDS
+from tinykws.evaluate.tuning import DEFAULT_BOARD
 
 
 @click.command()
 @click.argument("run")
-@click.argument("dataset", type=click.Path(file_okay=False))
+@click.argument("dataset", type=click.Path(file_okay=False), required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON (same keys as report.json).")
-@click.option("--streaming", is_flag=True, help="Streaming evaluation: hits, false rejects and false accepts per hour on long audio.")
-@click.option("--hours", type=click.FloatRange(0.01, 100), default=1.0, show_default=True, help="Length of the streaming audio.")
-@click.option("--target-fa-per-hour", type=click.FloatRange(0, 1000), default=None, help="With --streaming: sweep thresholds and pick the operating point for this false-accept rate.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--streaming", is_flag=True,
+              help="Streaming evaluation (docs/evaluation.md): hit rate and false accepts per hour on the validation "
+                   "and test streams, quiet and noisy, at the run's operating point.")
+@click.option("--stream-minutes", type=click.FloatRange(0.1, 6000), default=STREAM_MINUTES, show_default=True,
+              help="Length of each stream (shorter than the protocol's 60 minutes: not protocol figures).")
+@click.option("--noise", "noise_dir", type=click.Path(file_okay=False),
+              help="With --streaming: your own background recordings (e.g. the room the board lives in) instead of the "
+                   "dataset's; validation streams use the first half of each, test streams the second.")
+@click.option("--target-fa-per-hour", type=click.FloatRange(0, 1000), default=None,
+              help="With --streaming: choose the operating point again, on the quiet validation stream, for this "
+                   "false-accept rate, and write it into the run.")
+@click.option("--board", type=click.Choice(list(BOARDS)), default=DEFAULT_BOARD, show_default=True,
+              help="With --target-fa-per-hour: the board whose shortest sustainable stride is tried.")
 @runs_dir_option()
-def evaluate(run, dataset, as_json, streaming, hours, target_fa_per_hour, seed, runs_dir):
-    """Evaluate RUN on DATASET: float and int8 (TFLM) accuracy, or streaming behaviour."""
+def evaluate(run, dataset, as_json, streaming, stream_minutes, noise_dir, target_fa_per_hour, board, runs_dir):
+    """Evaluate RUN on DATASET (default with --streaming: the run's own): accuracy, or streaming behaviour."""
     quiet_tensorflow()
+    from tinykws.errors import UserError
     from tinykws.run import load_run, resolve_run
 
     r = load_run(resolve_run(run, runs_dir))
+    if not streaming:
+        for flag, v in (("--noise", noise_dir), ("--target-fa-per-hour", target_fa_per_hour)):
+            if v is not None:
+                raise UserError(f"{flag} needs --streaming")
     if streaming:
         from tinykws.evaluate.tuning import tune_run
 
-        result = tune_run(r, dataset, hours=hours, seed=seed, target_fa_per_hour=target_fa_per_hour, log=None if as_json else echo)
+        result = tune_run(r, dataset, minutes=stream_minutes, target_fa_per_hour=target_fa_per_hour, board=board,
+                          noise_dir=noise_dir, log=None if as_json else echo)
         if as_json:
-            click.echo(json.dumps(result, indent=2))
+            click.echo(json.dumps({k: v for k, v in result.items() if k not in ("det", "drift")}, indent=2))
         return
+    if dataset is None:
+        raise UserError("give the DATASET to evaluate on (clip accuracy); --streaming defaults to the run's own")
     from tinykws.evaluate.clips import evaluate_run_on_dataset
 
     res = evaluate_run_on_dataset(r, dataset, log=None if as_json else echo)

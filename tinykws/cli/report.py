@@ -40,7 +40,7 @@ def report(log, run, runs_dir, out, as_json):
     if "drift" in s:
         d = s["drift"]
         echo(("DRIFT: " if d["drift"] else "no drift: ") + f"KS statistic {d['ks_statistic']} (threshold {d['threshold']}) "
-             f"between {d['board_scores']} board scores and {d['test_scores']} test-set scores")
+             f"between {d['board_scores']} board scores and {d['reference_scores']} scores of the run's {d['reference']}")
     if "model_mismatch" in s:
         echo("warning: " + s["model_mismatch"])
     echo("plots: " + ", ".join(s["plots"]))

@@ -19,7 +19,7 @@ def print_summary(run: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from tinykws.run import model_dir
+    from tinykws.run import model_dir, streaming_summary
 
     r = json.loads((Path(run) / "report.json").read_text())
     t = Table(title=f"run {r['run']}", show_header=False)
@@ -30,20 +30,41 @@ def print_summary(run: Path) -> None:
     t.add_row("flash (model)", f"{r['model']['tflite_bytes']:,} bytes")
     t.add_row("TFLM arena", f"{r['tflm']['arena_bytes']:,} bytes (compiled in {r['tflm']['arena_bytes_with_margin']:,})")
     t.add_row("params / MACs", f"{r['model']['params']:,} / {r['model']['macs']:,}")
+    s = streaming_summary(r)
+    if s:
+        op = s["operating_point"]
+        t.add_row("operating point", f"threshold {op['threshold']:.2f}, window {op['average_window_ms']} ms, min count "
+                  f"{op['min_count']}, suppression {op['suppression_ms']} ms, stride {op['stride_ms']} ms ({op.get('chosen_on')})")
+        for split in ("validation", "test"):
+            for cond in ("quiet", "noisy"):
+                x = (s.get(split) or {}).get(cond)
+                if x:
+                    t.add_row(f"stream: {split}, {cond}", f"{_pct(x['hit_rate'])} of {x['keywords']} keywords, "
+                              f"{x['fa_per_hour']:g} false accepts/h ({60 * x['hours']:.0f} min)")
     t.add_row("model folder (C)", str(model_dir(run)))
     t.add_row("report", str(Path(run) / "report.md"))
     Console().print(t)
+
+
+def _stream_columns(s: dict | None) -> dict:
+    """Test-stream figures at the run's operating point (``None`` for runs without docs/evaluation.md streams)."""
+    out = {}
+    for cond in ("quiet", "noisy"):
+        x = ((s or {}).get("test") or {}).get(cond) or {}
+        out[f"test_{cond}_hit_rate"] = x.get("hit_rate")
+        out[f"test_{cond}_fa_per_hour"] = x.get("fa_per_hour")
+    return out
 
 
 @click.command()
 @runs_dir_option("--dir", "runs_dir")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def runs(runs_dir, as_json):
-    """List runs, newest last."""
+    """List runs, newest last, with their test-stream figures (docs/evaluation.md)."""
     from rich.console import Console
     from rich.table import Table
 
-    from tinykws.run import list_runs
+    from tinykws.run import list_runs, streaming_summary
 
     rows = []
     for p in list_runs(runs_dir):
@@ -56,6 +77,7 @@ def runs(runs_dir, as_json):
             "float": r["accuracy"]["float"], "int8": r["accuracy"]["int8"],
             "tflite_bytes": r["model"]["tflite_bytes"], "arena_bytes": r["tflm"]["arena_bytes"],
             "dataset_hash": r["data"]["dataset_hash"][:12],
+            **_stream_columns(streaming_summary(r)),
         })
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -63,11 +85,14 @@ def runs(runs_dir, as_json):
     if not rows:
         click.echo(f"no runs in {runs_dir}/")
         return
-    t = Table()
+    t = Table(caption="hits, FA/h: the test streams at each run's operating point (docs/evaluation.md)")
     t.add_column("run", no_wrap=True)
-    for c in ("arch", "labels", "float", "int8", "model bytes", "arena bytes", "data"):
+    for c in ("arch", "labels", "float", "int8", "hits quiet", "FA/h quiet", "hits noisy", "FA/h noisy", "model bytes",
+              "arena bytes", "data"):
         t.add_column(c)
     for r in rows:
+        fa = lambda v: "-" if v is None else f"{v:g}"  # noqa: E731
         t.add_row(r["run"], r["arch"], str(r["labels"]), _pct(r["float"]), _pct(r["int8"]),
-                  f"{r['tflite_bytes']:,}", f"{r['arena_bytes']:,}", r["dataset_hash"])
+                  _pct(r["test_quiet_hit_rate"]), fa(r["test_quiet_fa_per_hour"]), _pct(r["test_noisy_hit_rate"]),
+                  fa(r["test_noisy_fa_per_hour"]), f"{r['tflite_bytes']:,}", f"{r['arena_bytes']:,}", r["dataset_hash"])
     Console().print(t)

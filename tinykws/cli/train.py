@@ -6,7 +6,32 @@ import click
 
 from tinykws.cli._common import echo, parse_words, quiet_tensorflow, runs_dir_option
 from tinykws.model.architectures import ARCHITECTURES
+from tinykws.evaluate.streaming import STREAM_MINUTES
+from tinykws.export.boards import BOARDS
+from tinykws.evaluate.tuning import DEFAULT_BOARD, DEFAULT_TARGET_FA_PER_HOUR
 from tinykws.model.train import FitConfig
+
+
+def recipe_options(f):
+    """The training recipe's switches (``--no-X`` turns one part off); defaults are TrainConfig's."""
+    from tinykws.pipeline import TrainConfig
+
+    d = TrainConfig.__dataclass_fields__
+    switches = [
+        ("synth-keywords", "eSpeak NG clips of the keywords join training"),
+        ("near-misses", "eSpeak NG near-miss and other words join _unknown_"),
+        ("all-unknown", "every training clip of a non-keyword folder joins _unknown_"),
+        ("stream-windows", "words at random places over background at stream levels"),
+        ("partial-words", "windows holding a small part of a keyword, as _unknown_"),
+        ("background-windows", "_silence_ as background windows at random levels"),
+        ("stream-checkpoint", "keep the weights with the best validation-stream hit rate"),
+    ]
+    for name, help_text in reversed(switches):
+        key = name.replace("-", "_")
+        f = click.option(f"--{name}/--no-{name}", key, default=d[key].default, show_default=True, help=help_text[0].upper() + help_text[1:] + ".")(f)
+    f = click.option("--hard-negative-rounds", type=click.IntRange(0, 10), default=d["hard_negative_rounds"].default,
+                     show_default=True, help="Rounds of mining a keyword-free training stream for windows the model fires on.")(f)
+    return f
 
 
 @click.command()
@@ -19,15 +44,24 @@ from tinykws.model.train import FitConfig
 @click.option("--name", help="Run name (default: dataset folder and architecture).")
 @click.option("--extra-train", "extra_train", multiple=True, type=click.Path(file_okay=False, exists=True),
               help="Another dataset whose keyword clips join the training split only (e.g. `tinykws data synth` output). Repeatable.")
+@click.option("--target-fa-per-hour", type=click.FloatRange(0, 1000), default=DEFAULT_TARGET_FA_PER_HOUR, show_default=True,
+              help="False accepts per hour the operating point is chosen for, on the quiet validation stream.")
+@click.option("--board", type=click.Choice(list(BOARDS)), default=DEFAULT_BOARD, show_default=True,
+              help="Board whose shortest sustainable stride (native engine) the operating point starts from.")
+@click.option("--stream-minutes", type=click.FloatRange(0.1, 6000), default=STREAM_MINUTES, show_default=True,
+              help="Length of each evaluation stream (docs/evaluation.md; shorter: not protocol figures).")
+@recipe_options
 @runs_dir_option("--out", help="Where run folders go.")
-def train(dataset, words, arch, epochs, batch_size, seed, name, extra_train, out):
+def train(dataset, words, arch, epochs, batch_size, seed, name, extra_train, target_fa_per_hour, board, stream_minutes, out,
+          **recipe):
     """Train, quantize to int8 and verify on TFLM; writes runs/<time>-<name>/."""
     quiet_tensorflow()
     from tinykws.pipeline import TrainConfig, train as run_training
 
     cfg = TrainConfig(dataset=dataset, words=parse_words(words), arch=arch, epochs=epochs,
                       batch_size=batch_size, seed=seed, name=name,
-                      extra_train_dirs=list(extra_train))
+                      extra_train_dirs=list(extra_train), target_fa_per_hour=target_fa_per_hour, board=board,
+                      stream_minutes=stream_minutes, **recipe)
     run = run_training(cfg, out, log=echo)
     from tinykws.cli.runs import print_summary
 

@@ -12,7 +12,16 @@ Definitions used by the tests:
 - ``mix_at_snr(y, noise, snr_db)`` scales ``noise`` so that
   ``10 * log10(mean(y**2) / mean(scaled_noise**2)) == snr_db`` and adds it.
 - ``apply_gain_db(y, g)`` multiplies by ``10 ** (g / 20)``.
-- ``time_mask(feats, ...)`` sets whole frames to the feature floor (SpecAugment-style).
+- ``time_mask(feats, ...)`` sets whole frames to the MFCC of digital silence
+  (:func:`tinykws.features.silence_mfcc`: each coefficient its own silence value), SpecAugment-style.
+- ``place_word(word, background, start)`` adds a word (its spoken part) onto a
+  background window at sample ``start``; parts outside the window are cut off.
+
+Stream windows (:class:`StreamWindows`) present training words the way a board
+running every stride meets them: the spoken part of a clip at a random place in a
+window of background noise at a random level, sometimes only partly inside the
+window (then it is not the keyword), and background-only windows whose level can
+change inside the window.
 """
 
 from __future__ import annotations
@@ -62,15 +71,27 @@ def mix_at_snr(y: np.ndarray, noise: np.ndarray, snr_db: float | np.ndarray) -> 
     return (y + noise * scale.astype(np.float32)).astype(np.float32)
 
 
-def time_mask(feats: np.ndarray, rng: np.random.Generator, n_masks: int = 1, max_frames: int = 5, fill: float | None = None) -> np.ndarray:
+def time_mask(feats: np.ndarray, rng: np.random.Generator, n_masks: int = 1, max_frames: int = 5,
+              fill: float | np.ndarray | None = None, spec=None) -> np.ndarray:
     """SpecAugment time masking on ``[n, frames, coeffs]`` features.
 
-    Each clip gets ``n_masks`` masks of 0..``max_frames`` frames set to ``fill``
-    (default: the batch's minimum, i.e. the silence floor).
+    Each clip gets ``n_masks`` masks of 0..``max_frames`` frames set to ``fill``:
+    a number, a per-coefficient vector ``[coeffs]``, or by default the MFCC frame
+    of digital silence for ``spec`` (:data:`tinykws.spec.DEFAULT_SPEC` if not given).
+    A single number for every coefficient (say the matrix minimum) would make frames
+    no audio can produce: ``c1..c9`` of silence are 0, not the ``c0`` floor.
     """
     out = feats.copy()
-    fill_v = float(feats.min()) if fill is None else fill
-    n, t, _ = feats.shape
+    n, t, k = feats.shape
+    if fill is None:
+        from tinykws.features import silence_mfcc
+        from tinykws.spec import DEFAULT_SPEC
+
+        fill_v = np.asarray(silence_mfcc(spec or DEFAULT_SPEC), np.float32)
+        if fill_v.shape != (k,):
+            raise ValueError(f"features have {k} coefficients, the spec {fill_v.shape[0]}")
+    else:
+        fill_v = np.asarray(fill, np.float32)
     for _ in range(n_masks):
         widths = rng.integers(0, max_frames + 1, size=n)
         starts = rng.integers(0, np.maximum(t - widths, 0) + 1)
@@ -98,6 +119,18 @@ class AugmentConfig:
         SpecAugment time masks per clip (0: off).
     time_mask_frames : int
         Widest time mask.
+    stream_share : float
+        Share of word clips presented as stream windows (when the fit uses them).
+    partial_share : float
+        Share of stream windows of a keyword that hold only part of it (then labelled not-the-keyword).
+    partial_visible : tuple of float
+        Range of the fraction of the spoken part left inside the window of a partial word.
+    background_dbfs : tuple of float
+        Range of the background's RMS level in a stream window (dBFS).
+    level_change_prob : float
+        Chance a background window changes level part-way (streams switch noise segments).
+    word_snr_prob, word_snr_db : float, tuple of float
+        Chance a stream word is scaled to an SNR against its background, and the SNR's range (dB).
     """
 
     shift_ms: float = 100.0
@@ -106,6 +139,13 @@ class AugmentConfig:
     gain_db: tuple[float, float] = (-12.0, 6.0)
     time_masks: int = 1
     time_mask_frames: int = 4
+    stream_share: float = 0.5
+    partial_share: float = 0.15
+    partial_visible: tuple[float, float] = (0.05, 0.5)
+    background_dbfs: tuple[float, float] = (-70.0, -25.0)
+    level_change_prob: float = 0.3
+    word_snr_prob: float = 0.3
+    word_snr_db: tuple[float, float] = (5.0, 15.0)
 
 
 class Augmenter:
@@ -168,4 +208,116 @@ class Augmenter:
                 crops = self.noise_crops(len(idx), length, rng)
                 snr = rng.uniform(c.snr_db[0], c.snr_db[1], size=len(idx))
                 out[idx] = mix_at_snr(out[idx], crops, snr)
+        return np.clip(out, -1.0, 32767 / 32768).astype(np.float32)
+
+
+def rms_dbfs(y: np.ndarray) -> np.ndarray:
+    """RMS level over the last axis in dBFS (-inf for silence)."""
+    p = np.mean(np.asarray(y, np.float64) ** 2, axis=-1)
+    with np.errstate(divide="ignore"):
+        return 10 * np.log10(p)
+
+
+def spoken_span(y: np.ndarray, sr: int, rel_energy: float = 0.1) -> tuple[int, int]:
+    """Start and end sample of a clip's spoken part: 20 ms frames from the first to the last whose
+    energy reaches ``rel_energy`` of the loudest frame's (the whole clip when it is silent)."""
+    hop = sr // 50
+    k = len(y) // hop
+    if k == 0:
+        return 0, len(y)
+    e = np.mean(np.asarray(y[: k * hop], np.float64).reshape(k, hop) ** 2, axis=1)
+    if e.max() <= 0:
+        return 0, len(y)
+    on = np.nonzero(e >= rel_energy * e.max())[0]
+    return int(on[0] * hop), int(min(len(y), (on[-1] + 1) * hop))
+
+
+def place_word(word: np.ndarray, background: np.ndarray, start: int) -> np.ndarray:
+    """``background`` with ``word`` added from sample ``start`` (may be negative); what falls outside is cut."""
+    out = np.array(background, np.float32, copy=True)
+    n = len(out)
+    a, b = max(start, 0), min(start + len(word), n)
+    if b > a:
+        out[a:b] += word[a - start : b - start]
+    return out
+
+
+class StreamWindows:
+    """One-second windows as a board running every stride sees them (see the module docstring).
+
+    Parameters
+    ----------
+    noise : list of np.ndarray
+        Background recordings (their training part); white noise at the same levels if empty.
+    sr : int
+    config : AugmentConfig
+    """
+
+    def __init__(self, noise: list[np.ndarray], sr: int, config: AugmentConfig = AugmentConfig()):
+        self.crops = Augmenter(noise, sr, config)
+        self.sr = sr
+        self.config = config
+
+    def background(self, n: int, length: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` noise windows, each at a random RMS level in ``background_dbfs``, some changing level part-way."""
+        c = self.config
+        if self.crops.noise:
+            out = self.crops.noise_crops(n, length, rng)
+        else:
+            out = rng.normal(0, 1, (n, length)).astype(np.float32)
+        level = rng.uniform(*c.background_dbfs, size=n)
+        now = rms_dbfs(out)
+        gain = np.where(np.isfinite(now), np.power(10.0, (level - np.where(np.isfinite(now), now, 0)) / 20), 0.0)
+        out = (out * gain[:, None]).astype(np.float32)
+        change = rng.random(n) < c.level_change_prob
+        cut = rng.integers(length // 10, length - length // 10, size=n)
+        other = rng.uniform(c.background_dbfs[0] - level, c.background_dbfs[1] - level)
+        for i in np.nonzero(change)[0]:
+            out[i, cut[i]:] *= np.float32(10 ** (other[i] / 20))
+        return out
+
+    def __call__(self, words: np.ndarray, spans: np.ndarray, partial: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Stream windows of a batch of word clips.
+
+        Parameters
+        ----------
+        words : np.ndarray [shape=(n, samples), float32]
+            Word clips.
+        spans : np.ndarray [shape=(n, 2), int]
+            Start and end of each clip's spoken part (:func:`spoken_span`).
+        partial : np.ndarray [shape=(n,), bool]
+            Rows to cut to a partial word: only ``partial_visible`` of the spoken part stays inside,
+            at the window's start (the word's end) or its end (the word's start).
+
+        Returns
+        -------
+        np.ndarray [shape=(n, samples), float32] clipped to [-1, 1)
+        """
+        c = self.config
+        n, length = words.shape
+        bg = self.background(n, length, rng)
+        gains = rng.uniform(c.gain_db[0], c.gain_db[1], size=n)
+        snr_on = rng.random(n) < c.word_snr_prob
+        snr = rng.uniform(*c.word_snr_db, size=n)
+        visible = rng.uniform(*c.partial_visible, size=n)
+        left = rng.random(n) < 0.5
+        u = rng.random(n)
+        out = np.empty_like(bg)
+        for i in range(n):
+            a, b = int(spans[i, 0]), int(spans[i, 1])
+            part = words[i, a:b] if b > a else words[i]
+            L = len(part)
+            part = part * np.float32(10 ** (gains[i] / 20))
+            if snr_on[i]:
+                p_w, p_b = float(np.mean(part.astype(np.float64) ** 2)), float(np.mean(bg[i].astype(np.float64) ** 2))
+                if p_w > 0 and p_b > 0:
+                    part = part * np.float32(np.sqrt(p_b * 10 ** (snr[i] / 10) / p_w))
+            if partial[i]:
+                keep = max(1, int(round(visible[i] * L)))
+                start = keep - L if left[i] else length - keep
+            elif L >= length:
+                start = -int(u[i] * (L - length + 1))
+            else:
+                start = int(u[i] * (length - L + 1))
+            out[i] = place_word(part, bg[i], start)
         return np.clip(out, -1.0, 32767 / 32768).astype(np.float32)

@@ -6,9 +6,15 @@ adds speaker variety. eSpeak NG comes as a shared library inside the
 ``espeakng-loader`` package and is driven through ctypes, so nothing needs a
 system install.
 
-Every *variant* (voice, rate, pitch) is its own speaker: its id is a short hash
-of the three, so a speaker-disjoint split keeps a variant's clips on one side
-and the test split holds voices the model never heard.
+The *speaker* is the eSpeak NG voice (``en-us+m3``, ``en-gb-x-rp+f2``, ...): its id
+is a short hash of the voice alone, so every variant of a voice (its rates and
+pitches) has the same speaker, a speaker-disjoint split keeps a whole voice on
+one side, and the test split holds only voices the model never heard in any
+variant. A voice's variants are told apart in the file name
+(``<speaker>_nohash_<k>.wav``, ``k`` counting that voice's variants). The folder
+gets ``validation_list.txt`` and ``testing_list.txt`` naming the clips of whole
+held-out voices (:func:`write_voice_split`), so even a few voices give three
+non-empty splits.
 
 Bit-exact for a seed: eSpeak NG's waveform generator keeps state between
 calls (flutter phase, its random generator), so :func:`synthesize_dataset`
@@ -94,9 +100,40 @@ def _library():
     return lib
 
 
-def speaker_id(voice: str, rate_wpm: int, pitch: int) -> str:
-    """Stable speaker id of a synthetic variant."""
-    return "synth" + hashlib.sha1(f"{voice}|{rate_wpm}|{pitch}".encode()).hexdigest()[:8]
+def speaker_id(voice: str, rate_wpm: int | None = None, pitch: int | None = None) -> str:
+    """Stable speaker id of a synthetic voice: the voice alone (rate and pitch make no other speaker)."""
+    return "synth" + hashlib.sha1(f"voice|{voice}".encode()).hexdigest()[:8]
+
+
+#: Share of a synthetic dataset's voices held out for validation and for test (at least one voice each).
+HELD_OUT_VOICE_SHARE = 0.1
+
+
+def write_voice_split(out_dir) -> dict[str, int] | None:
+    """``validation_list.txt`` and ``testing_list.txt`` that hold out whole voices; voices per split.
+
+    Voices are ranked by the hash of their speaker id (as :func:`tinykws.data.dataset.split_of_speaker`
+    hashes it); the last :data:`HELD_OUT_VOICE_SHARE` go to test, the ones before them to validation,
+    at least one voice each, so even a handful of voices gives three speaker-disjoint splits. Written
+    only when every clip of the folder is synthetic (a folder that also holds recordings keeps the
+    speaker-hash split) and there are at least three voices.
+    """
+    from tinykws.data.dataset import AUDIO_SUFFIXES, BACKGROUND, SILENCE
+    from tinykws.io import atomic_write_text
+
+    root = Path(out_dir)
+    clips = sorted(p for d in root.iterdir() if d.is_dir() and d.name not in (BACKGROUND, SILENCE) and not d.name.startswith(".")
+                   for p in d.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+    speaker = {p: p.name.split("_nohash_")[0] for p in clips}
+    voices = sorted(set(speaker.values()))
+    if len(voices) < 3 or not all(v.startswith("synth") and "_nohash_" in p.name for p, v in speaker.items()):
+        return None
+    rank = sorted(voices, key=lambda v: hashlib.sha1(v.encode("utf-8")).hexdigest())
+    k = max(1, round(HELD_OUT_VOICE_SHARE * len(voices)))
+    test, val = set(rank[-k:]), set(rank[-2 * k : -k])
+    for name, chosen in (("validation_list.txt", val), ("testing_list.txt", test)):
+        atomic_write_text(root / name, "".join(f"{p.relative_to(root).as_posix()}\n" for p in clips if speaker[p] in chosen))
+    return {"train": len(voices) - 2 * k, "validation": k, "test": k}
 
 
 def synthesize_clip(text: str, *, voice: str, rate_wpm: int = 175, pitch: int = 50, sr: int = 16000) -> np.ndarray:
@@ -185,7 +222,48 @@ def _noise_colour(kind: str, n: int, rng: np.random.Generator, sr: int) -> np.nd
     return (0.1 * y).astype(np.float32)
 
 
+#: Words near each of Speech Commands' keywords in sound: negatives a keyword model must reject.
+NEAR_MISSES: dict[str, tuple[str, ...]] = {
+    "yes": ("yet", "yellow", "yeah", "guess", "less", "chess"),
+    "no": ("know", "nope", "snow", "nose", "now", "note"),
+    "up": ("cup", "pup", "hop", "upper", "us", "cut"),
+    "down": ("town", "gown", "done", "dawn", "round", "brown"),
+    "left": ("lift", "loft", "lest", "laughed", "lent", "theft"),
+    "right": ("write", "ride", "bright", "rice", "ripe", "rate"),
+    "on": ("own", "an", "in", "john", "don", "honest"),
+    "off": ("of", "cough", "oft", "awful", "offer", "if"),
+    "stop": ("stock", "shop", "top", "step", "stuff", "spot"),
+    "go": ("gone", "goat", "so", "grow", "ago", "gold"),
+}
+#: Everyday words that sound like none of Speech Commands' keywords: babble and generic negatives.
+FILLER_WORDS = ("hello", "morning", "water", "table", "music", "paper", "window", "coffee", "maybe", "number",
+                "garden", "little", "people", "weather", "kitchen", "minute", "thank you", "after", "family",
+                "animal", "button", "camera", "dinner", "pencil", "silver", "simple", "basket", "monkey")
+
+
+def negative_words(keywords: list[str]) -> list[str]:
+    """Words a model for ``keywords`` must reject: their near misses, then filler words; never a keyword."""
+    kw = {k.lower() for k in keywords}
+    out: list[str] = []
+    for k in keywords:
+        out += NEAR_MISSES.get(k.lower(), ())
+    out += FILLER_WORDS
+    seen: set[str] = set()
+    return [w for w in out if w.lower() not in kw and not (w in seen or seen.add(w))]
+
+
+def babble_words(keywords: list[str], unknown_words=()) -> list[str]:
+    """The words babble is made of: the other words and the filler words, never a keyword."""
+    kw = {k.lower() for k in keywords}
+    out = []
+    for w in list(unknown_words) + list(FILLER_WORDS):
+        if w.lower() not in kw and w not in out:
+            out.append(w)
+    return out
+
+
 def _babble(words: list[str], n: int, rng: np.random.Generator, sr: int) -> np.ndarray:
+    """Three overlapping synthetic talkers saying ``words`` (callers pass non-keywords only)."""
     y = np.zeros(n, np.float32)
     vs = variants(12, int(rng.integers(1 << 30)))
     pos = 0
@@ -212,10 +290,10 @@ def _write_variant(args) -> int:
     """Worker: render one variant's words and write the clips that do not exist yet; returns files written."""
     from tinykws.data.audio import write_wav
 
-    out, sr = args[-2:]
+    out, sr, k = args[-3:]
     written = 0
-    for word, spk, y in _render_variant(args[:-2]):
-        path = Path(out) / word / f"{spk}_nohash_0.wav"
+    for word, spk, y in _render_variant(args[:-3]):
+        path = Path(out) / word / f"{spk}_nohash_{k}.wav"
         if not path.exists():
             write_wav(path, y, sr)
             written += 1
@@ -332,7 +410,7 @@ def synthesize_dataset(out_dir, words, *, unknown_words=(), n_variants: int = 60
     unknown_words : list of str
         Other words, each spoken by a third of the variants (folders of their own).
     n_variants : int
-        Voice variants (voice, rate, pitch); each is one speaker.
+        Voice variants (voice, rate, pitch); the voice is the speaker (variants of one voice share it).
     noise : bool
         Add a faint noise floor to clips, and write ``_background_noise_/`` files
         (white, pink, brown, mains hum, babble) of ``background_seconds`` each.
@@ -375,11 +453,15 @@ def synthesize_dataset(out_dir, words, *, unknown_words=(), n_variants: int = 60
     babble = noise and background_seconds > 0
     m = int(background_seconds * sr)
     tasks: list[list] = [[] for _ in range(workers)]
+    seen_voice: dict[str, int] = {}
     for i, job in enumerate(jobs):
-        tasks[i % workers].append(("variant", job + (str(out), sr)))
+        k = seen_voice[job[1]] = seen_voice.get(job[1], -1) + 1  # this variant's number among its voice's
+        tasks[i % workers].append(("variant", job + (str(out), sr, k)))
     if babble:
         bg.mkdir(parents=True, exist_ok=True)
-        tasks[0].append(("babble", (list(words) + list(unknown_words), m, seed, sr, str(bg / "babble.wav"))))
+        # Babble from non-keywords only: it becomes _silence_ crops and augmentation noise, where a
+        # keyword would teach the model to ignore its own keywords.
+        tasks[0].append(("babble", (babble_words(words, unknown_words), m, seed, sr, str(bg / "babble.wav"))))
     written = 0
     done = 0
     for kind, value in _run_workers(tasks, seed):
@@ -395,6 +477,46 @@ def synthesize_dataset(out_dir, words, *, unknown_words=(), n_variants: int = 60
             y = _noise_colour(kind, m, rng, sr)  # drawn even when the file exists: later files stay the same
             if not path.exists():
                 write_wav(path, y, sr)
+    write_voice_split(out)
     return {"clips": written, "seconds": round(time.perf_counter() - t0, 1),
             "voices": sorted({v for v, _, _ in vs}),
             "variants": [[v, r, p, speaker_id(v, r, p)] for v, r, p in vs]}
+
+
+def training_speech(keywords: list[str], other_words=(), *, n_variants: int = 60, seed: int = 0,
+                    log: Callable[[str], None] | None = None) -> Path:
+    """Synthetic keywords and non-keywords for training, made once and kept in the cache.
+
+    A Speech Commands style folder under :func:`tinykws.paths.cache_dir` ``("synth", key)``:
+    every keyword spoken by ``n_variants`` variants, and each of ``other_words`` (say the
+    dataset's non-keyword folder names: many more voices of the other words a stream will hold)
+    and of :func:`negative_words` by a third of them (no background files). The key is a hash of
+    everything that decides the files, so a cached folder is the folder the call would write;
+    it is written beside and renamed when complete.
+    """
+    import shutil
+
+    from tinykws.paths import cache_dir
+
+    kw = {k.lower() for k in keywords}
+    negatives = [w for w in dict.fromkeys(list(other_words) + negative_words(keywords))
+                 if w.lower() not in kw and not w.startswith("_")]
+    # The last item is the folder layout's version: bump it when synthesize_dataset writes other files.
+    key = hashlib.sha1(repr((sorted(keywords), negatives, n_variants, seed, 16000, 2)).encode()).hexdigest()[:16]
+    final = cache_dir("synth", key)
+    if (final / ".complete").is_file():
+        return final
+    work = final.with_name(f".{key}.{os.getpid()}.partial")
+    shutil.rmtree(work, ignore_errors=True)
+    t = time.perf_counter()
+    synthesize_dataset(work, list(keywords), unknown_words=negatives, n_variants=n_variants, seed=seed,
+                       background_seconds=0, workers=1)
+    (work / ".complete").write_text("")
+    try:
+        os.replace(work, final)
+    except OSError:  # another run finished the same folder first
+        shutil.rmtree(work, ignore_errors=True)
+    if log:
+        log(f"synthetic speech: {len(keywords)} keywords and {len(negatives)} other words, {n_variants} voices "
+            f"({time.perf_counter() - t:.0f} s, cached in {final})")
+    return final

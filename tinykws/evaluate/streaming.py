@@ -1,29 +1,26 @@
 """Streaming evaluation: what the board does with an hour of continuous audio.
 
-Clip accuracy says little about a keyword spotter in the field, where it hears
-audio continuously, runs every ``stride_ms`` on overlapping windows, and its
-recognizer smooths, thresholds and suppresses. This module:
+The protocol is ``docs/evaluation.md``; this module implements it and its
+constants are the protocol's numbers, stated once.
 
-1. builds a long stream (:func:`build_stream`): test-split clips of the run's
-   keywords and of other words placed at random gaps over background noise
-   (the test part of each noise recording, looped), with the ground truth;
-2. runs it through the **firmware's portable C core** (host build, via
-   :mod:`tinykws.target.native`): streaming MFCC, the int8 input window, the int8 model
-   on the TFLM interpreter every stride, and the C recognizer;
-3. scores the detections (:func:`score_detections`): a detection is a **hit**
-   when its label matches a keyword clip whose span it falls in, from the clip's
-   start to ``HIT_WINDOW_AFTER_S`` after its end (the recognizer needs a few
-   strides of evidence); each clip can be hit once. Every other detection (wrong
-   label, no keyword there, a second detection of the same clip) is a **false
-   accept**; a keyword clip without a hit is a **false reject**;
-4. keeps the raw scores (:class:`StreamScores`), so :mod:`tinykws.evaluate.tuning`
-   can re-run the recognizer with other settings without re-running the model.
+1. :func:`stream_sources` gathers a split's clips and its part of each noise
+   recording; :func:`build_stream` lays them out as a stream (validation or
+   test, quiet or noisy) with the ground truth;
+2. :func:`stream_scores` runs the stream through the **firmware's portable C
+   core** (host build, via :mod:`tinykws.target.native`): streaming MFCC, the
+   int8 input window, the int8 model on the board's engine every stride. It keeps
+   the raw scores (:class:`StreamScores`); :func:`at_stride` gives the scores of
+   any multiple of that stride without running the model again;
+3. :func:`replay` re-runs the board's recognizer on recorded scores (a NumPy
+   copy of ``kws_recognizer.c`` that gives the same detections, bit for bit —
+   tests compare it with the C one, :func:`recognize`);
+4. :func:`score_detections` applies the hit / false-accept rules.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -31,13 +28,36 @@ import numpy as np
 
 from tinykws.data.dataset import SILENCE, UNKNOWN, discover, load_examples
 from tinykws.errors import UserError
+from tinykws.recognizer import RECOGNIZER_MAX_HISTORY
 
+#: Protocol version written into every report (``docs/evaluation.md``).
+PROTOCOL = "docs/evaluation.md v1"
+#: Length of a protocol stream.
+STREAM_MINUTES = 60.0
+#: Seed of each split's stream.
+STREAM_SEEDS = {"validation": 1, "test": 0}
+STREAM_SPLITS = ("validation", "test")
+#: Gap between one word's end and the next word's start, seconds.
+GAP_S = (1.5, 5.0)
+#: Share of words that are other words (not keywords).
+UNKNOWN_SHARE = 0.3
+#: A detection hits a keyword clip from the clip's start to this long after its end.
 HIT_WINDOW_AFTER_S = 1.0
+CONDITIONS = ("quiet", "noisy")
+#: RMS level range of the background segments, dBFS, per condition.
+NOISE_DBFS = {"quiet": (-55.0, -35.0), "noisy": (-40.0, -25.0)}
+#: Noisy condition: each word's SNR over its spoken span, dB.
+NOISY_SNR_DB = (5.0, 10.0)
+#: Part of each dataset noise recording a split's stream may use (training augments with the
+#: first 80 %; the same parts give the ``_silence_`` crops of those splits, tinykws.data.dataset).
+DATASET_NOISE_PARTS = {"validation": (0.8, 0.9), "test": (0.9, 1.0)}
+#: Part of each recording of a user's own noise folder (``--noise DIR``).
+OWN_NOISE_PARTS = {"validation": (0.0, 0.5), "test": (0.5, 1.0)}
 
 
 @dataclass(frozen=True)
 class Event:
-    """A clip placed in the stream."""
+    """A word placed in the stream."""
 
     label: str  # keyword, or _unknown_ for other words
     start_s: float
@@ -50,77 +70,92 @@ class Stream:
     y: np.ndarray  # float32 audio
     sr: int
     events: list[Event]
+    split: str = "test"
+    condition: str = "quiet"
+    seed: int = 0
+    noise: str = ""
 
     @property
     def hours(self) -> float:
         return len(self.y) / self.sr / 3600
 
 
-def build_stream(run, dataset, *, hours: float = 1.0, seed: int = 0, gap_s: tuple[float, float] = (1.5, 5.0),
-                 noise_dbfs: tuple[float, float] = (-55.0, -35.0), unknown_share: float = 0.3) -> Stream:
-    """Test clips at random gaps over looped background noise, ``hours`` long.
+@dataclass
+class StreamSources:
+    """What one split's streams are built from: spoken spans of its clips and its part of the noise."""
 
-    Keyword and unknown clips come from the dataset's speaker-disjoint **test**
-    split; the noise from the last 10 % of each ``_background_noise_`` recording
-    (the part training never used), in segments of 5-20 s each scaled to a random
-    RMS level in ``noise_dbfs`` (a quiet room to a busy one); clips keep their
-    recorded level.
+    split: str
+    sr: int
+    keywords: list[np.ndarray]
+    keyword_labels: list[str]
+    keyword_sources: list[str]
+    others: list[np.ndarray]
+    other_sources: list[str]
+    noise: list[np.ndarray]
+    noise_name: str
+
+
+def _audio_in(folder: Path) -> list[Path]:
+    from tinykws.data.dataset import AUDIO_SUFFIXES
+
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith("."))
+
+
+def stream_sources(run, dataset, split: str, *, noise_dir: str | Path | None = None) -> StreamSources:
+    """The ``split``'s keyword and other-word clips (spoken spans) and its part of every noise recording.
+
+    Raises
+    ------
+    UserError
+        No dataset folder, none of the run's keywords, no keyword clip in the split, an empty noise folder.
     """
+    from tinykws.data.audio import load_audio
+
+    if split not in STREAM_SPLITS:
+        raise ValueError(f"split must be one of {STREAM_SPLITS}")
     spec = run.spec
     sr = spec.sample_rate
     keywords = [l for l in run.labels if l not in (UNKNOWN, SILENCE)]
     root = Path(dataset)
+    if not root.is_dir():
+        raise UserError(f"dataset not found: {root}")
     present = [w for w in keywords if (root / w).is_dir()]
     if not present:
         raise UserError(f"{root} has none of the run's keywords ({', '.join(keywords)})")
-    ds = discover(root, present, include_unknown=True)
-    test = [e for e in ds.examples if e.split == "test" and e.kind == "clip"]
-    kw = [e for e in test if e.label in present]
-    unk = [e for e in test if e.label == UNKNOWN]
+    # Every other-word clip of the split is a candidate (unknown_share large enough to keep the whole pool).
+    ds = discover(root, present, include_unknown=True, unknown_share=1e9, spec=spec)
+    clips = [e for e in ds.examples if e.split == split and e.kind == "clip"]
+    kw = [e for e in clips if e.label in present]
+    unk = [e for e in clips if e.label == UNKNOWN]
     if not kw:
-        raise UserError(f"{root}: no keyword clips in the test split")
+        raise UserError(f"{root}: no keyword clips in the {split} split")
     Ykw, _ = load_examples(kw, sr, spec.clip_samples)
     Yunk, _ = load_examples(unk, sr, spec.clip_samples) if unk else (np.zeros((0, spec.clip_samples), np.float32), [])
-    from tinykws.data.audio import load_audio
-
+    if noise_dir is not None:
+        nd = Path(noise_dir)
+        if not nd.is_dir():
+            raise UserError(f"noise folder not found: {nd}")
+        files, parts, name = _audio_in(nd), OWN_NOISE_PARTS[split], str(nd)
+        if not files:
+            raise UserError(f"{nd}: no audio files (wav, flac, ...) to use as background noise")
+    else:
+        files, parts, name = ds.noise_files, DATASET_NOISE_PARTS[split], f"{root.name}/_background_noise_"
     noise = []
-    for p in ds.noise_files:
+    for p in files:
         a = load_audio(p, sr).y
-        noise.append(a[int(len(a) * 0.9):])
-    noise = [n for n in noise if len(n) > sr // 10]
-    rng = np.random.default_rng([seed, 11])
-    total = int(hours * 3600 * sr)
-    y = np.zeros(total, np.float32)
-    events: list[Event] = []
-    # Background first: consecutive segments from random noise files at random gains.
-    pos = 0
-    while noise and pos < total:
-        src = noise[int(rng.integers(len(noise)))]
-        seg = min(len(src), total - pos, int(rng.uniform(5, 20) * sr))
-        start = int(rng.integers(0, len(src) - seg + 1))
-        part = src[start : start + seg]
-        rms = float(np.sqrt(np.mean(part.astype(np.float64) ** 2))) or 1.0
-        y[pos : pos + seg] = part * (10 ** (rng.uniform(*noise_dbfs) / 20) / rms)
-        pos += seg
-    # Then clips, trimmed to their spoken part so events have honest spans.
-    t = int(rng.uniform(*gap_s) * sr)
-    while True:
-        use_unknown = len(Yunk) and rng.random() < unknown_share
-        if use_unknown:
-            i = int(rng.integers(len(Yunk)))
-            clip, label, src = Yunk[i], UNKNOWN, unk[i].rel
-        else:
-            i = int(rng.integers(len(Ykw)))
-            clip, label, src = Ykw[i], kw[i].label, kw[i].rel
-        a, b = _spoken_span(clip, sr)
-        part = clip[a:b]
-        if t + len(part) >= total:
-            break
-        y[t : t + len(part)] += part
-        events.append(Event(label, t / sr, (t + len(part)) / sr, src))
-        t += len(part) + int(rng.uniform(*gap_s) * sr)
-    np.clip(y, -1.0, 32767 / 32768, out=y)
-    return Stream(y, sr, events)
+        part = a[int(len(a) * parts[0]) : int(len(a) * parts[1])]
+        if len(part) > sr // 10 and np.any(part):
+            noise.append(part)
+    if noise_dir is not None and not noise:
+        raise UserError(f"{noise_dir}: the recordings are too short or silent to use as background noise")
+    return StreamSources(split, sr, [_spoken(c, sr) for c in Ykw], [e.label for e in kw], [e.rel for e in kw],
+                         [_spoken(c, sr) for c in Yunk], [e.rel for e in unk], noise,
+                         f"{name} ({100 * parts[0]:.0f}-{100 * parts[1]:.0f} % of each recording)" if noise else "none")
+
+
+def _spoken(clip: np.ndarray, sr: int) -> np.ndarray:
+    a, b = _spoken_span(clip, sr)
+    return np.ascontiguousarray(clip[a:b], np.float32)
 
 
 def _spoken_span(clip: np.ndarray, sr: int) -> tuple[int, int]:
@@ -133,6 +168,150 @@ def _spoken_span(clip: np.ndarray, sr: int) -> tuple[int, int]:
     return int(on[0] * hop), int(min(len(clip), (on[-1] + 1) * hop))
 
 
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.asarray(x, np.float64) ** 2))) if len(x) else 0.0
+
+
+def build_stream(src: StreamSources, *, minutes: float = STREAM_MINUTES, seed: int | None = None,
+                 condition: str = "quiet") -> Stream:
+    """Words of ``src`` at random gaps over its noise, ``minutes`` long (``docs/evaluation.md`` §1).
+
+    The background, the words and the noisy condition's SNRs draw from three random
+    streams of ``seed`` (default: the split's protocol seed), so the quiet and noisy
+    streams hold the same words at the same times, and a shorter stream is the
+    beginning of a longer one.
+    """
+    if condition not in CONDITIONS:
+        raise UserError(f"unknown stream condition {condition!r} (one of {', '.join(CONDITIONS)})")
+    if condition == "noisy" and not src.noise:
+        raise UserError("the noisy condition needs background noise recordings (none for this dataset)")
+    if minutes <= 0:
+        raise UserError("stream length must be positive")
+    seed = STREAM_SEEDS[src.split] if seed is None else int(seed)
+    sr = src.sr
+    rng_bg, rng_w, rng_snr = (np.random.default_rng([seed, 11, k]) for k in (1, 2, 3))
+    total = int(round(minutes * 60 * sr))
+    y = np.zeros(total, np.float32)
+    lo, hi = NOISE_DBFS[condition]
+    pos = 0
+    while src.noise and pos < total:
+        k = int(rng_bg.integers(len(src.noise)))
+        length_s, level, where = rng_bg.uniform(5, 20), rng_bg.uniform(), rng_bg.uniform()
+        part = src.noise[k]
+        seg = min(len(part), int(length_s * sr))
+        start = min(int(where * (len(part) - seg + 1)), len(part) - seg)
+        piece = part[start : start + seg][: total - pos]
+        y[pos : pos + len(piece)] = piece * (10 ** ((lo + level * (hi - lo)) / 20) / (_rms(part[start : start + seg]) or 1.0))
+        pos += len(piece)
+    events: list[Event] = []
+    t = int(rng_w.uniform(*GAP_S) * sr)
+    while True:
+        other = len(src.others) > 0 and rng_w.uniform() < UNKNOWN_SHARE
+        pool = src.others if other else src.keywords
+        i = int(rng_w.integers(len(pool)))
+        snr_db = rng_snr.uniform(*NOISY_SNR_DB)
+        part = pool[i]
+        if t + len(part) >= total:
+            break
+        if condition == "noisy":
+            # SNR: the word's RMS over its spoken span against the background's over the same samples.
+            part = part * np.float32(_rms(y[t : t + len(part)]) * 10 ** (snr_db / 20) / (_rms(part) or 1.0))
+        y[t : t + len(part)] += part
+        label, source = (UNKNOWN, src.other_sources[i]) if other else (src.keyword_labels[i], src.keyword_sources[i])
+        events.append(Event(label, t / sr, (t + len(part)) / sr, source))
+        t += len(part) + int(rng_w.uniform(*GAP_S) * sr)
+    np.clip(y, -1.0, 32767 / 32768, out=y)
+    return Stream(y, sr, events, src.split, condition, seed, src.noise_name)
+
+
+# --- The board's code over a stream ----------------------------------------------------------------
+
+@dataclass
+class StreamScores:
+    """What one pass of the board's code over a stream produced: enough to re-run the recognizer.
+
+    ``scores[i]`` are the dequantized model outputs of the inference at audio time
+    ``times_ms[i]``, one every ``stride_ms``.
+    """
+
+    events: list[Event]
+    hours: float
+    times_ms: np.ndarray
+    scores: np.ndarray
+    labels: list[str]
+    stride_ms: int
+    engine: str = ""
+
+
+def model_engine(run, engine: str = "native") -> tuple[Callable[[np.ndarray], np.ndarray], str]:
+    """The int8 model as the board runs it: ``(callable(int8 window) -> int8 scores, description)``.
+
+    :func:`tinykws.target.engines.model_engine`: the firmware's native int8 engine built for this
+    computer (bit-exact with TFLM's kernels), or TFLM's kernels where it cannot run the model.
+    """
+    from tinykws.target.engines import model_engine as board_engine
+
+    predict, name = board_engine(run, engine)
+    return predict, {"native": "native int8 engine (host build)", "tflm": "TFLM interpreter"}[name]
+
+
+def stream_scores(run, stream: Stream, stride_ms: int, *, engine: str = "native",
+                  log: Callable[[str], None] | None = None) -> StreamScores:
+    """Run ``stream`` through the firmware core's loop at ``stride_ms``; the model's scores of every inference."""
+    from tinykws.board.protocol import Inference, parse_line
+    from tinykws.data.audio import to_int16
+    from tinykws.target.native import App
+
+    rec = run.recognizer
+    at = replace(run, recognizer=replace(rec, stride_ms=int(stride_ms), average_window_ms=max(rec.average_window_ms, int(stride_ms))))
+    predict, name = model_engine(run, engine)
+    outputs: list[np.ndarray] = []
+
+    def invoke(x):
+        q = predict(x)
+        outputs.append(q)
+        return q
+
+    times: list[int] = []
+
+    def sink(line):
+        r = parse_line(line)
+        if isinstance(r, Inference):
+            times.append(r.t_ms)
+
+    app = App(at, invoke, sink, stats_period_ms=3_600_000)
+    pcm = to_int16(stream.y)
+    chunk = stream.sr * 10
+    t0 = time.perf_counter()
+    for i in range(0, len(pcm), chunk):
+        app.feed(pcm[i : i + chunk])
+        app.step()
+        if log and (i // chunk) % 60 == 59:
+            log(f"  {i / stream.sr / 60:.0f} min of audio processed ({time.perf_counter() - t0:.0f} s)")
+    if len(outputs) != len(times):
+        raise RuntimeError("inference lines and engine calls disagree")
+    q = np.stack(outputs) if outputs else np.zeros((0, len(run.labels)), np.int8)
+    zp, scale = run.report["model"]["output_zero_point"], np.float32(run.report["model"]["output_scale"])
+    scores = ((q.astype(np.int32) - zp).astype(np.float32) * scale).astype(np.float32)
+    return StreamScores(stream.events, stream.hours, np.array(times, np.int64), scores, list(run.labels), int(stride_ms), name)
+
+
+def at_stride(sc: StreamScores, stride_ms: int) -> StreamScores:
+    """The scores at ``stride_ms``, a multiple of ``sc.stride_ms``: every k-th inference.
+
+    The core infers at the first full window and then every stride, so at k times the
+    stride it infers exactly at every k-th of these times (a test runs the core to show it).
+    """
+    if stride_ms == sc.stride_ms:
+        return sc
+    if stride_ms <= 0 or stride_ms % sc.stride_ms:
+        raise ValueError(f"stride {stride_ms} ms is not a multiple of the recorded {sc.stride_ms} ms")
+    k = stride_ms // sc.stride_ms
+    return replace(sc, times_ms=sc.times_ms[::k], scores=sc.scores[::k], stride_ms=int(stride_ms))
+
+
+# --- The recognizer -----------------------------------------------------------------------------
+
 @dataclass(frozen=True)
 class Detection:
     t_s: float
@@ -140,9 +319,83 @@ class Detection:
     score: float
 
 
+
+
+@dataclass
+class Smoothed:
+    """The recognizer's averaged scores before threshold and suppression (one window and min_count)."""
+
+    times_ms: np.ndarray
+    best: np.ndarray  # label index of the highest average
+    score: np.ndarray  # float32, that average
+    eligible: np.ndarray  # enough inferences, and the best is a keyword
+
+
+def smooth(times_ms: np.ndarray, scores: np.ndarray, labels: list[str], average_window_ms: int, min_count: int) -> Smoothed:
+    """What ``kws_recognizer_push`` averages at every inference, with its float32 arithmetic in its order."""
+    n = len(times_ms)
+    t = np.asarray(times_ms, np.int64)
+    s = np.asarray(scores, np.float32)
+    idx = np.arange(n)
+    # Entries kept: newer than the window (t_i - t_j < W), at most the history's size, at least one.
+    first = np.searchsorted(t, t - int(average_window_ms), side="right")
+    first = np.minimum(np.maximum(first, idx - (RECOGNIZER_MAX_HISTORY - 1)), idx)
+    count = idx - first + 1
+    acc = np.zeros_like(s)
+    for off in range(int(count.max()) - 1 if n else -1, -1, -1):
+        j = idx - off
+        use = j >= first
+        acc[use] += s[j[use]]  # oldest first, as the C loop sums
+    avg = acc / count.astype(np.float32)[:, None] if n else acc
+    best = np.argmax(avg, axis=1) if n else np.zeros(0, np.int64)
+    score = avg[idx, best] if n else np.zeros(0, np.float32)
+    skip = [labels.index(l) for l in (SILENCE, UNKNOWN) if l in labels]
+    eligible = (count >= int(min_count)) & ~np.isin(best, skip)
+    return Smoothed(t, best, score.astype(np.float32), eligible)
+
+
+def detect(sm: Smoothed, threshold: float, suppression_ms: int) -> np.ndarray:
+    """Indices of the inferences that detect: at or above ``threshold``, outside the suppression."""
+    cand = np.nonzero(sm.eligible & (sm.score >= np.float32(threshold)))[0]
+    out = []
+    last = None
+    for i in cand:
+        t = int(sm.times_ms[i])
+        if last is None or t - last >= suppression_ms:
+            out.append(i)
+            last = t
+    return np.array(out, np.int64)
+
+
+def replay(times_ms, scores, labels, recognizer) -> list[Detection]:
+    """The detections the board's recognizer makes with ``recognizer``'s settings on recorded scores."""
+    sm = smooth(times_ms, scores, list(labels), recognizer.average_window_ms, recognizer.min_count)
+    return [Detection(int(sm.times_ms[i]) / 1000, labels[int(sm.best[i])], float(sm.score[i]))
+            for i in detect(sm, recognizer.threshold, recognizer.suppression_ms)]
+
+
+def recognize(times_ms, scores, labels, recognizer) -> list[Detection]:
+    """Recorded scores through the core's C recognizer (slow; :func:`replay` gives the same)."""
+    from tinykws.target.native import Recognizer
+
+    r = Recognizer(labels, recognizer)
+    out = []
+    for t, s in zip(times_ms, scores):
+        d = r.push(s, int(t))
+        if d is not None:
+            out.append(Detection(int(t) / 1000, labels[d[0]], d[1]))
+    return out
+
+
+# --- Scoring ------------------------------------------------------------------------------------
+
 def score_detections(events: list[Event], detections: list[Detection], hours: float,
                      after_s: float = HIT_WINDOW_AFTER_S) -> dict:
-    """Hits, false rejects and false accepts (see the module docstring for the rules)."""
+    """Hits, false rejects and false accepts (``docs/evaluation.md`` §3).
+
+    Returns the protocol's figures: ``hit_rate``, ``fa_per_hour``, ``keywords``, ``hits``,
+    ``false_accepts``, ``false_rejects``, ``hours``, ``per_keyword`` and ``false_accepts_by_label``.
+    """
     kw_events = [(i, e) for i, e in enumerate(events) if e.label != UNKNOWN]
     hit = set()
     fa = []
@@ -161,131 +414,64 @@ def score_detections(events: list[Event], detections: list[Detection], hours: fl
         else:
             hit.add(match)
     n_kw = len(kw_events)
-    per_label: dict[str, dict[str, int]] = {}
+    per_label: dict[str, dict] = {}
     for i, e in kw_events:
-        p = per_label.setdefault(e.label, {"spoken": 0, "hits": 0})
-        p["spoken"] += 1
+        p = per_label.setdefault(e.label, {"keywords": 0, "hits": 0})
+        p["keywords"] += 1
         p["hits"] += int(i in hit)
-    fa_by = {}
+    for p in per_label.values():
+        p["hit_rate"] = round(p["hits"] / p["keywords"], 4)
+    fa_by: dict[str, int] = {}
     for d in fa:
         fa_by[d.label] = fa_by.get(d.label, 0) + 1
     return {
-        "keywords_spoken": n_kw,
+        "hit_rate": round(len(hit) / n_kw, 4) if n_kw else None,
+        "fa_per_hour": round(len(fa) / hours, 2) if hours else None,
+        "keywords": n_kw,
         "hits": len(hit),
         "false_rejects": n_kw - len(hit),
-        "hit_rate": round(len(hit) / n_kw, 4) if n_kw else None,
-        "false_reject_rate": round(1 - len(hit) / n_kw, 4) if n_kw else None,
         "false_accepts": len(fa),
-        "false_accepts_per_hour": round(len(fa) / hours, 2) if hours else None,
-        "false_accepts_by_label": fa_by,
-        "per_keyword": per_label,
-        "unknown_words_spoken": sum(1 for e in events if e.label == UNKNOWN),
-        "hit_window": f"from a keyword clip's start to {after_s:g} s after its end, same label, once per clip",
+        "hours": round(hours, 4),
+        "per_keyword": dict(sorted(per_label.items())),
+        "false_accepts_by_label": dict(sorted(fa_by.items())),
+        "other_words": sum(1 for e in events if e.label == UNKNOWN),
     }
 
 
-def scores_over_stream(run, pcm: np.ndarray, *, log: Callable[[str], None] | None = None):
-    """Run int16 audio through the firmware core's loop with the int8 model on TFLM.
+class FastScorer:
+    """Hit and false-accept counts of many detection sets on one stream (the tuning sweep).
 
-    Returns
-    -------
-    times_ms : np.ndarray [shape=(n,)]
-        Audio time of every inference.
-    scores : np.ndarray [shape=(n, n_labels), float32]
-        Dequantized model outputs, exactly as the core computed them.
-    detections : list of Detection
-        What the core's recognizer reported at the run's threshold.
-    latency_us : np.ndarray [shape=(n, 3)]
-        feat_us, inf_us, total_us of each inference (host timings).
+    Gives the counts :func:`score_detections` gives, faster, when no two keyword clips' hit
+    windows overlap (the protocol's gaps, ≥ 1.5 s, are longer than the 1 s after a clip).
     """
-    from tinykws.board.protocol import Detection as DetLine
-    from tinykws.board.protocol import Inference, parse_line
-    from tinykws.target.native import App
-    from tinykws.target.tflm import TflmModel
 
-    model = TflmModel(run.tflite_bytes, run.arena_bytes)
-    outputs: list[np.ndarray] = []
+    def __init__(self, events: list[Event], labels: list[str], after_s: float = HIT_WINDOW_AFTER_S):
+        kw = [e for e in events if e.label != UNKNOWN]
+        self.n = len(kw)
+        self.start_ms = np.array([e.start_s * 1000 for e in kw])
+        self.end_ms = np.array([(e.end_s + after_s) * 1000 for e in kw])
+        self.label = np.array([labels.index(e.label) if e.label in labels else -1 for e in kw], np.int64)
+        self.usable = bool(self.n == 0 or np.all(self.start_ms[1:] > self.end_ms[:-1]))
 
-    def engine(x):
-        q = model.predict_one(x)
-        outputs.append(q)
-        return q
-
-    infs, dets = [], []
-
-    def sink(line):
-        r = parse_line(line)
-        if isinstance(r, Inference):
-            infs.append(r)
-        elif isinstance(r, DetLine):
-            dets.append(Detection(r.t_ms / 1000, r.label, r.score))
-
-    app = App(run, engine, sink, stats_period_ms=3_600_000)
-    chunk = run.spec.sample_rate * 10
-    t0 = time.perf_counter()
-    for i in range(0, len(pcm), chunk):
-        app.feed(pcm[i : i + chunk])
-        app.step()
-        if log and (i // chunk) % 60 == 59:
-            log(f"  {i / run.spec.sample_rate / 60:.0f} min of audio processed ({time.perf_counter() - t0:.0f} s)")
-    if len(outputs) != len(infs):
-        raise RuntimeError("inference lines and engine calls disagree")
-    q = np.stack(outputs) if outputs else np.zeros((0, len(run.labels)), np.int8)
-    zp, scale = run.report["model"]["output_zero_point"], np.float32(run.report["model"]["output_scale"])
-    scores = ((q.astype(np.int32) - zp).astype(np.float32) * scale).astype(np.float32)
-    times = np.array([r.t_ms for r in infs], np.int64)
-    lat = np.array([[r.feat_us, r.inf_us, r.total_us] for r in infs], np.int64).reshape(-1, 3)
-    return times, scores, dets, lat
+    def counts(self, times_ms: np.ndarray, label_idx: np.ndarray) -> tuple[int, int]:
+        """``(hits, false_accepts)`` of detections at ``times_ms`` with labels ``label_idx``."""
+        if not len(times_ms):
+            return 0, 0
+        t = np.asarray(times_ms, np.float64)
+        k = np.searchsorted(self.start_ms, t, side="right") - 1
+        ok = k >= 0
+        kk = np.where(ok, k, 0)
+        ok &= (t <= self.end_ms[kk]) & (self.label[kk] == label_idx) if self.n else np.zeros_like(ok)
+        hits = len(np.unique(kk[ok]))
+        return hits, len(t) - hits
 
 
-def recognize(times_ms, scores, labels, recognizer) -> list[Detection]:
-    """Replay recorded scores through the core's C recognizer with other settings."""
-    from tinykws.target.native import Recognizer
-
-    r = Recognizer(labels, recognizer)
-    out = []
-    for t, s in zip(times_ms, scores):
-        d = r.push(s, int(t))
-        if d is not None:
-            out.append(Detection(int(t) / 1000, labels[d[0]], d[1]))
-    return out
+def evaluate_at(sc: StreamScores, recognizer) -> dict:
+    """The protocol's figures of one recorded stream at one operating point (stride included)."""
+    s = at_stride(sc, recognizer.stride_ms)
+    return score_detections(s.events, replay(s.times_ms, s.scores, s.labels, recognizer), s.hours)
 
 
-@dataclass
-class StreamScores:
-    """What one pass of the board's code over a stream produced: enough to re-run the recognizer."""
-
-    events: list[Event]
-    hours: float
-    times_ms: np.ndarray
-    scores: np.ndarray
-    labels: list[str]
-
-
-def evaluate_streaming(run, dataset, *, hours: float = 1.0, seed: int = 0,
-                       log: Callable[[str], None] | None = None) -> tuple[dict, StreamScores]:
-    """Hits, false rejects and false accepts per hour of ``run`` at its own recognizer settings.
-
-    Returns the result (JSON-ready) and the recorded scores, which
-    :mod:`tinykws.evaluate.tuning` replays with other settings.
-    """
-    from tinykws.data.audio import to_int16
-
-    say = log or (lambda s: None)
-    t0 = time.perf_counter()
-    stream = build_stream(run, dataset, hours=hours, seed=seed)
-    say(f"stream: {stream.hours * 60:.1f} min, {sum(e.label != UNKNOWN for e in stream.events)} keywords and "
-        f"{sum(e.label == UNKNOWN for e in stream.events)} other words over background noise")
-    times, scores, dets, lat = scores_over_stream(run, to_int16(stream.y), log=say)
-    result = score_detections(stream.events, dets, stream.hours)
-    # The core's own detections and a replay of its recognizer must agree: tuning relies on it.
-    replay = recognize(times, scores, run.labels, run.recognizer)
-    result["replay_matches_core"] = [(d.t_s, d.label) for d in replay] == [(d.t_s, d.label) for d in dets]
-    result.update({
-        "hours": round(stream.hours, 4), "threshold": run.recognizer.threshold, "recognizer": asdict(run.recognizer),
-        "inferences": int(len(times)),
-        "host_latency_us_p50": {k: int(np.percentile(lat[:, i], 50)) for i, k in enumerate(("feat", "inf", "total"))} if len(lat) else {},
-        "engine": "firmware core (host build): streaming MFCC, int8 window, recognizer; model on the TFLM interpreter",
-        "seconds": round(time.perf_counter() - t0, 1),
-    })
-    return result, StreamScores(stream.events, stream.hours, times, scores, list(run.labels))
+def top_scores(sc: StreamScores) -> np.ndarray:
+    """Each inference's highest raw score, rounded as the board's ``INF`` line writes it (3 decimals)."""
+    return np.round(sc.scores.max(axis=1).astype(np.float64), 3) if len(sc.scores) else np.zeros(0)

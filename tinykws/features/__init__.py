@@ -6,6 +6,6 @@ C front end computes frame by frame.
 """
 
 from tinykws.features.cache import FeatureCache
-from tinykws.features.mfcc import compute_mfcc, feature_tables, fit_clip, librosa_mfcc, pcm_to_float
+from tinykws.features.mfcc import compute_mfcc, feature_tables, fit_clip, librosa_mfcc, pcm_to_float, silence_mfcc
 
-__all__ = ["FeatureCache", "compute_mfcc", "feature_tables", "fit_clip", "librosa_mfcc", "pcm_to_float"]
+__all__ = ["FeatureCache", "compute_mfcc", "feature_tables", "fit_clip", "librosa_mfcc", "pcm_to_float", "silence_mfcc"]

@@ -71,6 +71,25 @@ def feature_tables(spec: FeatureSpec) -> FeatureTables:
     return FeatureTables(window=window, mel=mel, dct=dct)
 
 
+@lru_cache(maxsize=8)
+def silence_mfcc(spec: FeatureSpec) -> np.ndarray:
+    """The MFCC frame of digital silence: every mel band at the log floor, through the DCT.
+
+    What :func:`compute_mfcc` gives for a frame of zeros (``c0 = 10 log10(log_floor)``
+    times the DCT's first row sum, every other coefficient 0 for the orthonormal DCT).
+    SpecAugment masks fill with it, so a masked frame looks like a real silent frame.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_mfcc,), float32] (read-only)
+    """
+    tables = feature_tables(spec)
+    log_mel = np.full(spec.n_mels, np.float32(10.0) * np.log10(np.float32(spec.log_floor)), np.float32)
+    out = (log_mel @ tables.dct.T).astype(np.float32)
+    out.setflags(write=False)
+    return out
+
+
 def pcm_to_float(pcm: np.ndarray) -> np.ndarray:
     """int16 PCM to float32 in [-1, 1) (divide by 32768); floats pass through as float32."""
     pcm = np.asarray(pcm)
