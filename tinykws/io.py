@@ -14,6 +14,20 @@ import tempfile
 from pathlib import Path
 
 
+def _read_umask() -> int:
+    # os.umask can only be read by setting it: do it once, at import, before any worker thread exists.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def _umask() -> int:
+    return _UMASK
+
+
 def atomic_write_bytes(path: str | Path, data: bytes, *, overwrite: bool = True, fsync: bool = True) -> Path:
     """Write ``data`` to ``path`` atomically.
 
@@ -26,6 +40,8 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, overwrite: bool = True,
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would (0666 - umask).
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             if fsync:

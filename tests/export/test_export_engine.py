@@ -84,18 +84,33 @@ def test_models_are_quantized_with_one_scale_per_dense_layer(tiny_run):
     assert pinned_tflm_faults((tiny_run / "model_int8.tflite").read_bytes()) == []
 
 
-def test_tflm_export_refuses_a_model_the_pinned_tflm_would_get_wrong(tiny_run, tmp_path):
-    from tinykws.export.carray import parse_c_array
-    from tinykws.paths import default_model_dir
+def per_channel_dense_tflite(run_dir) -> bytes:
+    """The run's Keras model converted as TFLite converts by default: dense layers per channel."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
 
-    # The shipped default model predates one-scale dense layers: its FULLY_CONNECTED has 6 scales.
-    old = parse_c_array((default_model_dir() / "kws_model.cc").read_text())
+    from tinykws.model.quantize import _converter, _quiet_convert
+
+    model = keras.models.load_model(run_dir / "model.keras", compile=False)
+    x = np.random.default_rng(0).normal(0, 50, (32, *model.input_shape[1:])).astype(np.float32)
+    conv = _converter(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([v[None]] for v in x)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return _quiet_convert(conv)
+
+
+def test_tflm_export_refuses_a_model_the_pinned_tflm_would_get_wrong(tiny_run, tmp_path):
+    old = per_channel_dense_tflite(tiny_run)
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
     (run / "model_int8.tflite").write_bytes(old)
     fw = tmp_path / "fw"
     fw.mkdir()
-    with pytest.raises(UserError, match=r"FULLY_CONNECTED \(operator 11\) has per-channel weights \(6 scales\).*native engine"):
+    with pytest.raises(UserError, match=r"FULLY_CONNECTED \(operator \d+\) has per-channel weights \(4 scales\).*native engine"):
         export_run(run, fw, engine="tflm")
     assert not (fw / "model").exists()
     export_run(run, fw, engine="native")  # the native engine computes it as the laptop does

@@ -110,6 +110,10 @@ class _model_dir_swap:
         for stale in self.out.parent.glob(f".{self.out.name}.new-*"):  # left by an interrupted export
             shutil.rmtree(stale, ignore_errors=True)
         self.stage = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.new-", dir=self.out.parent))
+        # mkdtemp makes the folder private (0700); the model folder gets a plain mkdir's mode.
+        from tinykws.io import _umask
+
+        os.chmod(self.stage, 0o777 & ~_umask())
         return self.stage
 
     def __exit__(self, exc_type, exc, tb):
