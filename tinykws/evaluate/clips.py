@@ -100,13 +100,8 @@ def score_distribution(scores: dict, labels: list[str]) -> dict:
     return {"per_class": per, "all": [float(s) for s in scores["top"]]}
 
 
-def evaluate_run_on_dataset(run, dataset, *, log=None) -> dict:
-    """Float and int8 (TFLM) accuracy of ``run`` on every clip of its keywords in ``dataset``.
-
-    Folders of other words count as ``_unknown_`` (if the run has that class),
-    background noise gives ``_silence_`` crops (if the run has that class). All
-    splits are used: the dataset is assumed unseen by the run.
-    """
+def keywords_in_dataset(run, dataset) -> tuple[Path, list[str]]:
+    """The dataset folder and the run's keywords it has a folder for; :class:`UserError` if none."""
     keywords = [l for l in run.labels if l not in (UNKNOWN, SILENCE)]
     root = Path(dataset)
     if not root.is_dir():
@@ -114,6 +109,17 @@ def evaluate_run_on_dataset(run, dataset, *, log=None) -> dict:
     present = [w for w in keywords if (root / w).is_dir()]
     if not present:
         raise UserError(f"{root} has none of the run's keywords ({', '.join(keywords)})")
+    return root, present
+
+
+def evaluate_run_on_dataset(run, dataset, *, log=None) -> dict:
+    """Float and int8 (TFLM) accuracy of ``run`` on every clip of its keywords in ``dataset``.
+
+    Folders of other words count as ``_unknown_`` (if the run has that class),
+    background noise gives ``_silence_`` crops (if the run has that class). All
+    splits are used: the dataset is assumed unseen by the run.
+    """
+    root, present = keywords_in_dataset(run, dataset)
     ds = discover(root, present, include_unknown=UNKNOWN in run.labels)
     examples = [e for e in ds.examples if e.label in run.labels]
     if not examples:
@@ -121,7 +127,7 @@ def evaluate_run_on_dataset(run, dataset, *, log=None) -> dict:
     idx = {l: i for i, l in enumerate(run.labels)}
     Y, notes = load_examples(examples, run.spec.sample_rate, run.spec.clip_samples)
     if log:
-        missing = [w for w in keywords if w not in present]
+        missing = [l for l in run.labels if l not in (UNKNOWN, SILENCE) and l not in present]
         if missing:
             log(f"note: no folder for {', '.join(missing)}")
         for n in notes:

@@ -115,13 +115,9 @@ def stream_sources(run, dataset, split: str, *, noise_dir: str | Path | None = N
         raise ValueError(f"split must be one of {STREAM_SPLITS}")
     spec = run.spec
     sr = spec.sample_rate
-    keywords = [l for l in run.labels if l not in (UNKNOWN, SILENCE)]
-    root = Path(dataset)
-    if not root.is_dir():
-        raise UserError(f"dataset not found: {root}")
-    present = [w for w in keywords if (root / w).is_dir()]
-    if not present:
-        raise UserError(f"{root} has none of the run's keywords ({', '.join(keywords)})")
+    from tinykws.evaluate.clips import keywords_in_dataset
+
+    root, present = keywords_in_dataset(run, dataset)
     # Every other-word clip of the split is a candidate (unknown_share large enough to keep the whole pool).
     ds = discover(root, present, include_unknown=True, unknown_share=1e9, spec=spec)
     clips = [e for e in ds.examples if e.split == split and e.kind == "clip"]

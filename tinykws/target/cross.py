@@ -211,7 +211,7 @@ def elf_symbol_sizes(elf: Path) -> dict[str, tuple[str, int]]:
 # --- the whole application loop on the emulated Cortex-M4 ---------------------------------------
 
 
-def build_app_image(pcm: np.ndarray, model_dir: Path, out_dir: Path, *, tflite_engine: bool = False) -> Path:
+def build_app_image(pcm: np.ndarray, model_dir: Path, out_dir: Path) -> Path:
     """Cross-compile the whole-core image (``firmware/test/qemu/app_selftest.c``) for ``model_dir``.
 
     The board's C sources as they are: the core, the native engine and its kernels, the app's
@@ -220,8 +220,6 @@ def build_app_image(pcm: np.ndarray, model_dir: Path, out_dir: Path, *, tflite_e
     """
     from tinykws.paths import source_project_dir
 
-    if tflite_engine:
-        raise NotImplementedError("the whole-core image links the native engine")
     fw = source_project_dir() / "firmware"
     core, nn, app, qemu_dir = fw / "lib" / "kws_core", fw / "lib" / "kws_nn", fw / "app", qemu_source_dir()
     model_dir = Path(model_dir)
