@@ -15,12 +15,8 @@
 
 #include "kws_nn.h"
 
-#define SYST_CSR (*(volatile unsigned *)0xE000E010)
-#define SYST_RVR (*(volatile unsigned *)0xE000E014)
-#define SYST_CVR (*(volatile unsigned *)0xE000E018)
+#include "qemu_ticks.h"
 
-static unsigned ticks_now(void) { return SYST_CVR; }
-static unsigned ticks_since(unsigned start) { return (start - SYST_CVR) & 0xFFFFFFu; } /* counts down, 24 bit */
 
 static unsigned layer_mark;
 static unsigned layer_ticks[64];
@@ -41,12 +37,7 @@ static void layer_done(int index, const int8_t *data, int bytes) {
 static int8_t scores[KWS_NET_OUTPUT_BYTES];
 
 int main(void) {
-    SYST_RVR = 0xFFFFFFu;
-    SYST_CVR = 0;
-    SYST_CSR = 5u; /* enable, processor clock, no interrupt */
-    unsigned t = ticks_now();
-    __asm volatile("mov r0, %0\n1: subs r0, r0, #1\n bne 1b" : : "r"(200000) : "r0", "cc");
-    const unsigned cal = ticks_since(t);
+    const unsigned cal = qemu_ticks_start();
     printf("dsp %d crc %08lx\n", kws_nn_uses_dsp(), (unsigned long)kws_net_weights_crc32());
     for (unsigned w = 0; w < ENGINE_WINDOWS; w++) {
         layer_mark = ticks_now();

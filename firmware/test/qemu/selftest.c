@@ -14,26 +14,17 @@
 #include "kws_mfcc.h"
 #include "selftest_audio.h"
 
-#define SYST_CSR (*(volatile unsigned *)0xE000E010)
-#define SYST_RVR (*(volatile unsigned *)0xE000E014)
-#define SYST_CVR (*(volatile unsigned *)0xE000E018)
+#include "qemu_ticks.h"
 
 static kws_mfcc_t mfcc;
 static float frames[4 * KWS_N_MFCC];
 
-static unsigned ticks_now(void) { return SYST_CVR; }
-static unsigned ticks_since(unsigned start) { return (start - SYST_CVR) & 0xFFFFFFu; } /* counts down, 24 bit */
 
 int main(void) {
     kws_mfcc_init(&mfcc);
 #ifdef KWS_SELFTEST_BENCH
-    SYST_RVR = 0xFFFFFFu;
-    SYST_CVR = 0;
-    SYST_CSR = 5u; /* enable, processor clock, no interrupt */
-    /* Calibration: 200000 iterations of a 2-instruction loop. */
-    unsigned t = ticks_now();
-    __asm volatile("mov r0, %0\n1: subs r0, r0, #1\n bne 1b" : : "r"(200000) : "r0", "cc");
-    unsigned cal = ticks_since(t);
+    unsigned cal = qemu_ticks_start();
+    unsigned t;
     unsigned total = 0, count = 0;
     for (unsigned i = 0; i + 160 <= SELFTEST_AUDIO_LEN; i += 160) {
         t = ticks_now();
