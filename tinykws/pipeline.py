@@ -80,6 +80,7 @@ class TrainConfig:
     background_windows: bool = FitConfig.background_windows
     hard_negative_rounds: int = FitConfig.hard_negative_rounds
     stream_checkpoint: bool = FitConfig.stream_checkpoint
+    negative_weight: float = FitConfig.negative_weight
     #: Streaming evaluation (docs/evaluation.md): length of each stream, the false-accept target the
     #: operating point is chosen for, and the board whose sustainable stride bounds it.
     stream_minutes: float = STREAM_MINUTES
@@ -97,7 +98,8 @@ class TrainConfig:
                          strategy=self.strategy, deterministic=self.deterministic, augment=self.augment,
                          stream_windows=self.stream_windows, partial_words=self.partial_words,
                          background_windows=self.background_windows, hard_negative_rounds=self.hard_negative_rounds,
-                         stream_checkpoint=self.stream_checkpoint, target_fa_per_hour=self.target_fa_per_hour)
+                         stream_checkpoint=self.stream_checkpoint, target_fa_per_hour=self.target_fa_per_hour,
+                         negative_weight=self.negative_weight)
 
 
 @dataclass

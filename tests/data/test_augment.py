@@ -110,7 +110,8 @@ def test_spoken_span_and_place_word():
 def _stream_batch(partial, seed=0):
     from tinykws.data.augment import AugmentConfig, StreamWindows
 
-    cfg = AugmentConfig(gain_db=(0.0, 0.0), word_snr_prob=0.0, level_change_prob=0.0, background_dbfs=(-200.0, -199.0))
+    cfg = AugmentConfig(gain_db=(0.0, 0.0), word_snr_prob=0.0, level_change_prob=0.0, background_dbfs=(-200.0, -199.0),
+                        speed_prob=0.0)
     n = len(partial)
     words = np.zeros((n, 16000), np.float32)
     words[:, 5000:11000] = 0.25  # a 6000-sample "word" of constant level
@@ -133,6 +134,35 @@ def test_stream_windows_place_the_whole_word_or_only_a_part():
     assert edge.all()
     starts = np.argmax(np.abs(out[:40]) > 0.2, axis=1)
     assert len(set(starts.tolist())) > 20 and starts.min() >= 0 and starts.max() <= 10000
+
+
+def test_change_speed_scales_duration_and_frequency():
+    from tinykws.data.augment import change_speed
+
+    sr = 16000
+    t = np.arange(sr) / sr
+    y = np.sin(2 * np.pi * 440 * t).astype(np.float32)
+    for f in (0.85, 1.15):
+        z = change_speed(y, f)
+        assert len(z) == round(sr / f)
+        spec = np.abs(np.fft.rfft(z * np.hanning(len(z))))
+        peak_hz = np.argmax(spec) * sr / len(z)
+        assert abs(peak_hz - 440 * f) < 3, (f, peak_hz)
+    assert np.array_equal(change_speed(y, 1.0), y)
+
+
+def test_stream_windows_change_the_speed_of_words():
+    from tinykws.data.augment import AugmentConfig, StreamWindows
+
+    cfg = AugmentConfig(gain_db=(0.0, 0.0), word_snr_prob=0.0, level_change_prob=0.0, background_dbfs=(-200.0, -199.0),
+                        speed_prob=1.0, speed=(0.8, 1.25))
+    words = np.zeros((40, 16000), np.float32)
+    words[:, 5000:11000] = 0.25
+    spans = np.tile([5000, 11000], (40, 1))
+    out = StreamWindows([np.zeros(0, np.float32)], 16000, cfg)(words, spans, np.zeros(40, bool), np.random.default_rng(0))
+    inside = (np.abs(out) > 0.2).sum(axis=1)
+    assert inside.min() >= 6000 / 1.25 - 2 and inside.max() <= 6000 / 0.8 + 2
+    assert inside.max() - inside.min() > 2000, "durations spread over the factor's range"
 
 
 def test_background_windows_are_at_the_configured_levels():

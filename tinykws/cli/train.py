@@ -31,6 +31,9 @@ def recipe_options(f):
         f = click.option(f"--{name}/--no-{name}", key, default=d[key].default, show_default=True, help=help_text[0].upper() + help_text[1:] + ".")(f)
     f = click.option("--hard-negative-rounds", type=click.IntRange(0, 10), default=d["hard_negative_rounds"].default,
                      show_default=True, help="Rounds of mining a keyword-free training stream for windows the model fires on.")(f)
+    f = click.option("--negative-weight", type=click.FloatRange(0.1, 100), default=d["negative_weight"].default,
+                     show_default=True, help="Loss weight of _unknown_ and _silence_ against a keyword class: "
+                     "higher trades hits for fewer false accepts.")(f)
     return f
 
 

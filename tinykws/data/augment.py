@@ -16,6 +16,9 @@ Definitions used by the tests:
   (:func:`tinykws.features.silence_mfcc`: each coefficient its own silence value), SpecAugment-style.
 - ``place_word(word, background, start)`` adds a word (its spoken part) onto a
   background window at sample ``start``; parts outside the window are cut off.
+- ``change_speed(y, f)`` plays ``y`` ``f`` times as fast (linear interpolation):
+  ``round(len(y) / f)`` samples, every frequency times ``f``. Speakers differ in
+  speaking rate and vocal-tract length; this is the cheap stand-in for more of them.
 
 Stream windows (:class:`StreamWindows`) present training words the way a board
 running every stride meets them: the spoken part of a clip at a random place in a
@@ -131,6 +134,8 @@ class AugmentConfig:
         Chance a background window changes level part-way (streams switch noise segments).
     word_snr_prob, word_snr_db : float, tuple of float
         Chance a stream word is scaled to an SNR against its background, and the SNR's range (dB).
+    speed_prob, speed : float, tuple of float
+        Chance a word is played faster or slower (:func:`change_speed`), and the factor's range.
     """
 
     shift_ms: float = 100.0
@@ -146,6 +151,8 @@ class AugmentConfig:
     level_change_prob: float = 0.3
     word_snr_prob: float = 0.3
     word_snr_db: tuple[float, float] = (5.0, 15.0)
+    speed_prob: float = 0.8
+    speed: tuple[float, float] = (0.85, 1.15)
 
 
 class Augmenter:
@@ -195,6 +202,13 @@ class Augmenter:
         c = self.config
         n, length = y.shape
         out = y.astype(np.float32, copy=True)
+        if c.speed_prob > 0:
+            factors = speed_factors(c, n, rng)
+            for i in np.nonzero(~is_silence & (factors != 1.0))[0]:
+                # Centred: the clip's middle stays in the middle, the ends are cut or zero-padded.
+                z = change_speed(out[i], float(factors[i]))
+                a = (len(z) - length) // 2
+                out[i] = z[a : a + length] if a >= 0 else np.pad(z, (-a, length - len(z) + a))
         max_shift = int(c.shift_ms * self.sr / 1000)
         if max_shift:
             shifts = rng.integers(-max_shift, max_shift + 1, size=n)
@@ -209,6 +223,23 @@ class Augmenter:
                 snr = rng.uniform(c.snr_db[0], c.snr_db[1], size=len(idx))
                 out[idx] = mix_at_snr(out[idx], crops, snr)
         return np.clip(out, -1.0, 32767 / 32768).astype(np.float32)
+
+
+def change_speed(y: np.ndarray, factor: float) -> np.ndarray:
+    """``y`` played ``factor`` times as fast: ``round(len(y) / factor)`` samples read off ``y`` by linear interpolation."""
+    y = np.asarray(y, np.float32)
+    n = len(y)
+    if n < 2 or factor == 1.0:
+        return y.copy()
+    m = max(1, int(round(n / factor)))
+    t = np.arange(m, dtype=np.float64) * factor
+    return np.interp(t, np.arange(n, dtype=np.float64), y, right=0.0).astype(np.float32)
+
+
+def speed_factors(config: "AugmentConfig", n: int, rng: np.random.Generator) -> np.ndarray:
+    """Per-row speed factors: ``config.speed`` uniformly for a ``speed_prob`` share of rows, 1 for the rest."""
+    f = rng.uniform(config.speed[0], config.speed[1], size=n)
+    return np.where(rng.random(n) < config.speed_prob, f, 1.0)
 
 
 def rms_dbfs(y: np.ndarray) -> np.ndarray:
@@ -302,10 +333,13 @@ class StreamWindows:
         visible = rng.uniform(*c.partial_visible, size=n)
         left = rng.random(n) < 0.5
         u = rng.random(n)
+        factors = speed_factors(c, n, rng) if c.speed_prob > 0 else np.ones(n)
         out = np.empty_like(bg)
         for i in range(n):
             a, b = int(spans[i, 0]), int(spans[i, 1])
             part = words[i, a:b] if b > a else words[i]
+            if factors[i] != 1.0:
+                part = change_speed(part, float(factors[i]))
             L = len(part)
             part = part * np.float32(10 ** (gains[i] / 20))
             if snr_on[i]:

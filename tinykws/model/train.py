@@ -80,6 +80,9 @@ class FitConfig:
     val_stream_minutes: float = 15.0
     val_stream_every: int = 4
     target_fa_per_hour: float = 1.0
+    #: Loss weight of ``_unknown_`` and ``_silence_`` examples relative to the class-balanced weight:
+    #: above 1 a keyword said where there is none costs more than a keyword missed.
+    negative_weight: float = 1.0
 
 
 @dataclass
@@ -143,10 +146,13 @@ def make_strategy(kind: str = "auto"):
     return tf.distribute.get_strategy()
 
 
-def class_weights(y: np.ndarray, n: int) -> np.ndarray:
-    """Per-class loss weights inversely proportional to class frequency (mean 1 over present classes)."""
+def class_weights(y: np.ndarray, n: int, *, negative=(), negative_weight: float = 1.0) -> np.ndarray:
+    """Per-class loss weights inversely proportional to class frequency (mean 1 over present classes),
+    the ``negative`` classes' (``_unknown_``, ``_silence_``) then times ``negative_weight``."""
     counts = np.bincount(y, minlength=n).astype(np.float64)
     w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / n, 0.0)
+    for i in negative:
+        w[i] *= negative_weight
     return w.astype(np.float32)
 
 
@@ -193,7 +199,8 @@ def fit_model(cfg: FitConfig, spec: FeatureSpec, n_labels: int, data: TrainingDa
     pool["sampled"] = sampled
     per_epoch = len(always) + n_neg
     steps = int(np.ceil(per_epoch / cfg.batch_size))
-    weights_np = class_weights(np.concatenate([data.labels[always], np.full(n_neg, unk if unk is not None else 0)]), n_labels)
+    weights_np = class_weights(np.concatenate([data.labels[always], np.full(n_neg, unk if unk is not None else 0)]), n_labels,
+                               negative=[i for i in (unk, sil) if i is not None], negative_weight=cfg.negative_weight)
 
     def epoch_indices():
         mined = np.nonzero(pool["fixed"])[0]
