@@ -2,7 +2,7 @@
 
 Every epoch sees fresh waveform augmentation of the training clips, turned into
 MFCCs with the same extractor the rest of tinykws uses: either the classic one
-(shifts, gains, noise at an SNR) or, for a share of the clips, *stream windows*
+(speed changes, shifts, gains, noise at an SNR) or, for a share of the clips, *stream windows*
 (:class:`tinykws.data.augment.StreamWindows`): the word's spoken part anywhere in
 the window over background at stream levels, sometimes only a sliver of a
 keyword (labelled ``_unknown_``), and background-only windows for ``_silence_``;
@@ -10,7 +10,10 @@ then SpecAugment time masks filled with the MFCC of silence. During the fit the
 model is run over a keyword-free training stream and the windows it fires on join
 the negatives (hard-negative mining), and the weights kept are those with the
 best hit rate on a quiet validation stream at the false-accept target
-(:mod:`tinykws.model.streams`). Each part is a :class:`FitConfig` switch.
+(:mod:`tinykws.model.streams`). The loss weighs ``_unknown_`` and ``_silence_``
+twice as much as a balanced class (``negative_weight``): a stream's false accepts come
+from other words, which the small unknown class covers thinly. Each part is a
+:class:`FitConfig` switch.
 
 Training is seeded (Python, numpy and TensorFlow through
 ``keras.utils.set_random_seed``; augmentation and mining from their own
@@ -82,7 +85,7 @@ class FitConfig:
     target_fa_per_hour: float = 1.0
     #: Loss weight of ``_unknown_`` and ``_silence_`` examples relative to the class-balanced weight:
     #: above 1 a keyword said where there is none costs more than a keyword missed.
-    negative_weight: float = 1.0
+    negative_weight: float = 2.0
 
 
 @dataclass
