@@ -21,6 +21,8 @@ from tinykws.io import atomic_write_text
 DEMO_WORDS = ("yes", "no", "up", "down")
 #: Length of each evaluation stream in the demo (the protocol's is 60 minutes).
 DEMO_STREAM_MINUTES = 5.0
+#: Epochs of the demo's fit: as many as keep the whole demo within 5 minutes on a 2-core laptop.
+DEMO_EPOCHS = 35
 DEMO_UNKNOWN = ("left", "right", "stop", "go", "on", "off", "cat", "dog", "house", "tree", "bird", "wow")
 
 
@@ -55,7 +57,7 @@ def raise_if_not_ours(root: Path) -> None:
     raise UserError(f"{root} exists and was not made by this demo (or with other settings): remove it or pass --data DIR")
 
 
-def run_demo(*, data_dir: Path, out_dir: Path, epochs: int = 50, variants: int = 250, seed: int = 0,
+def run_demo(*, data_dir: Path, out_dir: Path, epochs: int = DEMO_EPOCHS, variants: int = 250, seed: int = 0,
              log: Callable[[str], None] = print) -> Path:
     from tinykws.pipeline import TrainConfig, train
 

@@ -8,13 +8,14 @@ from pathlib import Path
 import click
 
 from tinykws.cli._common import echo, quiet_tensorflow, runs_dir_option
+from tinykws.demo import DEMO_EPOCHS
 
 
 @click.command()
 @click.option("--data", "data_dir", type=click.Path(file_okay=False), default="datasets/demo", show_default=True,
               help="Where the synthetic dataset goes (reused when it exists).")
 @runs_dir_option("--out", help="Where run folders go.")
-@click.option("--epochs", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 1000), default=DEMO_EPOCHS, show_default=True)
 @click.option("--variants", type=click.IntRange(4, 2000), default=250, show_default=True, help="Voice variants per word.")
 @click.option("--seed", type=int, default=0, show_default=True)
 def demo(data_dir, out, epochs, variants, seed):
