@@ -146,7 +146,7 @@ class AugmentConfig:
     time_mask_frames: int = 4
     stream_share: float = 0.5
     partial_share: float = 0.15
-    partial_visible: tuple[float, float] = (0.05, 0.3)
+    partial_visible: tuple[float, float] = (0.05, 0.5)
     background_dbfs: tuple[float, float] = (-70.0, -25.0)
     level_change_prob: float = 0.3
     word_snr_prob: float = 0.3
