@@ -109,13 +109,9 @@ def test_ctrl_c_during_recording_leaves_no_partial_file(tiny_run, stream_wav, tm
         p = subprocess.Popen([sys.executable, "-m", "tinykws", "record", "--port", board.port, "--label", "up",
                               "--count", "50", "--countdown", "0.3", "--out", str(out), "--speaker", "x"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        # Interrupt once recording is under way (a first take is written); on a loaded machine the
-        # start-up alone can take many seconds, so wait for the take rather than a fixed time.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and p.poll() is None and not any((out / "up").glob("*.wav")):
-            time.sleep(0.2)
-        time.sleep(0.5)
+        time.sleep(6)
         p.send_signal(signal.SIGINT)
+        # A hang guard, not a time limit: on a loaded machine the recorder can be slow to wind down.
         _, err = p.communicate(timeout=120)
     assert p.returncode == 130, err
     files = sorted((out / "up").iterdir()) if (out / "up").exists() else []
