@@ -400,7 +400,7 @@ def training_data(cfg: TrainConfig, ds: Dataset, splits: dict[str, Split], noise
         if kw_rows.any():
             val_stream = validation_stream(spoken_parts(va.audio[kw_rows], sr), [e.label for e, k in zip(va.examples, kw_rows) if k],
                                            spoken_parts(va.audio[un_rows], sr), val_noise, sr, FitConfig.val_stream_minutes)
-    negatives = spoken_parts(np.concatenate(neg_audio), sr) if neg_audio else []
+    negatives = spoken_parts(np.concatenate(neg_audio), sr, cfg.augment.word_span_db) if neg_audio else []
     return TrainingData(np.concatenate(audio), np.concatenate(y), np.concatenate(is_sil), noise,
                         splits["validation"].X, splits["validation"].y, label_names=list(ds.labels),
                         negative_words=negatives, val_stream=val_stream, sampled=np.concatenate(sampled))

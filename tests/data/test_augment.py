@@ -98,9 +98,13 @@ def test_spoken_span_and_place_word():
 
     y = np.zeros(16000, np.float32)
     y[4160:8000] = 0.5  # 20 ms frames 13..24
-    y[9000:9100] = 0.05  # a click far below 10 % of the word's energy
+    y[9000:9100] = 0.005  # a click: its 20 ms frame is 44 dB below the word's
     a, b = spoken_span(y, 16000)
     assert (a, b) == (4160, 8000)
+    # A weak ending (a fricative 20 dB below the vowel, like the /f/ of "off") belongs to the word.
+    y[8000:9600] = 0.05
+    assert spoken_span(y, 16000) == (4160, 9600)
+    assert spoken_span(y, 16000, below_db=10.0) == (4160, 8000)
     w = np.ones(100, np.float32)
     bg = np.zeros(1000, np.float32)
     assert place_word(w, bg, 950).sum() == 50 and place_word(w, bg, -30).sum() == 70

@@ -136,6 +136,9 @@ class AugmentConfig:
         Chance a stream word is scaled to an SNR against its background, and the SNR's range (dB).
     speed_prob, speed : float, tuple of float
         Chance a word is played faster or slower (:func:`change_speed`), and the factor's range.
+    word_span_db : float
+        How far below its loudest 20 ms frame a word's spoken part reaches (:func:`spoken_span`) where
+        a word is placed in a stream window, cut into a partial word or put in a negative stream.
     """
 
     shift_ms: float = 100.0
@@ -153,6 +156,7 @@ class AugmentConfig:
     word_snr_db: tuple[float, float] = (5.0, 15.0)
     speed_prob: float = 0.8
     speed: tuple[float, float] = (0.85, 1.15)
+    word_span_db: float = 30.0
 
 
 class Augmenter:
@@ -249,9 +253,14 @@ def rms_dbfs(y: np.ndarray) -> np.ndarray:
         return 10 * np.log10(p)
 
 
-def spoken_span(y: np.ndarray, sr: int, rel_energy: float = 0.1) -> tuple[int, int]:
+#: A clip's spoken part reaches this far below its loudest 20 ms frame (dB). 30 dB keeps a word's weak
+#: sounds (the /f/ of "off", the /s/ of "stop", the /p/ of "up"); 10 dB kept only the vowel.
+SPOKEN_SPAN_DB = 30.0
+
+
+def spoken_span(y: np.ndarray, sr: int, below_db: float = SPOKEN_SPAN_DB) -> tuple[int, int]:
     """Start and end sample of a clip's spoken part: 20 ms frames from the first to the last whose
-    energy reaches ``rel_energy`` of the loudest frame's (the whole clip when it is silent)."""
+    energy is within ``below_db`` of the loudest frame's (the whole clip when it is silent)."""
     hop = sr // 50
     k = len(y) // hop
     if k == 0:
@@ -259,7 +268,7 @@ def spoken_span(y: np.ndarray, sr: int, rel_energy: float = 0.1) -> tuple[int, i
     e = np.mean(np.asarray(y[: k * hop], np.float64).reshape(k, hop) ** 2, axis=1)
     if e.max() <= 0:
         return 0, len(y)
-    on = np.nonzero(e >= rel_energy * e.max())[0]
+    on = np.nonzero(e >= 10 ** (-below_db / 10) * e.max())[0]
     return int(on[0] * hop), int(min(len(y), (on[-1] + 1) * hop))
 
 

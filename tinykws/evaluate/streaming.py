@@ -26,12 +26,13 @@ from typing import Callable
 
 import numpy as np
 
+from tinykws.data.augment import spoken_span
 from tinykws.data.dataset import SILENCE, UNKNOWN, discover, load_examples
 from tinykws.errors import UserError
 from tinykws.recognizer import RECOGNIZER_MAX_HISTORY
 
 #: Protocol version written into every report (``docs/evaluation.md``).
-PROTOCOL = "docs/evaluation.md v1"
+PROTOCOL = "docs/evaluation.md v2"
 #: Length of a protocol stream.
 STREAM_MINUTES = 60.0
 #: Seed of each split's stream.
@@ -150,18 +151,8 @@ def stream_sources(run, dataset, split: str, *, noise_dir: str | Path | None = N
 
 
 def _spoken(clip: np.ndarray, sr: int) -> np.ndarray:
-    a, b = _spoken_span(clip, sr)
+    a, b = spoken_span(clip, sr)
     return np.ascontiguousarray(clip[a:b], np.float32)
-
-
-def _spoken_span(clip: np.ndarray, sr: int) -> tuple[int, int]:
-    """Start and end sample of the part of a clip above 10 % of its peak 20 ms energy."""
-    hop = sr // 50
-    e = np.array([np.mean(clip[i : i + hop] ** 2) for i in range(0, len(clip) - hop + 1, hop)])
-    if e.max() <= 0:
-        return 0, len(clip)
-    on = np.nonzero(e >= 0.1 * e.max())[0]
-    return int(on[0] * hop), int(min(len(clip), (on[-1] + 1) * hop))
 
 
 def _rms(x: np.ndarray) -> float:

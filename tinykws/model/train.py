@@ -188,7 +188,7 @@ def fit_model(cfg: FitConfig, spec: FeatureSpec, n_labels: int, data: TrainingDa
     augmenter = Augmenter(data.noise, spec.sample_rate, cfg.augment)
     windows = StreamWindows(data.noise, spec.sample_rate, cfg.augment)
     rng = np.random.default_rng([cfg.seed, 1])
-    spans = np.array([spoken_span(y, spec.sample_rate) for y in data.audio], np.int64).reshape(-1, 2)
+    spans = np.array([spoken_span(y, spec.sample_rate, cfg.augment.word_span_db) for y in data.audio], np.int64).reshape(-1, 2)
     is_kw = np.isin(data.labels, keyword_index)
     # The pool of training examples grows with mined windows: audio, label, and whether it is a fixed window.
     pool = {"audio": data.audio, "labels": data.labels.astype(np.int64), "is_silence": data.is_silence.astype(bool),
