@@ -50,10 +50,11 @@ def test_fires_on_a_shifted_stream(drift_setup):
     from tinykws.evaluate.streaming import build_stream
 
     run, src = drift_setup
-    # The same words through a microphone 30 dB less sensitive, in a room with a loud fan
-    # (white noise at -30 dBFS): the words sink into the noise, and the scores change.
+    # The same words through a microphone 30 dB less sensitive, next to a loud fan (white noise at
+    # -20 dBFS): the words sink into the noise, and the scores change. (A fan at -30 dBFS gave KS 0.16
+    # with whole-word spans, -20 dBFS 0.51: the recipe's level and noise augmentation hides milder shifts.)
     st = build_stream(src, minutes=2.0, seed=7, condition="quiet")
-    fan = np.random.default_rng(3).normal(0, 10 ** (-30 / 20), len(st.y)).astype(np.float32)
+    fan = np.random.default_rng(3).normal(0, 10 ** (-20 / 20), len(st.y)).astype(np.float32)
     st.y = st.y * np.float32(10 ** (-30 / 20)) + fan
     d = summarize(_board_records(run, st), run)["drift"]
     assert d["drift"] and d["ks_statistic"] > 0.2, d
