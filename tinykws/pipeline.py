@@ -344,7 +344,8 @@ def training_data(cfg: TrainConfig, ds: Dataset, splits: dict[str, Split], noise
       validation stream from the validation split's clips and noise part (the checkpoint's judge).
     """
     from tinykws.data.dataset import UNKNOWN
-    from tinykws.model.streams import spoken_parts, validation_stream
+    from tinykws.data.augment import spoken_parts
+    from tinykws.model.streams import validation_stream
     from tinykws.model.train import TrainingData
 
     sr, n = cfg.spec.sample_rate, cfg.spec.clip_samples

@@ -272,6 +272,15 @@ def spoken_span(y: np.ndarray, sr: int, below_db: float = SPOKEN_SPAN_DB) -> tup
     return int(on[0] * hop), int(min(len(y), (on[-1] + 1) * hop))
 
 
+def spoken_parts(audio: np.ndarray, sr: int, below_db: float = SPOKEN_SPAN_DB) -> list[np.ndarray]:
+    """The spoken part (:func:`spoken_span`) of every clip, as contiguous float32 arrays."""
+    out = []
+    for y in audio:
+        a, b = spoken_span(y, sr, below_db)
+        out.append(np.ascontiguousarray(y[a:b], np.float32))
+    return out
+
+
 def place_word(word: np.ndarray, background: np.ndarray, start: int) -> np.ndarray:
     """``background`` with ``word`` added from sample ``start`` (may be negative); what falls outside is cut."""
     out = np.array(background, np.float32, copy=True)

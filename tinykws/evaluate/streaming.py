@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from tinykws.data.augment import spoken_span
+from tinykws.data.augment import spoken_parts
 from tinykws.data.dataset import SILENCE, UNKNOWN, discover, load_examples
 from tinykws.errors import UserError
 from tinykws.recognizer import RECOGNIZER_MAX_HISTORY
@@ -145,14 +145,9 @@ def stream_sources(run, dataset, split: str, *, noise_dir: str | Path | None = N
             noise.append(part)
     if noise_dir is not None and not noise:
         raise UserError(f"{noise_dir}: the recordings are too short or silent to use as background noise")
-    return StreamSources(split, sr, [_spoken(c, sr) for c in Ykw], [e.label for e in kw], [e.rel for e in kw],
-                         [_spoken(c, sr) for c in Yunk], [e.rel for e in unk], noise,
+    return StreamSources(split, sr, spoken_parts(Ykw, sr), [e.label for e in kw], [e.rel for e in kw],
+                         spoken_parts(Yunk, sr), [e.rel for e in unk], noise,
                          f"{name} ({100 * parts[0]:.0f}-{100 * parts[1]:.0f} % of each recording)" if noise else "none")
-
-
-def _spoken(clip: np.ndarray, sr: int) -> np.ndarray:
-    a, b = spoken_span(clip, sr)
-    return np.ascontiguousarray(clip[a:b], np.float32)
 
 
 def _rms(x: np.ndarray) -> float:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinykws.data.augment import SPOKEN_SPAN_DB, rms_dbfs, spoken_span
+from tinykws.data.augment import rms_dbfs
 from tinykws.features import compute_mfcc
 from tinykws.spec import FeatureSpec
 
@@ -36,15 +36,6 @@ class TrainingStream:
     y: np.ndarray  # float32
     spans: np.ndarray  # [n_words, 2] start, end sample
     labels: list[str]  # each word's label (keyword or _unknown_)
-
-
-def spoken_parts(audio: np.ndarray, sr: int, below_db: float = SPOKEN_SPAN_DB) -> list[np.ndarray]:
-    """The spoken part (:func:`tinykws.data.augment.spoken_span`) of every clip."""
-    out = []
-    for y in audio:
-        a, b = spoken_span(y, sr, below_db)
-        out.append(np.ascontiguousarray(y[a:b], np.float32))
-    return out
 
 
 def negative_stream(words: list[np.ndarray], noise: list[np.ndarray], sr: int, seconds: float, rng: np.random.Generator,
