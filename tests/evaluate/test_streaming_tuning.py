@@ -28,6 +28,24 @@ def test_scoring_rules():
     assert score_detections(ev, [Detection(2.51, "yes", 0.9)], 1.0)["hits"] == 0
 
 
+def test_false_accepts_are_put_on_what_was_under_them():
+    ev = [Event("yes", 1.0, 1.5, "yes/a.wav"), Event("_unknown_", 3.0, 3.5, "three/b.wav"),
+          Event("no", 5.0, 5.4, "no/c.wav"), Event("_unknown_", 8.0, 8.6, "three/b.wav")]
+    dets = [Detection(1.2, "yes", 0.9),   # hit: not a false accept
+            Detection(2.4, "yes", 0.9),   # inside "yes"'s hit window, already hit
+            Detection(3.2, "no", 0.8), Detection(8.1, "no", 0.8), Detection(9.5, "no", 0.8),  # the same other-word clip, 3 times
+            Detection(5.2, "yes", 0.8),   # on the keyword "no"
+            Detection(7.0, "no", 0.8)]    # 1.6 s after "no" ended, 1 s before the next word: background
+    s = score_detections(ev, dets, hours=1.0)
+    assert s["false_accepts"] == 6
+    assert s["false_accepts_by_cause"] == [
+        {"cause": "other word", "source": "three/b.wav", "detected": "no", "false_accepts": 3},
+        {"cause": "another keyword", "source": "no/c.wav", "detected": "yes", "false_accepts": 1},
+        {"cause": "same keyword again", "source": "yes/a.wav", "detected": "yes", "false_accepts": 1},
+        {"cause": "background", "source": "", "detected": "no", "false_accepts": 1}]
+    assert sum(r["false_accepts"] for r in s["false_accepts_by_cause"]) == s["false_accepts"]
+
+
 def test_fast_scorer_counts_like_the_rules():
     rng = np.random.default_rng(3)
     events, t = [], 1.0

@@ -22,6 +22,7 @@ def test_run_has_the_streaming_section(tiny_run):
             x = s[split][cond]
             assert set(x) >= {"hit_rate", "fa_per_hour", "keywords", "hours", "per_keyword"}
             assert 0 <= x["hit_rate"] <= 1 and x["keywords"] == sum(v["keywords"] for v in x["per_keyword"].values())
+            assert sum(c["false_accepts"] for c in x["false_accepts_by_cause"]) == x["false_accepts"]
     # The run's recognizer is the operating point, and the firmware header says the same.
     assert {k: r["recognizer"][k] for k in ("threshold", "stride_ms", "average_window_ms", "min_count", "suppression_ms")} == \
         {k: op[k] for k in ("threshold", "stride_ms", "average_window_ms", "min_count", "suppression_ms")}
@@ -49,6 +50,18 @@ def test_runs_lists_stream_figures(tiny_run):
     r = json.loads((tiny_run / "report.json").read_text())
     assert row["test_quiet_hit_rate"] == r["streaming"]["test"]["quiet"]["hit_rate"]
     assert row["test_noisy_fa_per_hour"] == r["streaming"]["test"]["noisy"]["fa_per_hour"]
+
+
+def test_report_md_says_where_false_accepts_came_from(tiny_run):
+    from tinykws.evaluate.report import FA_CAUSE_ROWS, render_report_md
+
+    r = json.loads((tiny_run / "report.json").read_text())
+    causes = [{"cause": "other word", "source": "three/b1.wav", "detected": "right", "false_accepts": 8}]
+    causes += [{"cause": "background", "source": "", "detected": "no", "false_accepts": 1}] * FA_CAUSE_ROWS
+    r["streaming"]["test"]["quiet"]["false_accepts_by_cause"] = causes
+    md = render_report_md(r)
+    assert "| other word | three/b1.wav | right | 8 |" in md
+    assert "| 1 more | | | 1 |" in md  # rows past the table's length are summed
 
 
 def test_a_run_from_before_the_protocol_still_reads(tiny_run, tmp_path):

@@ -95,6 +95,10 @@ def _streaming(r: dict) -> dict | None:
     return streaming_summary(r)
 
 
+#: Rows of report.md's table of false-accept causes.
+FA_CAUSE_ROWS = 8
+
+
 def streaming_md(r: dict) -> list[str]:
     """The "on continuous audio" section of report.md (docs/evaluation.md); a note for runs made before it."""
     s = _streaming(r)
@@ -125,6 +129,15 @@ def streaming_md(r: dict) -> list[str]:
         lines += ["", "| keyword (test, quiet) | hit rate | keywords |", "|---|---|---|"]
         for k, v in test["per_keyword"].items():
             lines.append(f"| {k} | {100 * v['hit_rate']:.1f} % | {v['keywords']} |")
+        causes = test.get("false_accepts_by_cause") or []
+        if causes:
+            shown = causes[:FA_CAUSE_ROWS]
+            lines += ["", "Where the test stream's false accepts came from (quiet; a stream repeats its clips, so one clip "
+                      "can make many):", "", "| under the detection | clip | detected as | false accepts |", "|---|---|---|---|"]
+            lines += [f"| {c['cause']} | {c['source'] or '-'} | {c['detected']} | {c['false_accepts']} |" for c in shown]
+            rest = sum(c["false_accepts"] for c in causes[len(shown):])
+            if rest:
+                lines.append(f"| {len(causes) - len(shown)} more | | | {rest} |")
     lines += ["", "Every stream went through the firmware's own code (streaming MFCC, int8 window, recognizer) with the",
               "int8 model on the board's engine. The test streams were never used to choose anything. Each test keyword",
               "clip is heard several times in an hour: the hit rate rests on the split's distinct clips, and an hour",

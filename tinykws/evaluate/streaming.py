@@ -376,7 +376,8 @@ def score_detections(events: list[Event], detections: list[Detection], hours: fl
     """Hits, false rejects and false accepts (``docs/evaluation.md`` §3).
 
     Returns the protocol's figures: ``hit_rate``, ``fa_per_hour``, ``keywords``, ``hits``,
-    ``false_accepts``, ``false_rejects``, ``hours``, ``per_keyword`` and ``false_accepts_by_label``.
+    ``false_accepts``, ``false_rejects``, ``hours``, ``per_keyword``, ``false_accepts_by_label`` and
+    ``false_accepts_by_cause`` (:func:`false_accept_causes`).
     """
     kw_events = [(i, e) for i, e in enumerate(events) if e.label != UNKNOWN]
     hit = set()
@@ -416,8 +417,50 @@ def score_detections(events: list[Event], detections: list[Detection], hours: fl
         "hours": round(hours, 4),
         "per_keyword": dict(sorted(per_label.items())),
         "false_accepts_by_label": dict(sorted(fa_by.items())),
+        "false_accepts_by_cause": false_accept_causes(events, fa, after_s),
         "other_words": sum(1 for e in events if e.label == UNKNOWN),
     }
+
+
+#: What was under a false accept (:func:`false_accept_causes`).
+FA_CAUSES = ("other word", "another keyword", "same keyword again", "background")
+
+
+def false_accept_causes(events: list[Event], false_accepts: list[Detection],
+                        after_s: float = HIT_WINDOW_AFTER_S) -> list[dict]:
+    """What each false accept happened on, grouped by clip: a diagnostic that chooses nothing.
+
+    A false accept is put on the latest-starting word whose hit window (its start to ``after_s``
+    after its end) holds it: an ``other word``, ``another keyword`` (the detection named a
+    different one), the ``same keyword again`` (its one hit was already counted), or
+    ``background`` when no word's window holds it. A stream repeats its clips, so one clip the
+    model mistakes can make most of an hour's false accepts; the list shows that.
+
+    Returns
+    -------
+    list of dict
+        ``{cause, source, detected, false_accepts}``, most false accepts first; ``source`` is the
+        clip (dataset-relative path), empty for background.
+    """
+    starts = np.array([e.start_s for e in events])
+    counts: dict[tuple[str, str, str], int] = {}
+    for d in false_accepts:
+        j = int(np.searchsorted(starts, d.t_s, side="right"))
+        under = None
+        for k in range(j - 1, max(j - 4, -1), -1):
+            if events[k].start_s <= d.t_s <= events[k].end_s + after_s:
+                under = k
+                break
+        if under is None:
+            key = ("background", "", d.label)
+        else:
+            e = events[under]
+            cause = ("other word" if e.label == UNKNOWN else "another keyword" if e.label != d.label
+                     else "same keyword again")
+            key = (cause, e.source, d.label)
+        counts[key] = counts.get(key, 0) + 1
+    rows = [{"cause": c, "source": s, "detected": l, "false_accepts": n} for (c, s, l), n in counts.items()]
+    return sorted(rows, key=lambda r: (-r["false_accepts"], FA_CAUSES.index(r["cause"]), r["source"], r["detected"]))
 
 
 class FastScorer:
