@@ -205,3 +205,15 @@ def test_tune_run_chooses_on_validation_and_writes_the_run(tiny_run, tone_datase
     rep = json.loads((path / "report.json").read_text())
     assert rep["streaming"]["operating_point"] == op and "false_accepts_per_hour" not in json.dumps(rep["streaming"])
     assert (path / "det.png").is_file() and "On continuous audio" in (path / "report.md").read_text()
+
+
+def test_console_summary_names_the_clips_behind_false_accepts():
+    from tinykws.evaluate.tuning import summary_lines
+
+    r = {"hit_rate": 0.5, "keywords": 10, "fa_per_hour": 9.0, "hours": 1.0,
+         "false_accepts_by_cause": [{"cause": "other word", "source": "three/b.wav", "detected": "right", "false_accepts": 8},
+                                    {"cause": "background", "source": "", "detected": "no", "false_accepts": 1}]}
+    lines = summary_lines({"test": {"quiet": r, "noisy": dict(r, false_accepts_by_cause=[])}})
+    assert lines[0].strip().startswith("test quiet") and "9 false accepts per hour" in lines[0]
+    assert "three/b.wav (other word) as right x8; background (background) as no x1" in lines[1]
+    assert len(lines) == 3  # the noisy stream had none to name

@@ -223,6 +223,10 @@ def summary_lines(sec: dict) -> list[str]:
             if r:
                 out.append(f"{split:>10} {cond:<5}: {100 * (r['hit_rate'] or 0):5.1f} % of {r['keywords']} keywords, "
                            f"{r['fa_per_hour']:g} false accepts per hour ({r['hours'] * 60:.0f} min)")
+                top = (r.get("false_accepts_by_cause") or [])[:3]
+                if top:
+                    out.append(" " * 18 + "most false accepts: " + "; ".join(
+                        f"{c['source'] or 'background'} ({c['cause']}) as {c['detected']} x{c['false_accepts']}" for c in top))
     return out
 
 
