@@ -1,0 +1,54 @@
+"""scripts/learning_curve.py: shares of the training speakers, nested, with every judged clip kept."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("learning_curve", REPO / "scripts" / "learning_curve.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_speaker_shares_are_nested_and_keep_validation_and_test(tmp_path):
+    from tinykws.data.dataset import split_of_speaker
+
+    lc = _script()
+    root = tmp_path / "ds"
+    for folder in ("yes", "bed", "_background_noise_"):
+        (root / folder).mkdir(parents=True)
+    for i in range(400):
+        for folder in ("yes", "bed"):
+            (root / folder / f"{i:08x}_nohash_0.wav").write_bytes(b"RIFF")
+    (root / "_background_noise_" / "fan.wav").write_bytes(b"RIFF")
+    kept = {}
+    for f in (0.25, 0.5):
+        dest = tmp_path / f"share{f}"
+        n = lc.speaker_subset(root, dest, f)
+        assert lc.speaker_subset(root, dest, f) == n  # again: the same links
+        kept[f] = {p.relative_to(dest).as_posix() for p in dest.rglob("*.wav")}
+        assert n["kept"] == len(kept[f]) and n["kept"] + n["dropped"] == 801
+    assert kept[0.25] < kept[0.5]
+    assert "_background_noise_/fan.wav" in kept[0.25]
+    spk = {i: split_of_speaker(f"{i:08x}") for i in range(400)}
+    for i, split in spk.items():
+        if split != "train":  # judged speakers are in every share
+            assert f"yes/{i:08x}_nohash_0.wav" in kept[0.25] and f"bed/{i:08x}_nohash_0.wav" in kept[0.25]
+    train = [i for i, s in spk.items() if s == "train"]
+    share = sum(f"yes/{i:08x}_nohash_0.wav" in kept[0.5] for i in train) / len(train)
+    assert 0.4 < share < 0.6
+    assert (tmp_path / "share0.5" / "yes").resolve() != (root / "yes").resolve()  # links in a new tree, the dataset untouched
+
+
+def test_bad_input_is_a_one_line_error(tmp_path):
+    for args, says in (([str(tmp_path / "nope")], "error: dataset folder not found"),
+                       ([str(tmp_path), "--fractions", "0", "0.5"], "error: fractions must be in (0, 1]")):
+        p = subprocess.run([sys.executable, str(REPO / "scripts" / "learning_curve.py"), *args, "--out", str(tmp_path / "o")],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 2 and p.stderr.strip().startswith(says) and "Traceback" not in p.stderr
