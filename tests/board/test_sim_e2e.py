@@ -109,7 +109,12 @@ def test_ctrl_c_during_recording_leaves_no_partial_file(tiny_run, stream_wav, tm
         p = subprocess.Popen([sys.executable, "-m", "tinykws", "record", "--port", board.port, "--label", "up",
                               "--count", "50", "--countdown", "0.3", "--out", str(out), "--speaker", "x"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(6)
+        # Interrupt mid-recording: once the first clip is saved (a fresh install's first start compiles
+        # every module, so a fixed delay could interrupt the start-up instead).
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and p.poll() is None and not list(out.glob("up/*.wav")):
+            time.sleep(0.2)
+        time.sleep(0.7)
         p.send_signal(signal.SIGINT)
         # A hang guard, not a time limit: on a loaded machine the recorder can be slow to wind down.
         _, err = p.communicate(timeout=120)
