@@ -11,8 +11,9 @@ operating point, and the best test hit rate at <= 5 false accepts per hour read 
 test DET curve (a diagnostic: it chooses nothing).
 
 Usage: python scripts/learning_curve.py DATASET [--words yes,no,...] [--fractions 0.25 0.5 1]
-       [--seeds 0 1 2] [--stream-minutes 60] [--out runs/learning-curve] [--jobs 1]
-Runs already in OUT are reused, so a second call only prints (or fills the gaps).
+       [--seeds 0 1 2] [--stream-minutes 60] [--out runs/learning-curve] [--jobs 1] [-- TRAIN OPTIONS]
+Options after `--` go to every `tinykws train` (e.g. `-- --negative-weight 3`). Runs already
+in OUT are reused, so a second call only prints (or fills the gaps).
 """
 
 from __future__ import annotations
@@ -102,7 +103,9 @@ def main() -> int:
     ap.add_argument("--stream-minutes", type=float, default=60.0)
     ap.add_argument("--out", type=Path, default=Path("runs") / "learning-curve")
     ap.add_argument("--jobs", type=int, default=1, help="trainings at once")
-    a = ap.parse_args()
+    argv = sys.argv[1:]
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    a = ap.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     if not a.dataset.is_dir():
         print(f"error: dataset folder not found: {a.dataset}", file=sys.stderr)
         return 2
@@ -122,7 +125,7 @@ def main() -> int:
         for s in a.seeds:
             if find_run(runs, run_name(f, s)) is None:
                 todo.append([sys.executable, "-m", "tinykws", "train", str(data), "--words", a.words, "--seed", str(s),
-                             "--stream-minutes", f"{a.stream_minutes:g}", "--name", run_name(f, s), "--out", str(runs)])
+                             "--stream-minutes", f"{a.stream_minutes:g}", "--name", run_name(f, s), "--out", str(runs), *extra])
     procs: list[tuple[subprocess.Popen, object]] = []
     failed = 0
     while todo or procs:

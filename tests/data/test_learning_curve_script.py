@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import REPO
 
@@ -52,3 +55,22 @@ def test_bad_input_is_a_one_line_error(tmp_path):
         p = subprocess.run([sys.executable, str(REPO / "scripts" / "learning_curve.py"), *args, "--out", str(tmp_path / "o")],
                            capture_output=True, text=True, timeout=120)
         assert p.returncode == 2 and p.stderr.strip().startswith(says) and "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_trains_each_share_and_prints_the_curve(tone_dataset, tmp_path):
+    out = tmp_path / "lc"
+    cmd = [sys.executable, str(REPO / "scripts" / "learning_curve.py"), str(tone_dataset), "--words", "up,down",
+           "--fractions", "0.5", "1", "--seeds", "0", "--stream-minutes", "0.3", "--out", str(out), "--jobs", "2",
+           "--", "--arch", "ds-cnn-xs", "--epochs", "3", "--batch-size", "16", "--hard-negative-rounds", "0"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, cwd=REPO)
+    assert p.returncode == 0, p.stdout + p.stderr
+    runs = sorted((out / "runs").glob("*-lc*-s0"))
+    assert [r.name.split("-", 2)[2] for r in runs] == ["lc050-s0", "lc100-s0"]
+    curve = p.stdout.split("mean over seeds")[1].splitlines()
+    half, full = (ln.split() for ln in curve[2:4])
+    assert (half[0], full[0]) == ("0.5", "1") and int(half[2]) < int(full[2])  # fewer training speakers at 0.5
+    for r in runs:  # each run carries the options given after --
+        assert json.loads((r / "config.json").read_text())["epochs"] == 3
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)  # reuses both runs
+    assert again.returncode == 0 and "training:" not in again.stdout and len(list((out / "runs").glob("*-lc*-s0"))) == 2
