@@ -108,9 +108,11 @@ def test_ctrl_c_during_recording_leaves_no_partial_file(tiny_run, stream_wav, tm
         board.start()
         p = subprocess.Popen([sys.executable, "-m", "tinykws", "record", "--port", board.port, "--label", "up",
                               "--count", "50", "--countdown", "0.3", "--out", str(out), "--speaker", "x"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        # Interrupt mid-recording: once the first clip is saved (a fresh install's first start compiles
-        # every module, so a fixed delay could interrupt the start-up instead).
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             # A suite started in the background inherits SIGINT ignored (POSIX shells do that to
+                             # background jobs), and so would the recorder: give it a terminal's default.
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        # Interrupt mid-recording, once the first clip is saved (a fixed delay may still be start-up on a slow machine).
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and p.poll() is None and not list(out.glob("up/*.wav")):
             time.sleep(0.2)
