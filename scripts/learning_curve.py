@@ -13,7 +13,8 @@ test DET curve (a diagnostic: it chooses nothing).
 Usage: python scripts/learning_curve.py DATASET [--words yes,no,...] [--fractions 0.25 0.5 1]
        [--seeds 0 1 2] [--stream-minutes 60] [--out runs/learning-curve] [--jobs 1] [-- TRAIN OPTIONS]
 Options after `--` go to every `tinykws train` (e.g. `-- --negative-weight 3`). Runs already
-in OUT are reused, so a second call only prints (or fills the gaps).
+in OUT are reused, so a second call only prints (or fills the gaps); Ctrl-C stops the trainings
+under way, keeps the finished runs, and the same command goes on from them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import csv
 import hashlib
 import json
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -94,6 +96,41 @@ def summarize(run: Path) -> dict:
     }
 
 
+def train_all(todo: list[list[str]], runs: Path, jobs: int) -> int:
+    """Run the training commands, ``jobs`` at once, each logging to ``runs/<name>.log``; returns how many failed.
+
+    On Ctrl-C the trainings still going are interrupted too; each removes its unfinished run folder.
+    """
+    procs: list[tuple[subprocess.Popen, object]] = []
+    failed = 0
+    try:
+        while todo or procs:
+            while todo and len(procs) < jobs:
+                cmd = todo.pop(0)
+                log = open(runs / f"{cmd[cmd.index('--name') + 1]}.log", "w")
+                print("training:", " ".join(cmd[2:]), flush=True)
+                procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
+            time.sleep(2)
+            for p, log in list(procs):
+                if p.poll() is not None:
+                    log.close()
+                    procs.remove((p, log))
+                    failed += p.returncode != 0
+                    if p.returncode:
+                        print(f"error: training failed (exit {p.returncode}); see {log.name}", file=sys.stderr)
+    finally:
+        for p, log in procs:
+            p.send_signal(signal.SIGINT)  # as Ctrl-C in a terminal: the training cleans up after itself
+        for p, log in procs:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            log.close()
+    return failed
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset", type=Path)
@@ -126,22 +163,11 @@ def main() -> int:
             if find_run(runs, run_name(f, s)) is None:
                 todo.append([sys.executable, "-m", "tinykws", "train", str(data), "--words", a.words, "--seed", str(s),
                              "--stream-minutes", f"{a.stream_minutes:g}", "--name", run_name(f, s), "--out", str(runs), *extra])
-    procs: list[tuple[subprocess.Popen, object]] = []
-    failed = 0
-    while todo or procs:
-        while todo and len(procs) < a.jobs:
-            cmd = todo.pop(0)
-            log = open(runs / f"{cmd[cmd.index('--name') + 1]}.log", "w")
-            print("training:", " ".join(cmd[2:]), flush=True)
-            procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
-        time.sleep(2)
-        for p, log in list(procs):
-            if p.poll() is not None:
-                log.close()
-                procs.remove((p, log))
-                failed += p.returncode != 0
-                if p.returncode:
-                    print(f"error: training failed (exit {p.returncode}); see {log.name}", file=sys.stderr)
+    try:
+        failed = train_all(todo, runs, a.jobs)
+    except KeyboardInterrupt:
+        print(f"interrupted: finished runs stay in {runs}; the same command goes on from them", file=sys.stderr)
+        return 130
     print(f"\n{'run':<28} {'speakers':>8} {'kw clips':>8} {'int8':>6} {'val quiet':>15} {'test quiet':>15} "
           f"{'DET<=5':>7}")
     means = []

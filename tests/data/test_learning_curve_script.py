@@ -74,3 +74,24 @@ def test_trains_each_share_and_prints_the_curve(tone_dataset, tmp_path):
         assert json.loads((r / "config.json").read_text())["epochs"] == 3
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)  # reuses both runs
     assert again.returncode == 0 and "training:" not in again.stdout and len(list((out / "runs").glob("*-lc*-s0"))) == 2
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_trainings_and_leaves_no_half_run(tone_dataset, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "lc"
+    p = subprocess.Popen([sys.executable, str(REPO / "scripts" / "learning_curve.py"), str(tone_dataset), "--words", "up,down",
+                          "--fractions", "0.5", "1", "--seeds", "0", "--stream-minutes", "0.3", "--out", str(out), "--jobs", "2",
+                          "--", "--arch", "ds-cnn-xs", "--epochs", "50", "--batch-size", "16"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 300  # until both trainings have made their (hidden, unfinished) run folders
+    while time.monotonic() < deadline and p.poll() is None and len(list((out / "runs").glob(".*.partial"))) < 2:
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("interrupted: finished runs stay in") and "Traceback" not in err
+    assert [d.name for d in (out / "runs").iterdir() if d.is_dir()] == []  # no run, finished or not
