@@ -32,8 +32,10 @@ class FakeBoard:
     ``vanish_on_command``: the pty goes away when that command arrives."""
 
     def __init__(self, *, sr: int = 16000, amplitude: int = 3000, speed: float = 4.0,
-                 restart_on_first_command: bool = False, vanish_on_command: str | None = None):
+                 restart_on_first_command: bool = False, vanish_on_command: str | None = None,
+                 boot: str | None = None):
         self.sr, self.amplitude, self.speed = sr, amplitude, speed
+        self.boot = boot  # a whole BOOT line (without the newline) to answer with, instead of boot_line()
         self.restart_pending = restart_on_first_command
         self.vanish_on_command = vanish_on_command
         self.master, self._slave = os.openpty()
@@ -47,6 +49,11 @@ class FakeBoard:
         self.gone = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _boot(self, tag: str) -> bytes:
+        if self.boot is None:
+            return boot_line(tag, self.sr)
+        return f"{tag} {self.boot.split(' ', 1)[1]}\n".encode()  # the given line, under this tag
 
     def start(self) -> "FakeBoard":
         self._thread.start()
@@ -69,10 +76,10 @@ class FakeBoard:
             self.recording = False
             time.sleep(0.2)  # the board boots
             self._write(b"\x00\xffets Jun  8 2016 00:22:57\r\n")  # ROM chatter at another baud rate
-            self._write(boot_line("BOOT", self.sr))
+            self._write(self._boot("BOOT"))
             return
         if line == "info":
-            self._write(boot_line("INFO", self.sr))
+            self._write(self._boot("INFO"))
         elif line == "rec start":
             self.recording, self.seq = True, 0
             self._write(b"ACK cmd=rec value=start\n")

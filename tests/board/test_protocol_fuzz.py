@@ -67,8 +67,13 @@ def test_identity_checks_engine_and_weights_crc():
     line = VALID[2].rstrip(b"\n") + b" engine=native weights_crc=826509c4\n"
     b = parse_line(line)
     check_identity(b, "ab", engine="native", weights_crc32=0x826509C4)
+    check_identity(b, "ab", engine="native", weights_crc32="826509c4")  # as model.json stores it, as flash() passes it
     check_identity(parse_line(VALID[2]), "ab", engine="native", weights_crc32=0x826509C4)  # an older board says neither
     with pytest.raises(UserError, match="weights CRC is 826509c4, the export's 00000001"):
         check_identity(b, "ab", engine="native", weights_crc32=1)
+    with pytest.raises(UserError, match="weights CRC is 826509c4, the export's 00000001"):
+        check_identity(b, "ab", engine="native", weights_crc32="00000001")
+    with pytest.raises(UserError, match="not a CRC-32"):
+        check_identity(b, "ab", engine="native", weights_crc32="lots")
     with pytest.raises(UserError, match="runs the native engine, this flash asked for tflm"):
         check_identity(b, "ab", engine="tflm")

@@ -30,6 +30,12 @@ from tinykws.errors import UserError
 
 
 def find_pio() -> str:
+    """PlatformIO's ``pio``: ``$TINYKWS_PIO`` if set, else the one beside this Python, else on PATH."""
+    own = os.environ.get("TINYKWS_PIO")
+    if own:
+        if not (Path(own).is_file() and os.access(own, os.X_OK)):
+            raise UserError(f"TINYKWS_PIO={own} is not an executable file")
+        return own
     cand = Path(sys.executable).with_name("pio")
     if cand.exists():
         return str(cand)
@@ -108,7 +114,8 @@ def flash(*, board: str, run_path: Path, port: str, dry_run: bool = False, say: 
 
     native = json.loads((result.model_dir / "model.json").read_text()).get("native") or {}
     check_identity(boot, run.model_sha256, engine=engine,
-                   weights_crc32=native.get("weights_crc32") if engine == "native" else None)
+                   weights_crc32=native.get("weights_crc32") if engine == "native" else None,
+                   spec_sha256=run.spec.sha256, labels=run.labels, sample_rate=run.spec.sample_rate)
     say(f"board {boot.board} runs model {boot.model[:12]} (matches run {run.name}), arena {boot.arena_used}/{boot.arena_size} bytes")
     return {"command": cmd, "model_dir": result.model_dir, "uploaded": True, "boot": boot,
             "build_flags": pio_flags if flags else None}

@@ -317,12 +317,26 @@ def encode_command(cmd: str, arg: str | float | None = None) -> bytes:
     raise ValueError(cmd)
 
 
-def check_identity(boot: Boot, expected_model_sha256: str | None = None, *, engine: str | None = None,
-                   weights_crc32: int | None = None) -> None:
-    """Refuse, with a clear message, a board speaking another protocol or running another model.
+def crc32_value(v: int | str | None) -> int | None:
+    """A CRC-32 as an int, from an int or the 8-digit hex string ``model.json`` stores; ``None`` stays ``None``."""
+    if v is None or isinstance(v, int):
+        return v
+    try:
+        return _hex32(str(v))
+    except (ValueError, KeyError) as e:
+        raise UserError(f"not a CRC-32: {v!r} (8 hex digits expected)") from e
 
-    ``engine`` and ``weights_crc32`` (the export's CRC of the native engine's weights) are checked
-    when the board reports them: a native build recomputes the CRC from its flash at boot.
+
+def check_identity(boot: Boot, expected_model_sha256: str | None = None, *, engine: str | None = None,
+                   weights_crc32: int | str | None = None, spec_sha256: str | None = None,
+                   labels: tuple[str, ...] | list[str] | None = None, sample_rate: int | None = None) -> None:
+    """Refuse, with one clear line, a board speaking another protocol or running another model.
+
+    ``engine`` and ``weights_crc32`` (the export's CRC of the native engine's weights, an int or
+    ``model.json``'s hex string) are checked when the board reports them: a native build recomputes
+    the CRC from its flash at boot. ``spec_sha256``, ``labels`` and ``sample_rate`` are the run's:
+    a board computing other features, naming other classes or sampling at another rate is refused
+    even where the model hash matches.
     """
     if boot.proto != PROTOCOL_VERSION:
         raise UserError(f"the board speaks protocol v{boot.proto}, this tinykws speaks v{PROTOCOL_VERSION}: "
@@ -335,6 +349,19 @@ def check_identity(boot: Boot, expected_model_sha256: str | None = None, *, engi
     if engine is not None and boot.engine is not None and boot.engine != engine:
         raise UserError(f"the board runs the {boot.engine} engine, this flash asked for {engine}: "
                         "was the build made with other PLATFORMIO_BUILD_FLAGS?")
-    if weights_crc32 is not None and boot.weights_crc is not None and boot.weights_crc != weights_crc32:
-        raise UserError(f"the board's weights CRC is {boot.weights_crc:08x}, the export's {weights_crc32:08x}: "
+    want_crc = crc32_value(weights_crc32)
+    if want_crc is not None and boot.weights_crc is not None and boot.weights_crc != want_crc:
+        raise UserError(f"the board's weights CRC is {boot.weights_crc:08x}, the export's {want_crc:08x}: "
                         "the build did not take this model folder; flash again")
+    if spec_sha256 and boot.spec != spec_sha256:
+        raise UserError(f"the board computes features of spec {boot.spec[:12]}, the run's is {spec_sha256[:12]}: "
+                        "the firmware was built with another kws_feature_spec.h; flash again")
+    if labels is not None and boot.labels_cut == 0 and tuple(boot.labels) != tuple(labels):
+        raise UserError(f"the board's labels are {','.join(boot.labels)}, the run's {','.join(labels)}: "
+                        "flash it with `tinykws flash --run RUN`")
+    if labels is not None and boot.labels_cut and tuple(boot.labels) != tuple(labels)[: len(boot.labels)]:
+        raise UserError(f"the board's labels begin {','.join(boot.labels)}, the run's {','.join(labels)}: "
+                        "flash it with `tinykws flash --run RUN`")
+    if sample_rate is not None and boot.sr != sample_rate:
+        raise UserError(f"the board samples at {boot.sr} Hz, the run's model wants {sample_rate} Hz: "
+                        "check the port's microphone setup, then flash again")

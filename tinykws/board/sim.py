@@ -67,9 +67,15 @@ class VirtualBoard:
         self._cmd = bytearray()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.app = App(run, engine, self._write, audio=self._read_audio,
-                       identity={"board": "sim", "mic": "wav",
-                                 **({"engine": self.engine_name} if self.engine_name != "custom" else {})})
+        # The BOOT line carries what a board's does: the engine's name and, for the native engine,
+        # the CRC of its weights, so that flash's and monitor's identity checks run here as there.
+        ident = {"board": "sim", "mic": "wav"}
+        if self.engine_name != "custom":
+            ident["engine"] = self.engine_name
+        crc = getattr(engine, "weights_crc32", None)
+        if crc is not None:
+            ident["weights_crc"] = int(crc)
+        self.app = App(run, engine, self._write, audio=self._read_audio, identity=ident)
 
     # The core's callbacks -------------------------------------------------------------
     def _write(self, line: str) -> None:

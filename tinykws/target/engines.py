@@ -18,6 +18,18 @@ from tinykws.errors import UserError
 ENGINE_NAMES = ("native", "tflm")
 
 
+class NativeScores:
+    """The native engine as ``callable(int8 window) -> int8 scores``; ``weights_crc32`` is the CRC-32
+    of its weights as a board's native build recomputes it at boot (its BOOT line's ``weights_crc``)."""
+
+    def __init__(self, net):
+        self.net = net
+        self.weights_crc32 = int(net.weights_crc32())
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.net.run(x)[0]
+
+
 def model_engine(run, engine: str = "native") -> tuple[Callable[[np.ndarray], np.ndarray], str]:
     """``(callable(int8 window) -> int8 scores, engine name)``; the name is ``"native"`` or ``"tflm"``."""
     if engine not in ENGINE_NAMES:
@@ -26,8 +38,7 @@ def model_engine(run, engine: str = "native") -> tuple[Callable[[np.ndarray], np
         try:
             from tinykws.target.native_engine import NativeNet
 
-            net = NativeNet(run.tflite_bytes)
-            return (lambda x: net.run(x)[0]), "native"
+            return NativeScores(NativeNet(run.tflite_bytes)), "native"
         except (UserError, OSError, RuntimeError):
             pass  # no C compiler, or an op the native engine does not run: TFLM computes the same scores
     from tinykws.target.tflm import TflmModel
