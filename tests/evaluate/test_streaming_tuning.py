@@ -167,8 +167,24 @@ def test_native_engine_and_tflm_give_the_same_stream_scores(tiny_run):
     st = build_stream(_sources(), minutes=0.25)
     a = stream_scores(run, st, 100, engine="native")
     b = stream_scores(run, st, 100, engine="tflm")
-    assert "TFLM" in b.engine
+    assert a.engine.startswith("native") and "TFLM" in b.engine  # no silent fallback made both TFLM
     np.testing.assert_array_equal(a.scores, b.scores)
+
+
+def test_a_native_engine_that_cannot_run_says_so(tiny_run, monkeypatch, capsys):
+    from tinykws.errors import UserError
+    from tinykws.run import load_run
+    from tinykws.target import engines, native_engine
+
+    def refuse(*a, **k):
+        raise UserError("op SQUARE is not in the native engine")
+
+    monkeypatch.setattr(native_engine, "NativeNet", refuse)
+    monkeypatch.setattr(engines, "_FALLBACKS_SAID", set())
+    _, name = engines.model_engine(load_run(tiny_run), "native")
+    assert name == "tflm"
+    err = capsys.readouterr().err
+    assert err.count("note: the native engine cannot run this model here (op SQUARE is not in the native engine)") == 1
 
 
 def test_tune_run_chooses_on_validation_and_writes_the_run(tiny_run, tone_dataset, tmp_path):

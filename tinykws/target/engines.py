@@ -9,6 +9,7 @@ run instead and give the same scores. The virtual board and the streaming evalua
 
 from __future__ import annotations
 
+import sys
 from typing import Callable
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from tinykws.errors import UserError
 
 ENGINE_NAMES = ("native", "tflm")
+_FALLBACKS_SAID: set[tuple[str, str]] = set()
 
 
 class NativeScores:
@@ -39,8 +41,16 @@ def model_engine(run, engine: str = "native") -> tuple[Callable[[np.ndarray], np
             from tinykws.target.native_engine import NativeNet
 
             return NativeScores(NativeNet(run.tflite_bytes)), "native"
-        except (UserError, OSError, RuntimeError):
-            pass  # no C compiler, or an op the native engine does not run: TFLM computes the same scores
+        except (UserError, OSError, RuntimeError) as e:
+            # No C compiler, or an op the native engine does not run: TFLM computes the same scores,
+            # but a board's native build would refuse this model, so say it (once per model).
+            reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            key = (run.model_sha256, reason)
+            if key not in _FALLBACKS_SAID:
+                _FALLBACKS_SAID.add(key)
+                sys.stderr.write(f"note: the native engine cannot run this model here ({reason}); "
+                                 "TFLM's kernels compute its scores instead\n")
+                sys.stderr.flush()
     from tinykws.target.tflm import TflmModel
 
     return TflmModel(run.tflite_bytes, run.arena_bytes).predict_one, "tflm"
