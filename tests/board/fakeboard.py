@@ -33,9 +33,10 @@ class FakeBoard:
 
     def __init__(self, *, sr: int = 16000, amplitude: int = 3000, speed: float = 4.0,
                  restart_on_first_command: bool = False, vanish_on_command: str | None = None,
-                 boot: str | None = None):
+                 boot: str | None = None, ignore: tuple[str, ...] = ()):
         self.sr, self.amplitude, self.speed = sr, amplitude, speed
         self.boot = boot  # a whole BOOT line (without the newline) to answer with, instead of boot_line()
+        self.ignore = ignore  # commands it hears and never answers (a board running other firmware)
         self.restart_pending = restart_on_first_command
         self.vanish_on_command = vanish_on_command
         self.master, self._slave = os.openpty()
@@ -70,6 +71,8 @@ class FakeBoard:
         self.commands.append(line)
         if self.vanish_on_command is not None and line == self.vanish_on_command:
             self.vanish()
+            return
+        if line in self.ignore:
             return
         if self.restart_pending:
             self.restart_pending = False

@@ -109,6 +109,7 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
     ser = None
     reader = LineReader()
     asked_at, asks, identified = 0.0, 0, False
+    heard = False  # any byte from the board at all
 
     def note(text: str) -> None:
         if log:
@@ -163,6 +164,7 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
                 continue
             if not data:
                 continue
+            heard = True
             raw: list[str] = []
             for rec in reader.feed(data, raw):
                 if isinstance(rec, Boot) and not identified:
@@ -189,6 +191,9 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
                 pass
         if log:
             log.close()
+    if not heard and duration_s is not None:
+        raise UserError(f"nothing came from {port} in {duration_s:g} s: is the board running tinykws firmware "
+                        f"(`tinykws flash`), at {baud} baud?")
     return state
 
 
