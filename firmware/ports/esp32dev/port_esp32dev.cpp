@@ -46,7 +46,9 @@
 namespace {
 const i2s_port_t port = I2S_NUM_0;
 const int kDmaBufSamples = 256;  // one DMA buffer: 16 ms at 16 kHz
-const int kDmaBufCount = 8;      // 128 ms of audio the driver holds before it overflows
+// ESP-IDF 4.4 queues dma_buf_count - 1 full buffers (the DMA fills the last one meanwhile): 7 x 16 ms =
+// 112 ms of audio waiting to be read before the driver discards the oldest buffer.
+const int kDmaBufCount = 8;
 int32_t raw[kDmaBufSamples];
 // The driver posts an event per DMA buffer (RX_DONE) and I2S_EVENT_RX_Q_OVF when it drops one; when
 // this queue is full it discards the oldest event, so it is sized to hold a long stall's events.
@@ -117,20 +119,29 @@ const char *kws_port_begin(void) {
 
 const char *kws_port_mic_name(void) { return "i2s"; }
 
-// The DMA buffers are the ring here: read what is ready without waiting (timeout 0). The driver
-// discards the oldest buffer on overflow, so the gap lies before what is still queued: after an
-// overflow nothing is read until the application has taken the count (kws_port_take_dropped) and
-// restarted its features, so no frame joins the two sides.
+// The DMA buffers are the ring here: read what is ready without waiting (timeout 0), up to `max`
+// across as many DMA buffers as that takes. A read shorter than asked for tells the core the source
+// is dry (the window is the newest there is), so a hop (320 samples) must never be cut at one
+// 256-sample buffer: the core would infer on a stale window every time while the backlog grew into
+// overflows, instead of skipping inferences it cannot keep up with. The driver discards the oldest
+// buffer on overflow, so the gap lies before what is still queued: after an overflow nothing is read
+// until the application has taken the count (kws_port_take_dropped) and restarted its features, so
+// no frame joins the two sides.
 size_t kws_port_read_audio(int16_t *buf, size_t max) {
     take_i2s_events();
     if (dropped) return 0;
-    size_t want = max < (size_t)kDmaBufSamples ? max : (size_t)kDmaBufSamples;
-    size_t got = 0;
-    if (i2s_read(port, raw, want * sizeof(int32_t), &got, 0) != ESP_OK) return 0;
-    size_t n = got / sizeof(int32_t);
-    for (size_t i = 0; i < n; i++) buf[i] = to_int16(raw[i]);
-    kws_dc_block_run(&dc_block, buf, n);
-    return n;
+    size_t total = 0;
+    while (total < max) {
+        const size_t want = max - total < (size_t)kDmaBufSamples ? max - total : (size_t)kDmaBufSamples;
+        size_t got = 0;
+        if (i2s_read(port, raw, want * sizeof(int32_t), &got, 0) != ESP_OK) break;
+        const size_t n = got / sizeof(int32_t);
+        for (size_t i = 0; i < n; i++) buf[total + i] = to_int16(raw[i]);
+        kws_dc_block_run(&dc_block, buf + total, n);
+        total += n;
+        if (n < want) break;  // nothing more is ready
+    }
+    return total;
 }
 
 uint32_t kws_port_micros(void) { return (uint32_t)esp_timer_get_time(); }
