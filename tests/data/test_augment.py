@@ -36,11 +36,18 @@ def test_shift_and_gain_exact():
 
 
 def test_time_mask_widths():
-    rng = np.random.default_rng(2)
-    f = np.ones((50, 49, 10), np.float32)
-    m = time_mask(f, rng, n_masks=1, max_frames=4, fill=0.0)
-    masked = (m == 0).all(axis=2).sum(axis=1)
-    assert masked.max() <= 4 and masked.min() >= 0 and masked.sum() > 0
+    f = np.random.default_rng(1).uniform(1, 2, (200, 49, 10)).astype(np.float32)
+    m = time_mask(f, np.random.default_rng(2), n_masks=1, max_frames=4, fill=0.0)
+    hit = m != f
+    # Whole frames, every coefficient, set to the fill; the rest untouched.
+    assert np.array_equal(hit.any(axis=2), hit.all(axis=2)) and np.all(m[hit] == 0.0)
+    widths = []
+    for frames in hit.all(axis=2):
+        idx = np.flatnonzero(frames)
+        assert len(idx) == 0 or idx[-1] - idx[0] + 1 == len(idx), idx  # one contiguous mask
+        widths.append(len(idx))
+    # Every width from 0 to max_frames occurs, and none wider.
+    assert sorted(set(widths)) == [0, 1, 2, 3, 4], widths
 
 
 def test_augmenter_is_seeded_and_keeps_silence_unshifted():

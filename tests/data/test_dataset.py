@@ -82,8 +82,14 @@ def test_manifest_lists_every_example_with_sha1(tone_dataset):
     assert len(lines) == len(ds.examples) + 1
 
 
-@pytest.mark.parametrize("case", ["missing", "file", "empty_label", "no_labels", "bad_word"])
-def test_bad_datasets_are_clear_user_errors(tmp_path, case):
+@pytest.mark.parametrize("case, message", [
+    ("missing", "dataset not found: {root}"),
+    ("file", "dataset must be a folder: {root}"),
+    ("empty_label", "{root}/yes: label folder has no audio files"),
+    ("no_labels", "{root}: no label folders (expected DATASET/<label>/*.wav)"),
+    ("bad_word", "{root}: no folder for word(s) nope; found yes"),
+])
+def test_bad_datasets_are_clear_user_errors(tmp_path, case, message):
     root = tmp_path / "ds"
     words = ["yes"]
     if case == "missing":
@@ -97,5 +103,6 @@ def test_bad_datasets_are_clear_user_errors(tmp_path, case):
     elif case == "bad_word":
         _write(root / "yes" / "a_nohash_0.wav")
         words = ["yes", "nope"]
-    with pytest.raises(UserError):
+    with pytest.raises(UserError) as e:
         discover(root, words)
+    assert str(e.value) == message.format(root=root)

@@ -1,11 +1,13 @@
 """The board-independent firmware sources agree with the core's API (host compilers, gnu++14 like the Nano's GCC 7).
 
 app/main.cpp is checked with a stand-in for Arduino.h, and run on the host against a fake port written in C
-(the seam kws_port.h is at link time: a missing extern "C" or a changed signature fails to link). The real
+(the seam kws_port.h is at link time: a missing extern "C" or a changed signature fails to link), healthy and
+failing: a microphone or engine that does not start, a model for another spec, a failing invoke, lost audio. The real
 ports and the TFLM glue need the real Arduino cores and TFLM library (scripts/check_board_sources.sh, with
 local copies of them). platformio.ini is checked in test_platformio_config.py.
 """
 
+import os
 import re
 import shutil
 import subprocess
@@ -91,26 +93,43 @@ def test_ports_implement_every_port_function_and_nothing_else():
         assert "read_command" not in text and "led_off" not in text, port
 
 
-# A port written in C: 20 ms of silence per loop, a clock that advances with it, host input delivered a few
-# bytes at a time, the LED and every line printed. With the fake engine below, "yes" wins every inference.
+# A port written in C: 20 ms of silence per loop, a clock that advances with the loop, host input delivered a
+# few bytes at a time, the LED and every line printed. With the fake engine below, "yes" wins every inference.
+# Faults come from the environment, so one build runs every case:
+#   FAKE_LOOPS       loop() calls (default 150: 3 s)
+#   FAKE_PORT_ERROR  kws_port_begin's error code ("mic": the microphone did not start; it then gives no audio)
+#   FAKE_DROP_AT     the loop whose kws_port_take_dropped reports FAKE_DROPPED samples lost (once)
+#   FAKE_OVERFLOWS   driver overflows, one per loop from loop 10 on
+#   FAKE_TX_DROPPED  lines the port dropped, reported at loop 20
+#   FAKE_ENGINE_ERROR  kws_engine_begin fails with this code
+#   FAKE_INVOKE_OK   invokes that succeed; every later one fails
 FAKE_PORT_C = r"""
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "Arduino.h"
 #include "kws_port.h"
 
 static uint32_t now_us;
-static int audio_given, led;
+static int audio_given, led, loops, mic_dead;
 static const char host_input[] = "inf" "o\r" "\nthr 0.5\n" "mode dance\n";
 static size_t host_pos;
 
-const char *kws_port_begin(void) { return NULL; }
+static int env_int(const char *name) {
+    const char *v = getenv(name);
+    return v ? atoi(v) : 0;
+}
+
+const char *kws_port_begin(void) {
+    const char *err = getenv("FAKE_PORT_ERROR");
+    mic_dead = err != NULL;
+    return err;
+}
 const char *kws_port_mic_name(void) { return "fake"; }
 size_t kws_port_read_audio(int16_t *buf, size_t max) {
-    if (audio_given || max < 320) return 0;
+    if (mic_dead || audio_given || max < 320) return 0;
     memset(buf, 0, 320 * sizeof(int16_t));
     audio_given = 1;
-    now_us += 20000;
     return 320;
 }
 uint32_t kws_port_micros(void) { return now_us; }
@@ -123,32 +142,47 @@ size_t kws_port_read_serial(char *buf, size_t max) {
     host_pos += n;
     return n;
 }
-uint32_t kws_port_take_dropped(void) { return 0; }
-uint32_t kws_port_take_overflows(void) { return 0; }
-uint32_t kws_port_take_tx_dropped(void) { return 0; }
+uint32_t kws_port_take_dropped(void) {
+    return loops == env_int("FAKE_DROP_AT") ? (uint32_t)env_int("FAKE_DROPPED") : 0u;
+}
+uint32_t kws_port_take_overflows(void) { return loops >= 10 && loops < 10 + env_int("FAKE_OVERFLOWS"); }
+uint32_t kws_port_take_tx_dropped(void) { return loops == 20 ? (uint32_t)env_int("FAKE_TX_DROPPED") : 0u; }
 void kws_port_set_led(int on) {
     if (on != led) printf("LED %d %u\n", on, (unsigned)now_us);
     led = on;
 }
-void kws_port_poll(void) { audio_given = 0; }
+void kws_port_poll(void) {
+    audio_given = 0;
+    now_us += 20000;
+}
 
 int main(void) {
+    int n = getenv("FAKE_LOOPS") ? env_int("FAKE_LOOPS") : 150;
     setup();
-    for (int i = 0; i < 150; i++) loop(); /* 3 s of audio */
+    for (loops = 1; loops <= n; loops++) loop();
     return 0;
 }
 """
 
 FAKE_ENGINE_CPP = r"""
+#include <stdlib.h>
 #include <string.h>
 #include "kws_model.h"
 #include "kws_engine.h"
-bool kws_engine_begin(const char **, const char **) { return true; }
+static int invokes;
+bool kws_engine_begin(const char **error, const char **detail) {
+    *error = getenv("FAKE_ENGINE_ERROR");
+    *detail = "fake engine failed";
+    return *error == nullptr;
+}
 size_t kws_engine_ram_used(void) { return 1234; }
 size_t kws_engine_ram_reserved(void) { return 4096; }
 const char *kws_engine_name(void) { return "fake"; }
 uint32_t kws_engine_weights_crc32(void) { return 0x1234abcdu; }
 int kws_engine_invoke(const int8_t *, int8_t *out) {
+    const char *ok = getenv("FAKE_INVOKE_OK");
+    if (ok && invokes >= atoi(ok)) return -1;
+    invokes++;
     memset(out, -128, KWS_MODEL_NUM_LABELS);
     out[0] = 127;
     return 0;
@@ -156,24 +190,52 @@ int kws_engine_invoke(const int8_t *, int8_t *out) {
 """
 
 
-@needs_cxx
-def test_app_runs_on_a_fake_c_port(tmp_path):
-    (tmp_path / "Arduino.h").write_text(ARDUINO_STANDIN)
-    (tmp_path / "port.c").write_text(FAKE_PORT_C)
-    (tmp_path / "engine.cpp").write_text(FAKE_ENGINE_CPP)
-    inc = ["-I", tmp_path, "-I", CORE_INC, "-I", MODEL]
-    objs = []
-    for src in [*sorted((FW / "lib/kws_core/src").glob("*.c")), tmp_path / "port.c", FW / "app/kws_app_config.c"]:
-        obj = tmp_path / (src.stem + ".o")
-        _run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", *inc, "-I", FW / "app", "-c", src, "-o", obj])
-        objs.append(obj)
-    for src in [FW / "app/main.cpp", FW / "app/kws_model_data.cpp", tmp_path / "engine.cpp"]:
-        obj = tmp_path / (src.stem + ".o")
-        _run(["g++", "-std=gnu++14", "-Wall", "-Wextra", "-Werror", *inc, "-I", FW / "app", "-c", src, "-o", obj])
-        objs.append(obj)
-    exe = tmp_path / "app"
-    _run(["g++", *objs, "-o", exe, "-lm"])
-    lines = _run([exe], timeout=60).stdout.splitlines()
+@pytest.fixture(scope="module")
+def fake_board(tmp_path_factory):
+    """Build main.cpp with the core, the fake port and the fake engine; returns run(**env) -> the lines printed.
+
+    run(other_spec=True) runs a build whose model was exported for another feature spec."""
+    if shutil.which("g++") is None or shutil.which("cc") is None:
+        pytest.skip("no C/C++ compiler")
+    tmp = tmp_path_factory.mktemp("fake_board")
+    (tmp / "Arduino.h").write_text(ARDUINO_STANDIN)
+    (tmp / "port.c").write_text(FAKE_PORT_C)
+    (tmp / "engine.cpp").write_text(FAKE_ENGINE_CPP)
+    other = tmp / "other_model"
+    shutil.copytree(MODEL, other)
+    header = other / "kws_model.h"
+    text, n = re.subn(r'#define KWS_MODEL_SPEC_HASH "[0-9a-f]{64}"', '#define KWS_MODEL_SPEC_HASH "' + "0" * 64 + '"',
+                      header.read_text())
+    assert n == 1
+    header.write_text(text)
+
+    def compile_(src, obj, model):
+        inc = ["-I", tmp, "-I", CORE_INC, "-I", model, "-I", FW / "app"]
+        if src.suffix == ".c":
+            _run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", *inc, "-c", src, "-o", obj])
+        else:
+            _run(["g++", "-std=gnu++14", "-Wall", "-Wextra", "-Werror", *inc, "-c", src, "-o", obj])
+        return obj
+
+    sources = [*sorted((FW / "lib/kws_core/src").glob("*.c")), tmp / "port.c", FW / "app/main.cpp",
+               FW / "app/kws_model_data.cpp", tmp / "engine.cpp"]
+    objs = [compile_(src, tmp / (src.stem + ".o"), MODEL) for src in sources]
+    exes = {}
+    for name, model in (("app", MODEL), ("app_other_spec", other)):
+        config = compile_(FW / "app/kws_app_config.c", tmp / f"config_{name}.o", model)
+        exes[name] = tmp / name
+        _run(["g++", *objs, config, "-o", exes[name], "-lm"])
+
+    def run(other_spec: bool = False, **env) -> list[str]:
+        fake_env = {k: str(v) for k, v in env.items()}
+        exe = exes["app_other_spec" if other_spec else "app"]
+        return _run([exe], timeout=60, env={**os.environ, **fake_env}).stdout.splitlines()
+
+    return run
+
+
+def test_app_runs_on_a_fake_c_port(fake_board):
+    lines = fake_board()
 
     assert lines[0].startswith("BOOT ") and " status=ok" in lines[0] and " mic=fake" in lines[0], lines[0]
     # main.cpp reports what the engine says: its RAM, its name and the weights CRC it checked.
@@ -191,3 +253,69 @@ def test_app_runs_on_a_fake_c_port(tmp_path):
     on_us, off_us = int(leds[0][2]), int(leds[1][2])
     assert 500000 <= off_us - on_us < 520000, leds
     assert len([x for x in leds if x[1] == "1"]) == len(dets), (leds, dets)
+
+
+def _records(lines: list[str]) -> list:
+    from tinykws.board.protocol import parse_line
+
+    recs = [parse_line(ln) for ln in lines if not ln.startswith("LED ")]
+    assert None not in recs, lines
+    return recs
+
+
+def test_fake_port_drops_reach_the_stat_line(fake_board):
+    """main.cpp forwards the port's own accounting: dropped samples, driver overflows, lines dropped."""
+    from tinykws.board.protocol import Error, Inference, Stats
+
+    recs = _records(fake_board(FAKE_LOOPS=300, FAKE_DROP_AT=100, FAKE_DROPPED=8000, FAKE_OVERFLOWS=5,
+                               FAKE_TX_DROPPED=3))
+    assert recs[0].status == "ok"
+    stats = [r for r in recs if isinstance(r, Stats)]
+    # 300 loops of 20 ms plus the 500 ms lost: the audio clock counts dropped samples too.
+    assert [(s.t_ms, s.dropped, s.overflows, s.tx_dropped, s.mode) for s in stats] == [(5000, 8000, 5, 3, "infer")]
+    # The 1st, 2nd and 4th overflow say so; the 3rd and 5th do not (no flood).
+    assert [r for r in recs if isinstance(r, Error) and r.code == "mic_overflow"] == [
+        Error("mic_overflow", "microphone buffer overflowed: audio lost")] * 3
+    assert stats[0].inferences == len([r for r in recs[: recs.index(stats[0])] if isinstance(r, Inference)])
+    # The gap (audio 1980 -> 2480 ms) restarts the features: the window refills (992 ms of audio) first.
+    t_ms = [r.t_ms for r in recs if isinstance(r, Inference)]
+    assert t_ms[9:11] == [1900, 3480], t_ms
+
+
+@pytest.mark.parametrize("fault, env, code, msg", [
+    ("mic", {"FAKE_PORT_ERROR": "mic"}, "mic", "microphone did not start"),
+    ("engine", {"FAKE_ENGINE_ERROR": "arena"}, "arena", "fake engine failed"),
+    ("spec", {"other_spec": True}, "bad_arg", "model exported for another feature spec: re-export"),
+])
+def test_start_up_faults_are_reported_and_nothing_is_inferred(fake_board, fault, env, code, msg):
+    from tinykws.board.protocol import Ack, Boot, Detection, Error, Inference, Stats
+
+    recs = _records(fake_board(FAKE_LOOPS=300, **env))
+    boot = recs[0]
+    assert isinstance(boot, Boot) and boot.tag == "BOOT" and boot.status == code, boot
+    # The protocol reports 0/0 RAM when the engine did not start.
+    assert (boot.arena_used, boot.arena_size) == ((1234, 0) if fault == "engine" else (1234, 4096))
+    assert recs[1] == Error(code, msg)
+    assert not [r for r in recs if isinstance(r, (Inference, Detection))], recs
+    # The board keeps answering, and reports the fault in INFO too.
+    info = [r for r in recs if isinstance(r, Boot) and r.tag == "INFO"]
+    assert len(info) == 1 and info[0].status == code
+    assert Ack("thr", "0.500") in recs
+    # STAT keeps coming, on the real-time clock when the microphone gives nothing.
+    stats = [r for r in recs if isinstance(r, Stats)]
+    assert len(stats) == 1 and stats[0].inferences == 0 and stats[0].t_ms == (0 if fault == "mic" else 5000), stats
+
+
+def test_invoke_failure_is_an_error_line_and_no_inference(fake_board):
+    from tinykws.board.protocol import Error, Inference, Stats
+
+    recs = _records(fake_board(FAKE_LOOPS=300, FAKE_INVOKE_OK=3))
+    assert recs[0].status == "ok"
+    kinds = ["INF" if isinstance(r, Inference) else "ERR" if r == Error("invoke", "Invoke() failed") else None
+             for r in recs]
+    first_err = kinds.index("ERR")
+    assert kinds.count("INF") == 3 and "INF" not in kinds[first_err:], kinds
+    # Every due window after that tries again and says it failed: one every 100 ms once the window was full.
+    assert kinds.count("ERR") == (6000 - 980) // 100 + 1 - 3, kinds.count("ERR")
+    stats = [r for r in recs if isinstance(r, Stats)]
+    assert len(stats) == 1 and stats[0].inferences == 3

@@ -12,8 +12,8 @@ def test_mirrored_strategy_over_two_logical_devices(tone_dataset, tmp_path):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         from tinykws.pipeline import TrainConfig, train
-        cfg = TrainConfig(dataset={str(tone_dataset)!r}, words=["up", "down"], arch="tiny-conv", epochs=2,
-                          strategy="mirrored", name="mirror", stream_minutes=0.5)
+        cfg = TrainConfig(dataset={str(tone_dataset)!r}, words=["up", "down"], arch="tiny-conv", epochs=3, seed=0,
+                          batch_size=16, strategy="mirrored", name="mirror", stream_minutes=0.5)
         lines = []
         run = train(cfg, {str(tmp_path)!r}, log=lines.append)
         print([l for l in lines if "replica" in l][0])
@@ -23,4 +23,6 @@ def test_mirrored_strategy_over_two_logical_devices(tone_dataset, tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     assert "2 replica(s)" in p.stdout
     run = p.stdout.split("RUN ")[-1].strip()
-    assert json.load(open(f"{run}/report.json"))["accuracy"]["int8"] is not None
+    # The replicas train one model: it learns the tone words (chance is 25 %; seed 0 reaches 82 %).
+    acc = json.load(open(f"{run}/report.json"))["accuracy"]
+    assert acc["int8"] >= 0.6, acc

@@ -478,6 +478,10 @@ class App:
     def add_dropped(self, n: int) -> None:
         self.core.lib.kws_app_add_dropped(self._st, int(n))
 
+    def add_overflow(self) -> None:
+        """One microphone driver overflow (``kws_port_take_overflows``, as main.cpp forwards it)."""
+        self.core.lib.kws_app_add_overflow(self._st)
+
     def add_tx_dropped(self, n: int) -> None:
         self.core.lib.kws_app_add_tx_dropped(self._st, int(n))
 
