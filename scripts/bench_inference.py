@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model_dir", nargs="?", default=str(ROOT / "firmware" / "model"))
     ap.add_argument("--windows", type=int, default=24, help="windows to measure (at least 20)")
-    ap.add_argument("--tflm", metavar="DIR", help="a local copy of the TFLM library the firmware pins (Chirale_TensorFlowLite): "
+    ap.add_argument("--tflm", metavar="DIR", help="a local copy of the TFLM library of tinykws.target.tflm_cross.TFLM_LIBRARY (Chirale_TensorFlowLite): "
                     "also measure TFLM + CMSIS-NN on the same windows")
     args = ap.parse_args(argv)
 
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bit exact with tflite-micro on every window and layer: DSP {dsp['exact']}, portable {port['exact']}")
     tflm = None
     if args.tflm:
-        # TFLM + CMSIS-NN: the firmware's tflm_engine.cpp, same windows, same flags, same emulator.
+        # TFLM + CMSIS-NN: firmware/test/qemu/tflm_engine.cpp, same windows, same flags, same emulator.
         from tinykws.target.tflm_cross import measure_tflm
 
         tflm = measure_tflm(Path(args.tflm), model_dir, windows, log=lambda line: print(line, file=sys.stderr))

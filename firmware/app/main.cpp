@@ -1,9 +1,8 @@
 // tinykws firmware entry point: wiring, plus the LED timer and the detection hook. The board port
 // (ports/<board>/, implementing kws_port.h) supplies audio, the clock, serial bytes and the LED;
-// the inference engine (kws_engine.h: native_engine.c, or tflm_engine.cpp with -DKWS_ENGINE_TFLM)
-// runs the model; the portable core in lib/kws_core does everything else (features, recognizer,
-// protocol, command line assembly). The model comes from the include path
-// (kws_model_data.cpp says why).
+// the inference engine (kws_engine.h, implemented by native_engine.c) runs the model; the portable
+// core in lib/kws_core does everything else (features, recognizer, protocol, command line assembly).
+// The model comes from the include path (kws_model_data.cpp says why).
 //
 // Arduino.h declares setup() and loop() with the linkage the Arduino core's startup code expects.
 #include <Arduino.h>

@@ -1,5 +1,5 @@
 /*
- * native_engine.c - the default inference engine (kws_engine.h): tinykws's own int8 kernels
+ * native_engine.c - the firmware's inference engine (kws_engine.h): tinykws's own int8 kernels
  * (lib/kws_nn) running the generated kws_net_model.h of the model folder on the include path
  * (the same folder as kws_model.h; kws_model_data.cpp says how it gets there).
  *
@@ -7,10 +7,7 @@
  * that its shapes match the feature spec and the labels, then recomputes the CRC-32 of every
  * weight array in flash and compares it with the one the generator computed: a corrupted flash
  * page or a mismatched build fails loudly ("weights_crc") instead of producing wrong scores.
- * Compiled only when KWS_ENGINE_TFLM is not defined.
  */
-#ifndef KWS_ENGINE_TFLM
-
 #include <stdio.h>
 #include <string.h>
 
@@ -62,5 +59,3 @@ int kws_engine_invoke(const int8_t *input, int8_t *output) {
 const char *kws_engine_name(void) { return "native"; }
 
 uint32_t kws_engine_weights_crc32(void) { return weights_crc; }
-
-#endif /* !KWS_ENGINE_TFLM */

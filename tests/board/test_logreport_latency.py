@@ -1,6 +1,8 @@
 """Monitor logs: measured inference time against the estimate, and a warning when the board skips inferences."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 SHIPPED = json.loads((REPO / "firmware" / "model" / "model.json").read_text())
 
 
-def _boot(model=SHIPPED["model_sha256"], board="nano33ble", engine="tflm"):
-    tail = f" engine={engine} weights_crc=a908433d" if engine else ""
+def _boot(model=SHIPPED["model_sha256"], board="nano33ble", engine="native"):
+    tail = f" engine={engine} weights_crc={SHIPPED['native']['weights_crc32']}" if engine else ""
     return (f"BOOT proto=1 board={board} fw=0.1.0 model={model} spec={SHIPPED['spec_sha256']} labels=yes,no "
             f"arena_used=24000 arena_size=28256 mic=pdm sr=16000 status=ok{tail}")
 
@@ -48,12 +50,12 @@ def test_measured_against_the_estimate_for_the_shipped_model(tmp_path):
     s = summarize(read_log(log))
     c = s["latency_check"]
     est = estimate_latency(parse_c_array((REPO / "firmware/model/kws_model.cc").read_text()), FeatureSpec(), 100,
-                           "nano33ble", "tflm")
-    assert c["board"] == "nano33ble" and c["engine"] == "tflm" and c["stride_ms"] == 100
+                           "nano33ble", "native")
+    assert c["board"] == "nano33ble" and c["engine"] == "native" and c["stride_ms"] == 100
     assert c["model_from"].endswith("firmware/model")
     assert c["measured_inf_ms"] == 190.0 and c["estimate"]["inference_ms"] == pytest.approx(est.inference_ms, abs=0.01)
     assert c["lines"][0] == (f"inference p50 190.0 ms measured vs {est.inference_ms:.1f} ms estimated for nano33ble with "
-                             f"tflm ({190 / est.inference_ms:.2f}x); features + inference 196.0 ms of the 100 ms stride (196 %)")
+                             f"native ({190 / est.inference_ms:.2f}x); features + inference 196.0 ms of the 100 ms stride (196 %)")
     assert c["skipped"] == {"count": 0, "seconds": 5.0} and len(c["lines"]) == 1  # nothing skipped: no warning
 
 
@@ -66,12 +68,30 @@ def test_skipped_inferences_are_a_warning_that_says_why(tmp_path):
 
 def test_unknown_model_still_warns_with_the_stride_from_stat(tmp_path):
     # No estimate without the model; the stride comes from the STAT counters: 5 s / (13 run + 12 skipped) = 200 ms.
-    lines = [_boot(model="ab" * 32, engine=None), _stat(5000, 10, 0)] + [_inf(250 * i, 250_000) for i in range(1, 9)] \
+    lines = [_boot(model="ab" * 32), _stat(5000, 10, 0)] + [_inf(250 * i, 250_000) for i in range(1, 9)] \
         + [_stat(10_000, 23, 12)]
     c = summarize(read_log(_log(tmp_path, lines)))["latency_check"]
-    assert c["engine"] == "tflm"  # firmware without the engine field ran TFLM
     assert c["lines"][0].startswith("no estimate: model abababababab is not in the runs folder")
     assert c["stride_ms"] == 200
+    assert c["lines"][-1] == "board skipped 12 inferences in the last 5 s: inference 250 ms > stride 200 ms"
+
+
+@pytest.mark.parametrize("engine", ["tflm", None], ids=["engine=tflm", "no engine field"])
+def test_a_log_from_an_old_tflm_build_is_still_reported(tmp_path, engine):
+    # Before the firmware became native-only a board could run TFLM (and before the engine field, ran only
+    # TFLM): `tinykws report` still reads its log, says why there is no estimate, and still warns of skips.
+    lines = [_boot(engine=engine), _stat(5000, 20, 5)] + [_inf(250 * i, 250_000) for i in range(1, 10)] \
+        + [_stat(10_000, 33, 17)]
+    log = _log(tmp_path, lines)
+    p = subprocess.run([sys.executable, "-m", "tinykws", "report", str(log), "--json", "--out", str(tmp_path / "plots")],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    c = json.loads(p.stdout)["latency_check"]
+    assert c["engine"] == "tflm" and c["model_from"] is None and "estimate" not in c
+    assert c["lines"][0] == ("no estimate for the tflm engine: the firmware now runs only the native engine "
+                             "(flash the board again to compare)")
+    # The stride from the STAT counters: 5 s / (13 run + 12 skipped) = 200 ms.
+    assert c["skipped"] == {"count": 12, "seconds": 5.0} and c["stride_ms"] == 200
     assert c["lines"][-1] == "board skipped 12 inferences in the last 5 s: inference 250 ms > stride 200 ms"
 
 
@@ -95,7 +115,7 @@ def test_monitor_shows_the_same_lines_live(tmp_path):
         state.add(parse_line(l))
     s = state.summary()
     lines = s["latency_check"]["lines"]
-    assert lines[0].startswith("inference p50 180.0 ms measured vs ") and "estimated for nano33ble with tflm" in lines[0]
+    assert lines[0].startswith("inference p50 180.0 ms measured vs ") and "estimated for nano33ble with native" in lines[0]
     assert lines[-1] == "board skipped 12 inferences in the last 5 s: inference 180 ms > stride 100 ms"
     assert lines[-1] in live_view(state).caption
     json.dumps(s)  # the --json summary stays serialisable

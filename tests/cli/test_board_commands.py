@@ -30,7 +30,7 @@ def test_build_flags_merge_with_the_users_own():
     from tinykws.board.flash import build_flags, merged_build_flags
 
     assert build_flags() == []
-    assert build_flags(engine="tflm", mic_gain=4) == ["-DKWS_ENGINE_TFLM", "-DKWS_MIC_GAIN=4"]
+    assert build_flags(mic_gain=4) == ["-DKWS_MIC_GAIN=4"]
     assert merged_build_flags(["-DKWS_MIC_GAIN=4"], {"PLATFORMIO_BUILD_FLAGS": " -DMINE=1 "}) == "-DMINE=1 -DKWS_MIC_GAIN=4"
     assert merged_build_flags([], {}) is None
 
@@ -58,24 +58,10 @@ def test_flash_passes_mic_gain_to_platformio_and_prints_it(tiny_run, tmp_path, m
     assert "flags: -DMINE=1 -DKWS_MIC_GAIN=8" in lines
 
 
-def test_flash_engine_tflm_adds_its_flag(tiny_run, tmp_path, monkeypatch):
-    import inspect
-    import shutil
-
-    from tinykws.board import flash as fl
-    from tinykws.export import export_run
-
-    if "engine" not in inspect.signature(export_run).parameters:
-        pytest.skip("tinykws.export.export_run takes no engine= yet")
-    run = shutil.copytree(tiny_run, tmp_path / tiny_run.name)
-    monkeypatch.setattr(fl, "find_pio", lambda: "pio")
-    monkeypatch.delenv("PLATFORMIO_BUILD_FLAGS", raising=False)
-    lines = []
-    res = fl.flash(board="esp32dev", run_path=run, port="/dev/ttyX", dry_run=True, engine="tflm", say=lines.append)
-    assert res["build_flags"] == "-DKWS_ENGINE_TFLM"
-    assert any(l.startswith("$ PLATFORMIO_BUILD_FLAGS=-DKWS_ENGINE_TFLM TINYKWS_MODEL_DIR=") for l in lines)
-
-
-def test_flash_cli_rejects_an_unknown_engine(tmp_path):
-    p = tinykws("flash", "--board", "nano33ble", "--engine", "cmsis", "--runs-dir", str(tmp_path))
-    assert p.returncode == 2 and "Traceback" not in p.stderr and "cmsis" in p.stderr
+@pytest.mark.parametrize("command", [["flash", "--board", "nano33ble"], ["export"]], ids=["flash", "export"])
+def test_there_is_no_engine_to_choose(tmp_path, command):
+    # The firmware runs the native engine only: --engine is gone, and click says so before anything runs.
+    p = tinykws(*command, "--engine", "tflm", "--runs-dir", str(tmp_path))
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert "No such option '--engine'" in p.stderr, p.stderr
+    assert list(tmp_path.iterdir()) == []

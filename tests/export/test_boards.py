@@ -81,26 +81,21 @@ def test_the_nano_reserves_cover_the_real_build():
 
 def test_budgets_are_consistent():
     for b in BOARDS.values():
-        assert 0 < b.model_flash_bytes < b.engine_flash_bytes("native") < b.flash_bytes
-        assert 0 < b.arena_ram_bytes < b.ram_bytes
+        assert 0 < b.engine_flash_bytes("native") < b.flash_bytes
+        assert 0 < b.static_data_bytes < b.ram_bytes
         assert b.cpu is not None and b.cpu.clock_hz > 0
     assert SUPPORTED_OPS == set(RESOLVER_METHODS)  # one op table, shared with the generated KWS_MODEL_OPS
 
 
-def test_esp32_arena_stays_within_static_dram_and_the_largest_heap_block():
+def test_esp32_static_data_stays_within_static_dram():
     b = BOARDS["esp32dev"]
-    # The linker's static segment is below ESP-IDF's documented static limit, and the firmware's own
-    # static data plus the largest static arena fit in it.
+    # The linker's static segment is below ESP-IDF's documented static limit; the native engine's RAM is
+    # static data, so it has what is left of that segment after the firmware's own.
     assert b.static_ram_bytes == boards.ESP32_STATIC_DRAM_BYTES <= ESP_IDF_STATIC_DRAM_LIMIT
-    assert b.ram_reserved_bytes + b.arena_budget(b.arena_static_max_bytes)[0] <= b.static_ram_bytes
-    # A larger arena comes from the heap, in one block no larger than the largest DRAM heap region.
-    assert b.arena_budget(b.arena_static_max_bytes + 16) == (b.arena_heap_max_bytes, "heap")
-    assert b.arena_heap_max_bytes < boards.ESP32_LARGEST_HEAP_REGION_BYTES
-    assert check_fit("esp32dev", 48_000, 90_000, OPS).fits
-    r = check_fit("esp32dev", 48_000, 100_000, OPS)
-    assert not r.fits and "comes from the heap" in r.problems[0] and f"({100_000 - 96 * 1024:,} bytes over)" in r.problems[0]
-    # The old budget let the arena grow to 212,992 B: no longer.
-    assert not check_fit("esp32dev", 48_000, 212_992, OPS).fits
+    assert b.static_data_bytes == b.static_ram_bytes - b.ram_reserved_bytes
+    assert check_fit("esp32dev", 48_000, b.static_data_bytes, OPS).fits
+    r = check_fit("esp32dev", 48_000, b.static_data_bytes + 100, OPS)
+    assert not r.fits and "(100 bytes over)" in r.problems[0] and f"{b.static_ram_bytes:,} for static data" in r.problems[0]
 
 
 def test_a_small_model_fits_both_boards_with_headroom_reported():
@@ -109,34 +104,38 @@ def test_a_small_model_fits_both_boards_with_headroom_reported():
         assert r.fits and r.problems == ()
         b = BOARDS[name]
         text = "\n".join(r.lines)
-        assert f"{b.model_flash_bytes - 48_000:,} bytes headroom" in text
-        assert f"{b.arena_budget(27_000)[0] - 27_000:,} bytes headroom" in text
+        assert f"{b.engine_flash_bytes() - 48_000:,} bytes headroom" in text
+        assert f"{b.static_data_bytes - 27_000:,} bytes headroom" in text
         assert ensure_fits(name, 48_000, 27_000, OPS) == r
 
 
 def test_native_engine_counts_its_own_code_and_ram():
     b = BOARDS["nano33ble"]
     r = check_fit("nano33ble", 50_000, 11_000, OPS, engine="native")
+    assert check_fit("nano33ble", 50_000, 11_000, OPS) == r  # the default: the firmware's only engine
     text = "\n".join(r.lines)
     assert r.fits and f"{b.engine_flash_bytes('native') - 50_000:,} bytes headroom" in text
     assert "RAM: native engine 11,000 of" in text and "for the native engine]" in text
-    with pytest.raises(UserError, match="unknown engine 'cmsis'; choose one of native, tflm"):
-        check_fit("nano33ble", 1, 1, OPS, engine="cmsis")
+    for other in ("cmsis", "tflm"):
+        with pytest.raises(UserError, match=f"unknown engine '{other}'; choose one of native$"):
+            check_fit("nano33ble", 1, 1, OPS, engine=other)
 
 
 def test_exactly_full_still_fits_one_byte_more_does_not():
     b = BOARDS["nano33ble"]
-    assert check_fit("nano33ble", b.model_flash_bytes, b.arena_ram_bytes, OPS).fits
-    r = check_fit("nano33ble", b.model_flash_bytes + 1, b.arena_ram_bytes, OPS)
+    assert check_fit("nano33ble", b.engine_flash_bytes(), b.static_data_bytes, OPS).fits
+    r = check_fit("nano33ble", b.engine_flash_bytes() + 1, b.static_data_bytes, OPS)
+    assert not r.fits and "(1 bytes over)" in r.problems[0]
+    r = check_fit("nano33ble", b.engine_flash_bytes(), b.static_data_bytes + 1, OPS)
     assert not r.fits and "(1 bytes over)" in r.problems[0]
 
 
 def test_oversized_model_is_refused_with_the_overshoot():
-    over = 900_000 - BOARDS["nano33ble"].model_flash_bytes
+    over = 900_000 - BOARDS["nano33ble"].engine_flash_bytes()
     with pytest.raises(UserError, match=rf"does not fit nano33ble: flash: .*900,000 bytes.*\({over:,} bytes over\)"):
         ensure_fits("nano33ble", 900_000, 27_000, OPS)
-    over = 300_000 - BOARDS["esp32dev"].arena_ram_bytes
-    with pytest.raises(UserError, match=rf"RAM: the tensor arena's 300,000 bytes.*\({over:,} bytes over\)"):
+    over = 300_000 - BOARDS["esp32dev"].static_data_bytes
+    with pytest.raises(UserError, match=rf"RAM: the native engine's 300,000 bytes.*\({over:,} bytes over\)"):
         ensure_fits("esp32dev", 48_000, 300_000, OPS)
 
 

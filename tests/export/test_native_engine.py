@@ -201,7 +201,7 @@ def test_unsupported_op_is_a_clear_user_error(tone_features):
     x = L.Flatten()(x)
     model = keras.Model(x_in, L.Dense(3, activation="softmax")(x))
     tflite = convert_int8(model, tone_features)
-    with pytest.raises(UserError, match="does not support op MAX_POOL_2D; export with --engine tflm"):
+    with pytest.raises(UserError, match="does not support op MAX_POOL_2D, and the firmware runs no other"):
         native_model_info(tflite)
 
 

@@ -23,7 +23,7 @@ def test_esp32_sources_are_checked_as_gnu_plus_plus_11():
 
 def test_nano_sources_take_gnu_plus_plus_14_from_the_variant():
     nano = _commands("arm-none-eabi-g++")
-    assert len(nano) >= 2
+    assert nano, "no Nano check in the script"
     for c in nano:
         assert '"@$cxxfile"' in c and "-std=" not in c, c  # the level comes from the variant's flags only
     assert 'grep -v -e \'^-c$\' "$var/cxxflags.txt" > "$cxxfile"' in SCRIPT

@@ -1,9 +1,10 @@
 """TFLM with CMSIS-NN, built with the board's flags for a Cortex-M4 and run under QEMU, against tflite-micro.
 
-The image runs the firmware's own TFLM engine (firmware/app/tflm_engine.cpp) on the shipped model; its
-scores must equal the tflite-micro package's interpreter on every window. The TFLM sources are not part
-of tinykws: the tests run only when TINYKWS_TFLM_DIR names a local copy of the library the firmware pins
-(Chirale_TensorFlowLite at the commit in platformio.ini). Each test session compiles the library once
+The image runs the QEMU comparator's TFLM engine (firmware/test/qemu/tflm_engine.cpp, the firmware's former
+TFLM engine; the firmware itself runs the native engine only) on the shipped model; its scores must equal the
+tflite-micro package's interpreter on every window. No package ships TFLM's sources (the tflite-micro wheel
+holds a compiled library, no headers), so CI cannot build this: the tests run only when TINYKWS_TFLM_DIR names
+a local copy of tinykws.target.tflm_cross.TFLM_LIBRARY. Each test session compiles the library once
 (minutes) into its own cache, unless TINYKWS_TFLM_CACHE names a folder to keep the compiled library in.
 """
 
@@ -19,8 +20,9 @@ TFLM_DIR = os.environ.get("TINYKWS_TFLM_DIR")
 
 pytestmark = [
     pytest.mark.skipif(toolchain_missing() is not None, reason=str(toolchain_missing())),
-    pytest.mark.skipif(not TFLM_DIR, reason="TINYKWS_TFLM_DIR is not set: no local copy of the TFLM library to build "
-                                            "(Chirale_TensorFlowLite at the commit platformio.ini pins)"),
+    pytest.mark.skipif(not TFLM_DIR, reason="no package ships TFLM's sources, so CI cannot build the QEMU comparator "
+                                            "(firmware/test/qemu/tflm_engine.cpp); set TINYKWS_TFLM_DIR to a local copy "
+                                            "of tinykws.target.tflm_cross.TFLM_LIBRARY to run it"),
 ]
 
 

@@ -7,8 +7,9 @@ firmware's sources are never written), stream its output, wait for the board's
 BOOT / INFO line and compare its model hash with the run's.
 
 Build options go to PlatformIO through ``PLATFORMIO_BUILD_FLAGS`` (added to any
-flags already set there): ``--engine tflm`` adds ``-DKWS_ENGINE_TFLM``,
-``--mic-gain N`` adds ``-DKWS_MIC_GAIN=N``. The printed command line shows them.
+flags already set there): ``--mic-gain N`` adds ``-DKWS_MIC_GAIN=N``. The printed
+command line shows them. The firmware runs the native engine only; a board that reports
+another one is refused.
 
 Before building, the model folder's manifest is checked
 (:func:`tinykws.export.verify_model_dir`), so a folder left half-written by an
@@ -45,16 +46,9 @@ def find_pio() -> str:
     return p
 
 
-ENGINES = ("native", "tflm")
-
-
-def build_flags(*, engine: str = "native", mic_gain: int | None = None) -> list[str]:
+def build_flags(*, mic_gain: int | None = None) -> list[str]:
     """The extra ``-D`` flags for the firmware build (empty for the defaults)."""
-    if engine not in ENGINES:
-        raise UserError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})")
     flags = []
-    if engine == "tflm":
-        flags.append("-DKWS_ENGINE_TFLM")
     if mic_gain is not None:
         flags.append(f"-DKWS_MIC_GAIN={int(mic_gain)}")
     return flags
@@ -69,8 +63,7 @@ def merged_build_flags(flags: list[str], environ=None) -> str | None:
 
 
 def flash(*, board: str, run_path: Path, port: str, dry_run: bool = False, say: Callable[[str], None] = print,
-          boot_timeout_s: float = 20.0, baud: int = 921600, engine: str = "native",
-          mic_gain: int | None = None) -> dict:
+          boot_timeout_s: float = 20.0, baud: int = 921600, mic_gain: int | None = None) -> dict:
     import shlex
 
     from tinykws.export import build_command, command_line, export_run, verify_model_dir
@@ -79,10 +72,9 @@ def flash(*, board: str, run_path: Path, port: str, dry_run: bool = False, say: 
     from tinykws.run import load_run
 
     b = board_info(board)
-    flags = build_flags(engine=engine, mic_gain=mic_gain)
+    flags = build_flags(mic_gain=mic_gain)
     run = load_run(run_path)
-    # `engine` is only passed when it is not the default, so an export without that keyword still works.
-    result = export_run(run_path, board=board, engine=engine)
+    result = export_run(run_path, board=board)
     for p in result.paths:
         say(f"wrote {p}")
     verify_model_dir(result.model_dir)
@@ -113,8 +105,7 @@ def flash(*, board: str, run_path: Path, port: str, dry_run: bool = False, say: 
     from tinykws.board.protocol import check_identity
 
     native = json.loads((result.model_dir / "model.json").read_text()).get("native") or {}
-    check_identity(boot, run.model_sha256, engine=engine,
-                   weights_crc32=native.get("weights_crc32") if engine == "native" else None,
+    check_identity(boot, run.model_sha256, engine="native", weights_crc32=native.get("weights_crc32"),
                    spec_sha256=run.spec.sha256, labels=run.labels, sample_rate=run.spec.sample_rate)
     say(f"board {boot.board} runs model {boot.model[:12]} (matches run {run.name}), arena {boot.arena_used}/{boot.arena_size} bytes")
     return {"command": cmd, "model_dir": result.model_dir, "uploaded": True, "boot": boot,

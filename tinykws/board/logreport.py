@@ -213,14 +213,19 @@ def boot_estimate(boot: Boot, run=None, runs_dir=None):
 
     ``estimate`` is a :class:`tinykws.export.latency.LatencyEstimate` or, when there is none, a
     one-line string saying why; ``where`` is the folder the model was found in (or ``None``). The
-    firmware before the ``engine`` field ran only TFLM.
+    firmware before the ``engine`` field ran only TFLM; estimates exist only for the engines the
+    firmware builds now (:data:`tinykws.export.boards.ENGINES`), so an older TFLM build's log is
+    read without one.
     """
-    from tinykws.export.boards import BOARDS
+    from tinykws.export.boards import BOARDS, ENGINES
     from tinykws.export.latency import estimate_latency
 
     engine = boot.engine or "tflm"
     if boot.board not in BOARDS:
         return f"no estimate for board {boot.board!r} (estimates exist for {', '.join(BOARDS)})", None
+    if engine not in ENGINES:
+        return (f"no estimate for the {engine} engine: the firmware now runs only the native engine "
+                "(flash the board again to compare)"), None
     model = boot_model(boot, run, runs_dir)
     if model is None:
         return (f"no estimate: model {boot.model[:12]} is not in the runs folder nor the shipped firmware/model "

@@ -348,7 +348,7 @@ def check_identity(boot: Boot, expected_model_sha256: str | None = None, *, engi
         raise UserError(f"the board reports a fault at boot: {boot.status} (see docs/protocol.md)")
     if engine is not None and boot.engine is not None and boot.engine != engine:
         raise UserError(f"the board runs the {boot.engine} engine, this flash asked for {engine}: "
-                        "was the build made with other PLATFORMIO_BUILD_FLAGS?")
+                        "it still runs an older firmware (the upload did not take); flash again")
     want_crc = crc32_value(weights_crc32)
     if want_crc is not None and boot.weights_crc is not None and boot.weights_crc != want_crc:
         raise UserError(f"the board's weights CRC is {boot.weights_crc:08x}, the export's {want_crc:08x}: "

@@ -12,12 +12,10 @@ from tinykws.cli._common import board_option, echo, quiet_tensorflow, runs_dir_o
 @click.option("--run", "run", help="Run folder or name (default: the latest).")
 @runs_dir_option()
 @click.option("--port", default="auto", show_default=True)
-@click.option("--engine", type=click.Choice(["native", "tflm"]), default="native", show_default=True,
-              help="Inference engine compiled in (tflm builds with -DKWS_ENGINE_TFLM).")
 @click.option("--mic-gain", type=click.IntRange(1, 64), metavar="N",
               help="Digital microphone gain compiled in (-DKWS_MIC_GAIN=N); `tinykws record` says when to raise it.")
 @click.option("--dry-run", is_flag=True, help="Export and print the PlatformIO command without running it.")
-def flash(board, run, runs_dir, port, engine, mic_gain, dry_run):
+def flash(board, run, runs_dir, port, mic_gain, dry_run):
     """Export the run's model folder, build the firmware with it, upload, and check the board runs it.
 
     Extra build flags travel in PLATFORMIO_BUILD_FLAGS, after any you set there yourself.
@@ -29,4 +27,4 @@ def flash(board, run, runs_dir, port, engine, mic_gain, dry_run):
 
     run_path = resolve_run(run, runs_dir)
     port = port if dry_run and port == "auto" else resolve_port(port)
-    do_flash(board=board, run_path=run_path, port=port, dry_run=dry_run, say=echo, engine=engine, mic_gain=mic_gain)
+    do_flash(board=board, run_path=run_path, port=port, dry_run=dry_run, say=echo, mic_gain=mic_gain)

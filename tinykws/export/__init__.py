@@ -154,7 +154,7 @@ class Export:
     fit_lines: list[str]
 
 
-def export_run(run_path, firmware_dir=None, *, board: str | None = None, recognizer=None, engine: str = "native") -> Export:
+def export_run(run_path, firmware_dir=None, *, board: str | None = None, recognizer=None) -> Export:
     """Write the run's model folder; returns what was written.
 
     Parameters
@@ -165,21 +165,20 @@ def export_run(run_path, firmware_dir=None, *, board: str | None = None, recogni
         A firmware tree of your own (holding ``model/``): the model folder is
         written into ``<firmware_dir>/model/``. Default: ``<run>/firmware/``.
     board : str or None
-        Check first that the model fits this board with ``engine`` (flash, RAM,
+        Check first that the model fits this board with the native engine (flash, RAM,
         ops: :mod:`tinykws.export.boards`) and that the board keeps up with the
         run's stride (:mod:`tinykws.export.latency`); nothing is written when
         it does not.
     recognizer : RecognizerConfig or None
         Override the run's recognizer settings (e.g. a tuned threshold).
-    engine : str
-        The inference engine the firmware will be built with: ``"native"``
-        (the default) or ``"tflm"`` (``-DKWS_ENGINE_TFLM``).
+
+    The firmware runs the native engine only: a model it cannot run is refused before anything
+    is written.
     """
-    from tinykws.export.boards import check_engine
+    from tinykws.export.native import native_model_info
     from tinykws.model.quantize import builtin_ops, tflite_io_quantization
     from tinykws.run import load_run
 
-    check_engine(engine)
     run = load_run(run_path)
     if firmware_dir is not None:
         fw = Path(firmware_dir)
@@ -189,20 +188,13 @@ def export_run(run_path, firmware_dir=None, *, board: str | None = None, recogni
     else:
         out = run.model_dir
     ops = builtin_ops(run.tflite_bytes)
-    if engine == "tflm":
-        from tinykws.target.tflm import pinned_tflm_faults
-
-        faults = pinned_tflm_faults(run.tflite_bytes)
-        if faults:
-            raise UserError(f"the firmware's TFLM would compute other scores than this run: {faults[0]}; "
-                            "use the native engine (the default) or retrain")
+    native_model_info(run.tflite_bytes)  # a one-line UserError for a model the native engine cannot run
     rec = recognizer or run.recognizer
     arena_min = int(run.report["tflm"]["arena_bytes"])
-    arena, arena_line = compiled_arena(run.tflite_bytes, arena_min, run.arena_bytes)
+    arena, _ = compiled_arena(run.tflite_bytes, arena_min, run.arena_bytes)
     fit_lines: list[str] = []
     if board is not None:
-        fit_lines = board_fit_lines(run.tflite_bytes, run.spec, rec.stride_ms, board, engine, ops=ops, arena_bytes=arena,
-                                    arena_line=arena_line)
+        fit_lines = board_fit_lines(run.tflite_bytes, run.spec, rec.stride_ms, board, ops=ops)
     paths = write_model_dir(
         out, tflite=run.tflite_bytes, labels=run.labels, spec=run.spec, quant=tflite_io_quantization(run.tflite_bytes),
         arena_min_bytes=arena_min, arena_bytes=arena, ops=ops, recognizer=rec, name=run.name,
@@ -227,40 +219,31 @@ def compiled_arena(tflite: bytes, arena_min_bytes: int, run_arena_bytes: int = 0
                    f"{scratch.bookkeeping_bytes:,} B bookkeeping) + margin {margin:,} B")
 
 
-def board_fit_lines(tflite: bytes, spec, stride_ms: int, board: str, engine: str, *, ops, arena_bytes: int,
-                    arena_line: str = "") -> list[str]:
-    """Memory fit and speed of a model on ``board`` with ``engine``, as report lines.
+def board_fit_lines(tflite: bytes, spec, stride_ms: int, board: str, *, ops) -> list[str]:
+    """Memory fit and speed of a model on ``board`` with the native engine, as report lines.
 
-    Memory: the chosen engine's flash and RAM (TFLM: the flatbuffer and the arena; native: its
-    weights and its own RAM, :func:`tinykws.export.native.native_model_info`). Speed: the estimate
-    for every engine at ``stride_ms`` (:mod:`tinykws.export.latency`), the chosen one first.
-    :class:`UserError` (one line naming every problem) when the model does not fit or the board
-    would not keep up with the chosen engine.
+    Memory: the native engine's weights in flash and its own RAM
+    (:func:`tinykws.export.native.native_model_info`). Speed: the estimate at ``stride_ms``
+    (:mod:`tinykws.export.latency`). :class:`UserError` (one line naming every problem) when the
+    model does not fit or the board would not keep up.
     """
-    from tinykws.export.boards import ENGINES, check_fit
+    from tinykws.export.boards import check_fit
     from tinykws.export.latency import estimate_latency
+    from tinykws.export.native import native_model_info
     from tinykws.target.tflm import model_layers
 
-    if engine == "tflm":
-        fit = check_fit(board, len(tflite), arena_bytes, ops, engine="tflm")
-        ram_line = arena_line
-    else:
-        from tinykws.export.native import native_model_info
-
-        info = native_model_info(tflite)
-        fit = check_fit(board, int(info["weights_bytes"]), int(info["ram_bytes"]), ops, engine=engine)
-        parts = [f"{int(info[k]):,} B {name}" for k, name in (("arena_bytes", "activations"), ("scratch_bytes", "scratch"))
-                 if k in info]
-        ram_line = f"native engine RAM {int(info['ram_bytes']):,} B" + (f" ({' + '.join(parts)})" if parts else "")
-    layers = model_layers(tflite)
-    estimates = [estimate_latency(layers, spec, stride_ms, board, e) for e in (engine, *[e for e in ENGINES if e != engine])]
+    info = native_model_info(tflite)
+    fit = check_fit(board, int(info["weights_bytes"]), int(info["ram_bytes"]), ops)
+    parts = [f"{int(info[k]):,} B {name}" for k, name in (("arena_bytes", "activations"), ("scratch_bytes", "scratch"))
+             if k in info]
+    ram_line = f"native engine RAM {int(info['ram_bytes']):,} B" + (f" ({' + '.join(parts)})" if parts else "")
+    est = estimate_latency(model_layers(tflite), spec, stride_ms, board)
     problems = list(fit.problems)
-    if not estimates[0].keeps_up:
-        problems.append(estimates[0].reason)
+    if not est.keeps_up:
+        problems.append(est.reason)
     if problems:
         raise UserError(f"the model does not fit {board}: " + "; ".join(problems) if fit.problems else problems[0])
-    return [*fit.lines, *([ram_line] if ram_line else []),
-            *(f"speed{' (chosen)' if e.engine == engine else ''}: {e.line()}" for e in estimates)]
+    return [*fit.lines, ram_line, f"speed: {est.line()}"]
 
 
 def build_command(board: str, project_dir: Path, *, upload: bool = False, upload_port: str | None = None) -> list[str]:

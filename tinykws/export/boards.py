@@ -1,13 +1,12 @@
 """Per-board budgets and CPU models: the one place that says what fits where, and how fast it runs.
 
-Contract: a model fits a board, for an inference engine, when
+Contract: a model fits a board, for the firmware's inference engine (the native int8 engine, the
+only one the firmware builds), when
 
-- what the engine keeps in flash (TFLM: the flatbuffer ``kws_model_data``; native: the generated
-  weights) fits the flash left for the application after the firmware's own code and the engine's
-  code (:data:`ENGINE_CODE_BYTES`);
-- the engine's RAM (TFLM: the tensor arena; native: its own buffers) fits the RAM left after the
-  firmware's own buffers (audio ring, MFCC and window state, serial buffers, stacks, heap); on the
-  ESP32 a large TFLM arena comes from the heap instead (see :class:`BoardBudget`);
+- the engine's generated weights fit the flash left for the application after the firmware's own
+  code and the engine's code (:data:`ENGINE_CODE_BYTES`);
+- the engine's own RAM (activations and scratch) fits the static RAM left after the firmware's own
+  buffers (audio ring, MFCC and window state, serial buffers, stacks, heap);
 - every TFLite builtin op it uses is one the firmware can register (:data:`SUPPORTED_OPS`, the keys
   of :data:`tinykws.export.carray.RESOLVER_METHODS`, which also generates ``KWS_MODEL_OPS``).
 
@@ -32,14 +31,12 @@ from tinykws.export.carray import RESOLVER_METHODS
 #: TFLite builtin op names (e.g. ``"CONV_2D"``) the firmware's resolver can register.
 SUPPORTED_OPS: frozenset[str] = frozenset(RESOLVER_METHODS)
 
-#: The inference engines the firmware can be built with: its own generated int8 code (the default)
-#: or TensorFlow Lite Micro (``-DKWS_ENGINE_TFLM``).
-ENGINES: tuple[str, ...] = ("native", "tflm")
+#: The inference engines the firmware can be built with: its own generated int8 code only. TFLM is
+#: the host reference (:mod:`tinykws.target.tflm`), not a firmware engine.
+ENGINES: tuple[str, ...] = ("native",)
 
 #: Flash each engine's code takes besides the model, in bytes.
 ENGINE_CODE_BYTES: dict[str, int] = {
-    # Measured in the offline Nano build (-Os, CMSIS-NN kernels): TFLM 46.7 KB .text + 12.4 KB rodata.
-    "tflm": 64 * 1024,
     # The kws_nn kernels (conv, 1x1, depthwise, pool, fully connected, softmax; portable and DSP
     # paths) plus the generated calls; an estimate until a build measures it.
     "native": 16 * 1024,
@@ -54,10 +51,6 @@ ENGINE_CODE_BYTES: dict[str, int] = {
 #: Types" guide (api-guides/memory-types, ESP32) states static DRAM is limited to about 160 KB, the
 #: other 160 KB of the 320 KB of DRAM being usable only as heap at run time.
 ESP32_STATIC_DRAM_BYTES = 0x2C200 - 0xDB5C  # 124,580
-#: The largest contiguous DRAM heap region: 0x3FFE4350 (end of the ROM's APP CPU data) to
-#: 0x40000000, per ESP-IDF components/heap/port/esp32/memory_layout.c (regions 0x3FFE4000-0x3FFFFFFF
-#: are one D/IRAM type and coalesce; rom_app_data reserves 0x3FFE3F20-0x3FFE4350).
-ESP32_LARGEST_HEAP_REGION_BYTES = 0x40000000 - 0x3FFE4350  # 113,840
 
 
 @dataclass(frozen=True)
@@ -141,12 +134,7 @@ class BoardBudget:
         Clock and cycles per instruction, for latency estimates.
     static_ram_bytes : int or None
         Where static data is capped below ``ram_bytes`` (ESP32: the ``dram0_0_seg`` length); the
-        firmware's reserve and a static arena must fit it.
-    arena_static_max_bytes : int or None
-        A TFLM arena above this size is allocated from the heap at start-up instead of being a
-        static array (the ESP32 engine's rule); ``None``: always static.
-    arena_heap_max_bytes : int
-        The largest arena the heap is counted on to give (one contiguous block).
+        firmware's reserve and the engine's RAM must fit it.
     """
 
     name: str
@@ -159,37 +147,15 @@ class BoardBudget:
     upload_hint: str = ""
     cpu: CpuModel | None = None
     static_ram_bytes: int | None = None
-    arena_static_max_bytes: int | None = None
-    arena_heap_max_bytes: int = 0
 
-    def engine_flash_bytes(self, engine: str = "tflm") -> int:
+    def engine_flash_bytes(self, engine: str = "native") -> int:
         """Flash left for the model's data with ``engine``'s code linked in."""
         return self.flash_bytes - self.flash_reserved_bytes - ENGINE_CODE_BYTES[check_engine(engine)]
-
-    @property
-    def model_flash_bytes(self) -> int:
-        """Flash left for the model's flatbuffer (TFLM engine)."""
-        return self.engine_flash_bytes("tflm")
 
     @property
     def static_data_bytes(self) -> int:
         """Static RAM left after the firmware's own buffers."""
         return (self.static_ram_bytes if self.static_ram_bytes is not None else self.ram_bytes) - self.ram_reserved_bytes
-
-    def arena_budget(self, arena_bytes: int) -> tuple[int, str]:
-        """``(bytes available, where)`` for a TFLM arena of ``arena_bytes``: ``where`` is ``"static"`` or ``"heap"``."""
-        if self.arena_static_max_bytes is not None and arena_bytes > self.arena_static_max_bytes:
-            return self.arena_heap_max_bytes, "heap"
-        limit = self.static_data_bytes
-        if self.arena_static_max_bytes is not None:
-            limit = min(limit, self.arena_static_max_bytes)
-        return limit, "static"
-
-    @property
-    def arena_ram_bytes(self) -> int:
-        """The largest TFLM arena the board can hold (static or, where the engine allows it, from the heap)."""
-        static = self.arena_budget(0)[0]
-        return max(static, self.arena_heap_max_bytes) if self.arena_static_max_bytes is not None else static
 
 
 BOARDS: dict[str, BoardBudget] = {
@@ -214,7 +180,7 @@ BOARDS: dict[str, BoardBudget] = {
         flash_bytes=1_310_720, ram_bytes=327_680,
         # Arduino-ESP32 + ESP-IDF runtime (~250 KB), tinykws core; the engine's code is counted apart.
         flash_reserved_bytes=336 * 1024,
-        # Static data besides the arena, inside the static DRAM segment: Arduino-ESP32 and ESP-IDF
+        # Static data besides the engine's RAM, inside the static DRAM segment: Arduino-ESP32 and ESP-IDF
         # (.data/.bss), the 16 KB audio ring, the app's state, the 8 KB serial TX buffer. Task stacks,
         # I2S DMA buffers and the heap live in the rest of DRAM. An estimate: a build's size report tightens it.
         ram_reserved_bytes=56 * 1024,
@@ -223,12 +189,6 @@ BOARDS: dict[str, BoardBudget] = {
         cpu=CpuModel("ESP32 Xtensa LX6 (one core)", 240_000_000, ESP32_CPI, nn_instruction_factor=1.5,
                      basis="estimate: 240 MHz, CoreMark/MHz LX6 2.07 vs Cortex-M4 3.40, int8 kernels without SIMD MACs x1.5"),
         static_ram_bytes=ESP32_STATIC_DRAM_BYTES,
-        # The TFLM engine keeps an arena up to 64 KiB as a static array and takes a larger one from
-        # the heap at start-up. A heap arena needs one contiguous block: the largest DRAM region is
-        # 113,840 B, less room for the task stacks, I2S DMA buffers and serial buffers allocated
-        # before the arena (about 15 KB); 96 KiB is what is counted on.
-        arena_static_max_bytes=64 * 1024,
-        arena_heap_max_bytes=96 * 1024,
     ),
 }
 
@@ -273,7 +233,7 @@ def _percent(used: int, total: int) -> str:
     return f"{100 * used / total:.0f} %" if total > 0 else "n/a"
 
 
-def check_fit(board_name: str, tflite_bytes: int, arena_bytes: int, ops, *, engine: str = "tflm") -> FitReport:
+def check_fit(board_name: str, tflite_bytes: int, arena_bytes: int, ops, *, engine: str = "native") -> FitReport:
     """Check a model against a board's flash, RAM and op budget for one engine.
 
     Parameters
@@ -281,15 +241,14 @@ def check_fit(board_name: str, tflite_bytes: int, arena_bytes: int, ops, *, engi
     board_name : str
         A key of :data:`BOARDS`.
     tflite_bytes : int
-        What the engine keeps in flash for the model, in bytes: the flatbuffer (TFLM) or the
-        generated weights and layer parameters (native).
+        What the engine keeps in flash for the model, in bytes: the generated weights and layer
+        parameters.
     arena_bytes : int
-        The engine's RAM in bytes: the tensor arena the firmware reserves (TFLM) or the native
-        engine's activation and scratch buffers.
+        The engine's RAM in bytes: its activation and scratch buffers.
     ops : iterable of str
         TFLite builtin op names the model uses (``"CONV_2D"``, ...).
     engine : str
-        ``"tflm"`` or ``"native"``: which engine's code is counted in flash and which RAM rule applies.
+        One of :data:`ENGINES`: whose code is counted in flash.
 
     Returns
     -------
@@ -299,40 +258,25 @@ def check_fit(board_name: str, tflite_bytes: int, arena_bytes: int, ops, *, engi
     check_engine(engine)
     lines: list[str] = []
     problems: list[str] = []
-    what = "model" if engine == "tflm" else "weights"
     room = b.engine_flash_bytes(engine)
     flash_left = room - tflite_bytes
     if flash_left < 0:
-        problems.append(f"flash: the {'model' if engine == 'tflm' else 'native weights'} ({tflite_bytes:,} bytes) does not "
+        problems.append(f"flash: the native weights ({tflite_bytes:,} bytes) do not "
                         f"fit the {room:,} bytes left on {b.name} with the {engine} engine ({-flash_left:,} bytes over)")
         lines.append(problems[-1])
     else:
-        lines.append(f"flash: {what} {tflite_bytes:,} of {room:,} bytes ({_percent(tflite_bytes, room)}), "
+        lines.append(f"flash: weights {tflite_bytes:,} of {room:,} bytes ({_percent(tflite_bytes, room)}), "
                      f"{flash_left:,} bytes headroom [{b.flash_bytes:,} for the app, {b.flash_reserved_bytes:,} kept "
                      f"for firmware code, {ENGINE_CODE_BYTES[engine]:,} for the {engine} engine]")
-    if engine == "tflm":
-        avail, where = b.arena_budget(arena_bytes)
-        thing = "the tensor arena's"
-        if b.arena_static_max_bytes is None:
-            detail = f"[{b.ram_bytes:,} in all, {b.ram_reserved_bytes:,} kept for buffers, stacks and serial]"
-        elif where == "heap":
-            detail = (f"[above {b.arena_static_max_bytes:,} bytes the arena comes from the heap: "
-                      f"{b.arena_heap_max_bytes:,} counted on in one block]")
-        else:
-            detail = (f"[a static array: up to {b.arena_static_max_bytes:,} bytes, within the {b.static_ram_bytes:,} "
-                      f"bytes of static data less {b.ram_reserved_bytes:,} for the firmware]")
-    else:
-        avail, where = b.static_data_bytes, "static"
-        thing = "the native engine's"
-        detail = f"[{b.static_ram_bytes or b.ram_bytes:,} for static data, {b.ram_reserved_bytes:,} kept for buffers, stacks and serial]"
+    avail = b.static_data_bytes
+    detail = f"[{b.static_ram_bytes or b.ram_bytes:,} for static data, {b.ram_reserved_bytes:,} kept for buffers, stacks and serial]"
     ram_left = avail - arena_bytes
-    label = "arena" if engine == "tflm" else "native engine"
     if ram_left < 0:
-        problems.append(f"RAM: {thing} {arena_bytes:,} bytes do not fit the {avail:,} bytes left for it on {b.name} "
+        problems.append(f"RAM: the native engine's {arena_bytes:,} bytes do not fit the {avail:,} bytes left for it on {b.name} "
                         f"({-ram_left:,} bytes over) {detail}")
         lines.append(problems[-1])
     else:
-        lines.append(f"RAM: {label} {arena_bytes:,} of {avail:,} bytes ({_percent(arena_bytes, avail)}), "
+        lines.append(f"RAM: native engine {arena_bytes:,} of {avail:,} bytes ({_percent(arena_bytes, avail)}), "
                      f"{ram_left:,} bytes headroom {detail}")
     ops = list(ops)
     missing = sorted({o for o in ops if o not in SUPPORTED_OPS})
@@ -345,7 +289,7 @@ def check_fit(board_name: str, tflite_bytes: int, arena_bytes: int, ops, *, engi
     return FitReport(b.name, not problems, tuple(lines), tuple(problems))
 
 
-def ensure_fits(board_name: str, tflite_bytes: int, arena_bytes: int, ops, *, engine: str = "tflm") -> FitReport:
+def ensure_fits(board_name: str, tflite_bytes: int, arena_bytes: int, ops, *, engine: str = "native") -> FitReport:
     """:func:`check_fit`, raising :class:`UserError` that names everything that does not fit and by how much."""
     r = check_fit(board_name, tflite_bytes, arena_bytes, ops, engine=engine)
     if not r.fits:

@@ -51,14 +51,6 @@ class OpCost:
 
 #: Instructions per layer, by engine and layer kind (see :class:`tinykws.target.tflm.Layer`).
 #:
-#: ``tflm``: TFLM with CMSIS-NN (the pinned library), -Os with the Nano's flags, measured on QEMU
-#: mps2-an386 for the shipped DS-CNN-S (2,656,384 MACs, 9,912,201 instructions per Invoke): first
-#: conv 1.54 M (320,000 MACs, 8,000 outputs), each 1x1 conv 1.31 M (512,000 MACs), each 3x3
-#: depthwise 0.75 M (72,000 MACs), average pool 0.11 M (8,000 inputs), fully connected + softmax
-#: about 5 k. Each figure is split into 15 instructions per output element (arm_nn_requantize,
-#: offset, clamp, store) and the rest per MAC; the remaining 17 k of the measured total is the
-#: interpreter's own work (:data:`INVOKE_INSTRUCTIONS`).
-#:
 #: ``native``: the generated int8 engine (lib/kws_nn, DSP path), -Os with the Nano's flags, fitted to
 #: the per-layer counts of ``python scripts/bench_inference.py`` for the shipped DS-CNN-S
 #: (2,530,753 instructions per call): first conv 278,067 (320,000 MACs, 8,000 outputs), each 3x3
@@ -71,15 +63,6 @@ class OpCost:
 #: 5,000 MACs 35,360). tests/target/test_native_engine_qemu.py checks the estimate against QEMU
 #: for every architecture.
 OP_COSTS: dict[str, dict[str, OpCost]] = {
-    "tflm": {
-        "conv": OpCost(per_mac=4.4375, per_output=15, per_op=0),
-        "conv_1x1": OpCost(per_mac=2.3242, per_output=15, per_op=0),
-        "depthwise": OpCost(per_mac=8.75, per_output=15, per_op=0),
-        "pool": OpCost(per_mac=13.63, per_output=15, per_op=0),
-        "fc": OpCost(per_mac=3.0, per_output=15, per_op=1_500),
-        "softmax": OpCost(per_mac=0, per_output=300, per_op=500),
-        "other": OpCost(per_mac=0, per_output=1, per_op=300),
-    },
     "native": {
         "conv": OpCost(per_mac=0.594, per_output=6, per_op=39_934),
         "conv_1x1": OpCost(per_mac=0.6565, per_output=6, per_op=200),
@@ -91,8 +74,8 @@ OP_COSTS: dict[str, dict[str, OpCost]] = {
     },
 }
 
-#: Instructions per inference besides the layers (TFLM: the interpreter's Invoke loop; native: the call chain).
-INVOKE_INSTRUCTIONS: dict[str, int] = {"tflm": 17_000, "native": 0}
+#: Instructions per inference besides the layers (native: the call chain).
+INVOKE_INSTRUCTIONS: dict[str, int] = {"native": 0}
 
 
 @dataclass(frozen=True)
@@ -210,7 +193,7 @@ def estimate_latency(model, spec, stride_ms: int, board: str, engine: str = "nat
     board : str
         A board of :data:`tinykws.export.boards.BOARDS`.
     engine : str
-        ``"native"`` or ``"tflm"``.
+        One of :data:`tinykws.export.boards.ENGINES` (``"native"``).
     """
     _check_stride(stride_ms, spec.hop_ms)
     cpu = _cpu(board)
@@ -228,11 +211,10 @@ def estimate_latency(model, spec, stride_ms: int, board: str, engine: str = "nat
         why = (f"(features {_ms(feature_ms)} + inference {_ms(inference_ms)} = {_ms(total)}, {100 * fraction:.0f} % "
                f"of the stride; at most {100 * KEEP_UP_FRACTION:.0f} % keeps up)")
         if shortest:
-            advice = ("use the native engine or retrain with a longer stride" if engine == "tflm"
-                      else "retrain with a longer stride or a smaller model")
+            advice = "retrain with a longer stride or a smaller model"
             reason = f"stride {stride_ms} ms needs ≥ {shortest} ms on {board} with {engine} {why}; {advice}"
         else:
-            advice = "use the native engine or a smaller model" if engine == "tflm" else "choose a smaller model"
+            advice = "choose a smaller model"
             reason = (f"{board} with {engine} cannot keep up at a stride of {stride_ms} ms nor at any up to "
                       f"{spec.clip_ms} ms {why}; {advice}")
     return LatencyEstimate(board, engine, stride_ms, feature_ms, inference_ms, total, fraction, keeps_up, shortest,
@@ -250,7 +232,7 @@ def shortest_sustainable_stride(model, spec, board: str, engine: str = "native",
     s = _shortest(cpu.ms(MFCC_INSTRUCTIONS_PER_FRAME), inference_ms, spec.hop_ms, limit)
     if s is None:
         raise UserError(f"{board} with {engine} cannot keep up with this model at any stride up to {limit} ms "
-                        f"(inference alone {_ms(inference_ms)}): choose a smaller model or another engine")
+                        f"(inference alone {_ms(inference_ms)}): choose a smaller model")
     return s
 
 

@@ -68,10 +68,10 @@ def convert_int8(model, representative: np.ndarray, *, max_samples: int = 400, s
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
-    # One scale for FULLY_CONNECTED weights, not one per output: the TFLM library the firmware pins
-    # (2023-01) applies the first channel's scale to every output of a per-channel fully connected
-    # layer, so a board built with -DKWS_ENGINE_TFLM would compute other scores than the laptop
-    # (measured on QEMU: up to 12 steps of 1/256). Convolutions stay per channel.
+    # One scale for FULLY_CONNECTED weights, not one per output: the TFLM library of the QEMU
+    # comparator (Chirale_TensorFlowLite 2.0.0, 2023-01; firmware/test/qemu/tflm_engine.cpp) applies
+    # the first channel's scale to every output of a per-channel fully connected layer, so it would
+    # compute other scores than the laptop (measured: up to 12 steps of 1/256). Convolutions stay per channel.
     conv._experimental_disable_per_channel_quantization_for_dense_layers = True
     return _quiet_convert(conv)
 

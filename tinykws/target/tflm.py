@@ -344,31 +344,3 @@ def cmsis_nn_scratch(layers_or_tflite) -> CmsisNnScratch:
     return CmsisNnScratch(_align(largest) + bookkeeping, _align(largest), f"{fn} (layer {idx})", bookkeeping,
                           tuple(requests))
 
-
-def pinned_tflm_faults(tflite: bytes) -> list[str]:
-    """What the TFLM library the firmware pins would compute differently from this computer's TFLM.
-
-    The pinned library (Chirale_TensorFlowLite 2.0.0 = tflite-micro of 2023-01, with CMSIS-NN)
-    applies the first channel's scale to every output of a FULLY_CONNECTED layer whose weights are
-    quantized per channel; the host's tflite-micro uses every scale (measured on QEMU with
-    ``scripts/bench_inference.py --tflm``: scores off by up to 12 steps). Models trained since
-    ``quantize.py`` asks the converter for one scale per dense layer have none.
-    """
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
-
-    try:
-        m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytes(tflite), 0))
-        sg = m.subgraphs[0]
-    except Exception:
-        raise UserError("the model is not a readable .tflite flatbuffer") from None
-    faults = []
-    for i, op in enumerate(sg.operators or []):
-        oc = m.operatorCodes[op.opcodeIndex]
-        if max(int(oc.builtinCode), int(oc.deprecatedBuiltinCode)) != schema.BuiltinOperator.FULLY_CONNECTED:
-            continue
-        q = sg.tensors[op.inputs[1]].quantization
-        n = 0 if q is None or q.scale is None else len(q.scale)
-        if n > 1:
-            faults.append(f"FULLY_CONNECTED (operator {i}) has per-channel weights ({n} scales), which the pinned "
-                          "TFLM library computes with the first scale only")
-    return faults

@@ -1,13 +1,13 @@
 """TensorFlow Lite Micro (with its CMSIS-NN kernels) built for a Cortex-M4 and run under QEMU (``mps2-an386``).
 
 The comparison point of the native engine (``scripts/bench_inference.py --tflm DIR``): the same
-windows through the firmware's own TFLM engine (``firmware/app/tflm_engine.cpp``, built with
-``KWS_ENGINE_TFLM``), compiled with the Nano's real flags (:func:`tinykws.target.cross.board_flags`)
-and counted in instructions under ``-icount shift=0``.
+windows through a TFLM engine (``firmware/test/qemu/tflm_engine.cpp``, the firmware's TFLM engine
+before the firmware became native-only), compiled with the Nano's real flags
+(:func:`tinykws.target.cross.board_flags`) and counted in instructions under ``-icount shift=0``.
 
-``DIR`` is a local copy of the TFLM library the firmware pins in ``platformio.ini`` (the Arduino
-library Chirale_TensorFlowLite): its ``src/`` holds TFLM, CMSIS-NN, flatbuffers and the rest. Nothing
-of it is shipped with tinykws. The library is compiled as the board compiles it (``-DARDUINO``, which
+``DIR`` is a local copy of :data:`TFLM_LIBRARY` (the Arduino library Chirale_TensorFlowLite the
+firmware's TFLM build used): its ``src/`` holds TFLM, CMSIS-NN, flatbuffers and the rest. No package
+ships these sources, so nothing of it comes with tinykws and CI cannot build this. The library is compiled as the board compiles it (``-DARDUINO``, which
 its headers test to select the CMSIS-NN kernels' Arduino variants), except the files that include
 ``Arduino.h`` (its serial logging and microsecond counter): ``firmware/test/qemu/tflm/`` stands in
 for them. Compiling the library takes minutes, so its archive is cached under
@@ -38,6 +38,10 @@ from tinykws.target.cross import _windows_header, board_flags, qemu_link_flags, 
 #: the TfLiteTensor structs the interpreter puts in the arena). CMSIS-NN takes its DSP (SMLAD) paths
 #: from __ARM_FEATURE_DSP, which -mcpu=cortex-m4 defines (arm_nn_math_types.h sets ARM_MATH_DSP).
 TFLM_DEFINES = ["-DARDUINO=10810"]
+
+#: The TFLM library the comparator was measured with: Chirale_TensorFlowLite 2.0.0 (tag v2.0.0),
+#: pinned by commit (a tag can be moved).
+TFLM_LIBRARY = "https://github.com/spaziochirale/Chirale_TensorFlowLite.git#46da2f989205a9216229d38cd3d1c657d79d6781"
 
 _ARDUINO_INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]Arduino\.h[>"]', re.MULTILINE)
 
@@ -134,7 +138,7 @@ def build_tflm_image(tree: Path, model_dir: Path, windows: np.ndarray, out_dir: 
                      log=None) -> Path:
     """Link the TFLM bench image (``firmware/test/qemu/tflm_bench.cpp``) for ``model_dir``; returns the ELF.
 
-    The firmware's ``tflm_engine.cpp`` and the model folder's ``kws_model.cc`` with the board's C++
+    ``firmware/test/qemu/tflm_engine.cpp`` and the model folder's ``kws_model.cc`` with the board's C++
     flags, the start-up code with its C flags, the cached library, linked with the board's link flags
     for semihosting. A link map (``tflm_bench.map``) is written next to the ELF for :func:`tflm_sizes`.
     """
@@ -146,8 +150,8 @@ def build_tflm_image(tree: Path, model_dir: Path, windows: np.ndarray, out_dir: 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "engine_windows.h").write_text(_windows_header(windows))
     inc = ["-I", str(qemu_dir / "tflm"), "-I", str(src), "-I", str(model_dir), "-I", str(fw / "app"), "-I", str(out_dir)]
-    cxx = ["arm-none-eabi-g++", *_flags("cxx"), "-DKWS_ENGINE_TFLM", *inc]
-    units = [(cxx, fw / "app" / "tflm_engine.cpp"), (cxx, qemu_dir / "tflm" / "tflm_platform.cpp"),
+    cxx = ["arm-none-eabi-g++", *_flags("cxx"), *inc]
+    units = [(cxx, qemu_dir / "tflm_engine.cpp"), (cxx, qemu_dir / "tflm" / "tflm_platform.cpp"),
              (cxx, qemu_dir / "tflm_bench.cpp"), (["arm-none-eabi-g++", *board_flags("cxx"), "-I", str(model_dir)],
                                                   model_dir / "kws_model.cc"),
              (["arm-none-eabi-gcc", *board_flags("c")], qemu_dir / "startup.c")]

@@ -1,12 +1,15 @@
-// The TensorFlow Lite Micro engine (kws_engine.h), built only with -DKWS_ENGINE_TFLM (the default
-// engine is native_engine.c). kws_engine_begin loads kws_model_data, checks its schema version,
-// registers exactly the ops the export listed (KWS_MODEL_OPS), checks that every op the model uses
-// is registered, allocates the KWS_MODEL_ARENA_BYTES arena and checks the input/output tensors
-// against the feature spec and the labels. Only the ops the exported model needs are registered (a
-// MicroMutableOpResolver sized by the export), and the arena size comes from the export (the
-// host-measured minimum plus a margin), so neither can silently drift from the model.
-#ifdef KWS_ENGINE_TFLM
-
+// A TensorFlow Lite Micro engine (firmware/app/kws_engine.h) for the QEMU comparator only
+// (tflm_bench.cpp, built by tinykws.target.tflm_cross against a local TFLM copy). The firmware runs
+// the native engine alone: no package ships TFLM's sources, so CI could never build this file. It
+// is the firmware's former TFLM engine, kept as it was measured (hence the Arduino library include
+// and the ESP32 heap arena).
+//
+// kws_engine_begin loads kws_model_data, checks its schema version, registers exactly the ops the
+// export listed (KWS_MODEL_OPS), checks that every op the model uses is registered, allocates the
+// KWS_MODEL_ARENA_BYTES arena and checks the input/output tensors against the feature spec and the
+// labels. Only the ops the exported model needs are registered (a MicroMutableOpResolver sized by
+// the export), and the arena size comes from the export (the host-measured minimum plus a margin),
+// so neither can silently drift from the model.
 #include "kws_engine.h"
 
 #include <stdio.h>
@@ -135,5 +138,3 @@ int kws_engine_invoke(const int8_t *in, int8_t *out) {
     memcpy(out, output->data.int8, output->bytes);
     return 0;
 }
-
-#endif  // KWS_ENGINE_TFLM
