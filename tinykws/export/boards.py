@@ -65,10 +65,13 @@ class CpuModel:
         Core clock the firmware runs at.
     cycles_per_instruction : float
         Core cycles per Cortex-M4 instruction of the benchmark's count.
+    nn_path : str
+        Which of the int8 engine's code paths the board compiles: ``"dsp"`` (the Cortex-M4's SIMD
+        multiply-accumulate, SMLAD) or ``"portable"`` (plain C, for cores without it).
     nn_instruction_factor : float
-        Extra factor on the neural-network kernels' instructions: the counts come from a Cortex-M4
-        build whose int8 kernels use its SIMD multiply-accumulate (SMLAD: two 16-bit MACs per
-        instruction); a core without it does more instructions for the same layer.
+        The board's own instructions per Cortex-M4 instruction of that path's count (1 on an M4).
+    nn_cycles_per_instruction : float or None
+        Cycles per instruction of the kernels on the board's core (default: ``cycles_per_instruction``).
     basis : str
         Where the figures come from, in one line.
     """
@@ -78,11 +81,15 @@ class CpuModel:
     cycles_per_instruction: float
     nn_instruction_factor: float = 1.0
     basis: str = ""
+    nn_path: str = "dsp"
+    nn_cycles_per_instruction: float | None = None
 
     def ms(self, instructions: float, *, nn: bool = False) -> float:
         """Milliseconds ``instructions`` (Cortex-M4, as counted) take on this CPU."""
-        factor = self.nn_instruction_factor if nn else 1.0
-        return 1000.0 * instructions * factor * self.cycles_per_instruction / self.clock_hz
+        if nn:
+            cpi = self.nn_cycles_per_instruction or self.cycles_per_instruction
+            return 1000.0 * instructions * self.nn_instruction_factor * cpi / self.clock_hz
+        return 1000.0 * instructions * self.cycles_per_instruction / self.clock_hz
 
 
 # Cortex-M4 cycles per instruction, 1.25. The M4 is single-issue with a 3-stage pipeline: most ALU
@@ -105,6 +112,15 @@ CORTEX_M4_CPI = 1.25
 # rely on SMLAD) are taken to need 1.5 times the instructions: an assumption to replace with a
 # measured ``INF`` line from an ESP32 (``tinykws monitor`` prints measured against estimate).
 ESP32_CPI = round(CORTEX_M4_CPI * 3.40 / 2.07, 2)
+
+# The int8 engine on the ESP32 is its portable path (no SMLAD on the LX6): 25.4 M Cortex-M4
+# instructions per inference of the shipped DS-CNN-S (scripts/bench_inference.py), 10 times the
+# Nano's DSP path. The same C on an Xtensa core (Debian's gcc-xtensa-lx106 and qemu-system-xtensa: an
+# LX106, a stand-in for the ESP32's LX6, not the same core) took 28.0 M instructions, bit-exact: 1.10
+# Xtensa instructions per M4 instruction. At 1.2 cycles per instruction (an assumption: code and
+# weights read through the flash cache) that is about 140 ms per inference at 240 MHz.
+ESP32_NN_INSTRUCTION_FACTOR = round(28.0 / 25.4, 3)
+ESP32_NN_CPI = 1.2
 
 
 @dataclass(frozen=True)
@@ -186,8 +202,11 @@ BOARDS: dict[str, BoardBudget] = {
         ram_reserved_bytes=56 * 1024,
         env="esp32dev",
         upload_hint="hold BOOT while the upload starts if the board does not enter the bootloader by itself",
-        cpu=CpuModel("ESP32 Xtensa LX6 (one core)", 240_000_000, ESP32_CPI, nn_instruction_factor=1.5,
-                     basis="estimate: 240 MHz, CoreMark/MHz LX6 2.07 vs Cortex-M4 3.40, int8 kernels without SIMD MACs x1.5"),
+        cpu=CpuModel("ESP32 Xtensa LX6 (one core)", 240_000_000, ESP32_CPI,
+                     nn_instruction_factor=ESP32_NN_INSTRUCTION_FACTOR, nn_path="portable",
+                     nn_cycles_per_instruction=ESP32_NN_CPI,
+                     basis="estimate: 240 MHz; features at CoreMark/MHz LX6 2.07 vs Cortex-M4 3.40; int8 kernels: "
+                           "the portable path, 1.10 Xtensa instructions per M4 instruction (QEMU stand-in), 1.2 cycles each"),
         static_ram_bytes=ESP32_STATIC_DRAM_BYTES,
     ),
 }

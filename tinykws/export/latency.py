@@ -62,7 +62,23 @@ class OpCost:
 #: were fitted together with tiny-conv's counts (conv 10x8 to 8 channels 93,487; fully connected
 #: 5,000 MACs 35,360). tests/target/test_native_engine_qemu.py checks the estimate against QEMU
 #: for every architecture.
+#:
+#: ``native_portable``: the same engine's portable path (``-DKWS_NN_PORTABLE``: plain C, no SIMD
+#: intrinsics), which is what a core without the M4's DSP instructions compiles, the ESP32's among
+#: them. Fitted the same way to the portable column of ``scripts/bench_inference.py`` for the
+#: shipped DS-CNN-S (25,438,418 instructions per call, 10.05 times the DSP path): first conv
+#: 2,680,684, each depthwise 1,707,423 (mean of four), each 1x1 conv 3,957,659 (mean of four),
+#: average pool 90,204; fully connected and softmax as the DSP path (they share its code).
 OP_COSTS: dict[str, dict[str, OpCost]] = {
+    "native_portable": {
+        "conv": OpCost(per_mac=8.1023, per_output=6, per_op=39_934),
+        "conv_1x1": OpCost(per_mac=7.6357, per_output=6, per_op=200),
+        "depthwise": OpCost(per_mac=22.710, per_output=9, per_op=300),
+        "pool": OpCost(per_mac=11.199, per_output=8, per_op=100),
+        "fc": OpCost(per_mac=6.6, per_output=15, per_op=499),
+        "softmax": OpCost(per_mac=0, per_output=300, per_op=2_288),
+        "other": OpCost(per_mac=0, per_output=0, per_op=0),
+    },
     "native": {
         "conv": OpCost(per_mac=0.594, per_output=6, per_op=39_934),
         "conv_1x1": OpCost(per_mac=0.6565, per_output=6, per_op=200),
@@ -76,6 +92,9 @@ OP_COSTS: dict[str, dict[str, OpCost]] = {
 
 #: Instructions per inference besides the layers (native: the call chain).
 INVOKE_INSTRUCTIONS: dict[str, int] = {"native": 0}
+
+#: The engine's two code paths: ``dsp`` (Cortex-M4 SIMD intrinsics, the Nano) and ``portable``.
+NN_PATHS = ("dsp", "portable")
 
 
 @dataclass(frozen=True)
@@ -141,11 +160,14 @@ def _layers(model) -> list:
     return model_layers(model) if isinstance(model, (bytes, bytearray)) else list(model)
 
 
-def inference_instructions(model, engine: str) -> int:
-    """Cortex-M4 instructions of one inference of ``model`` (``.tflite`` bytes or its layers) with ``engine``."""
+def inference_instructions(model, engine: str, path: str = "dsp") -> int:
+    """Cortex-M4 instructions of one inference of ``model`` (``.tflite`` bytes or its layers) with
+    ``engine`` compiled for ``path`` (``"dsp"`` or ``"portable"``, see :data:`NN_PATHS`)."""
     from tinykws.export.boards import check_engine
 
-    costs = OP_COSTS[check_engine(engine)]
+    if path not in NN_PATHS:
+        raise ValueError(path)
+    costs = OP_COSTS[check_engine(engine) + ("_portable" if path == "portable" else "")]
     total = INVOKE_INSTRUCTIONS[engine]
     for l in _layers(model):
         total += costs.get(l.kind, costs["other"]).instructions(l.macs, l.outputs)
@@ -198,7 +220,7 @@ def estimate_latency(model, spec, stride_ms: int, board: str, engine: str = "nat
     _check_stride(stride_ms, spec.hop_ms)
     cpu = _cpu(board)
     layers = _layers(model)
-    n_inf = inference_instructions(layers, engine)
+    n_inf = inference_instructions(layers, engine, cpu.nn_path)
     frames = stride_ms // spec.hop_ms
     n_feat = frames * MFCC_INSTRUCTIONS_PER_FRAME
     feature_ms, inference_ms = cpu.ms(n_feat), cpu.ms(n_inf, nn=True)
@@ -227,7 +249,7 @@ def shortest_sustainable_stride(model, spec, board: str, engine: str = "native",
     :class:`UserError` when no stride up to ``max_stride_ms`` (default: the clip length) is sustainable.
     """
     cpu = _cpu(board)
-    inference_ms = cpu.ms(inference_instructions(_layers(model), engine), nn=True)
+    inference_ms = cpu.ms(inference_instructions(_layers(model), engine, cpu.nn_path), nn=True)
     limit = max_stride_ms or spec.clip_ms
     s = _shortest(cpu.ms(MFCC_INSTRUCTIONS_PER_FRAME), inference_ms, spec.hop_ms, limit)
     if s is None:
