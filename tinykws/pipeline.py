@@ -35,7 +35,7 @@ from typing import Callable
 import numpy as np
 
 from tinykws.data.augment import AugmentConfig
-from tinykws.data.dataset import SILENCE, Dataset, add_extra_training_data, discover, load_examples
+from tinykws.data.dataset import SILENCE, BadAudioError, Dataset, add_extra_training_data, discover, load_examples
 from tinykws.errors import UserError
 from tinykws.evaluate.streaming import STREAM_MINUTES
 from tinykws.evaluate.tuning import DEFAULT_BOARD, DEFAULT_TARGET_FA_PER_HOUR
@@ -306,11 +306,18 @@ def load_splits(ds: Dataset, spec: FeatureSpec, say: Callable[[str], None]) -> t
     label_index = {l: i for i, l in enumerate(ds.labels)}
     splits: dict[str, Split] = {}
     notes_all: list[str] = []
+    problems: list[str] = []
     for s in SPLITS:
         ex = ds.split(s)
-        audio, notes = load_examples(ex, spec.sample_rate, spec.clip_samples)
+        try:
+            audio, notes = load_examples(ex, spec.sample_rate, spec.clip_samples)
+        except BadAudioError as e:  # go on to the other splits: every bad file is named at once
+            problems += [p for p in e.problems if p not in problems]
+            continue
         notes_all += [f"{s}: {n}" for n in notes]
         splits[s] = Split(ex, audio, np.array([label_index[e.label] for e in ex], np.int64))
+    if problems:
+        raise BadAudioError(problems)
     for n in notes_all:
         say(f"converted on load — {n}")
     return splits, notes_all
