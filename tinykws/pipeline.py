@@ -39,7 +39,7 @@ from tinykws.data.dataset import SILENCE, BadAudioError, Dataset, add_extra_trai
 from tinykws.errors import UserError
 from tinykws.evaluate.streaming import STREAM_MINUTES
 from tinykws.evaluate.tuning import DEFAULT_BOARD, DEFAULT_TARGET_FA_PER_HOUR
-from tinykws.io import atomic_write_bytes, atomic_write_text, sha256_bytes
+from tinykws.io import atomic_write_bytes, atomic_write_text, check_writable, sha256_bytes, writing
 from tinykws.labels import check_label
 from tinykws.model.train import FitConfig
 from tinykws.recognizer import RecognizerConfig
@@ -129,11 +129,13 @@ def train(cfg: TrainConfig, out_dir: str | Path = DEFAULT_RUNS_DIR, *, log: Call
     say = log or (lambda s: None)
     if cfg.epochs < 1:
         raise UserError("--epochs must be at least 1")
+    check_writable(out_dir, "runs folder", folder=True)  # before the training, not after it
     ds = discover_dataset(cfg, say)
     final, work = new_run_folder(Path(out_dir), cfg.name or f"{Path(cfg.dataset).resolve().name}-{cfg.arch}")
     say(f"run folder: {final}")
     try:
-        _stages(cfg, ds, work, final.name, say, progress)
+        with writing(work, "run folder"):  # the disk filling up during training (Keras, TensorBoard)
+            _stages(cfg, ds, work, final.name, say, progress)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

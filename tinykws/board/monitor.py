@@ -17,6 +17,7 @@ import numpy as np
 
 from tinykws.board.protocol import Boot, Detection, Error, Inference, LineReader, Stats
 from tinykws.errors import UserError
+from tinykws.io import writing
 
 
 @dataclass
@@ -104,15 +105,20 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
     from tinykws.board.serialio import RESTART_NOTE, open_port, port_errors
 
     state = MonitorState()
-    log = open(log_path, "a", buffering=1, encoding="utf-8") if log_path else None
+    with writing(log_path or "", "--log"):
+        log = open(log_path, "a", buffering=1, encoding="utf-8") if log_path else None
     t_end = None if duration_s is None else time.monotonic() + duration_s
     ser = None
     reader = LineReader()
     asked_at, asks, identified = 0.0, 0, False
 
+    def write_log(text: str) -> None:
+        with writing(log_path, "--log"):  # a full disk: one line, and the lines before stay in the log
+            log.write(text)
+
     def note(text: str) -> None:
         if log:
-            log.write(f"# {log_timestamp()} {text}\n")
+            write_log(f"# {log_timestamp()} {text}\n")
 
     def ask_info() -> bool:
         """Send `info`; False when the port went away doing it (USB re-enumeration)."""
@@ -176,8 +182,7 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
                     check_identity(rec, expected_model)
             if log:
                 stamp = log_timestamp()
-                for line in raw:
-                    log.write(f"{stamp}\t{line}\n")
+                write_log("".join(f"{stamp}\t{line}\n" for line in raw))
             state.bad_lines = reader.bad_lines
             if on_update:
                 on_update(state)
@@ -188,7 +193,10 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
             except Exception:
                 pass
         if log:
-            log.close()
+            try:
+                log.close()
+            except OSError:
+                pass  # the write that failed has said so; every line before it is in the file
     return state
 
 

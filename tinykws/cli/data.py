@@ -24,7 +24,10 @@ def data():
 def check(dataset, as_json, strict, plot):
     """Report counts, formats and problems of DATASET; never modifies it."""
     from tinykws.data.check import check_dataset, plot_overview
+    from tinykws.io import check_writable
 
+    if plot:
+        check_writable(plot, "--plot")  # before every file is read
     r = check_dataset(dataset)
     if plot:
         plot_overview(r, Path(plot))
@@ -75,7 +78,9 @@ def import_(src, out, speaker_re, speaker_from):
     --speaker-from); a warning says when every file ends up its own speaker.
     """
     from tinykws.data.importer import import_folder
+    from tinykws.io import check_writable
 
+    check_writable(out, "OUT", folder=True)
     r = import_folder(src, out, speaker=speaker_re, speaker_from=speaker_from)
     for s in r["skipped"]:
         echo(f"skipped {s['file']}: {s['reason']}")
@@ -116,6 +121,9 @@ def download(name, out, version, url, sha256):
 def synth(out, words, unknown, variants, seed, workers):
     """Synthesize keyword clips with eSpeak NG (many voices, rates, pitches) into OUT."""
     from tinykws.data.synth import synthesize_dataset
+    from tinykws.io import check_writable
+
+    check_writable(out, "OUT", folder=True)
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 

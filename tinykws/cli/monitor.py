@@ -19,6 +19,10 @@ def monitor(port, baud, log_path, duration, as_json):
     from tinykws.board.monitor import live_view, monitor as run_monitor
     from tinykws.board.serialio import resolve_port
 
+    if log_path:
+        from tinykws.io import check_writable
+
+        check_writable(log_path, "--log", append=True)  # before the port is opened
     port = resolve_port(port)
     if as_json:
         try:

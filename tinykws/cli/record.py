@@ -29,7 +29,10 @@ def record(port, baud, label, count, seconds, out, speaker, countdown, source):
     from tinykws.board.serialio import BoardLink, open_port, resolve_port
     from tinykws.labels import check_label
 
+    from tinykws.io import check_writable
+
     check_label(label, "--label")  # before any port is opened
+    check_writable(Path(out) / label, "--out", folder=True)
     if source == "laptop":
         from tinykws.board.laptop_mic import LaptopMic
 
