@@ -62,7 +62,7 @@ def load_audio(path: str | Path, sr: int = 16000) -> Audio:
         raise UserError(f"{path}: not readable audio ({_short(e)})") from None
     bad_rate = sample_rate_problem(file_sr)
     if bad_rate:
-        raise UserError(f"{path}: {bad_rate}")
+        raise UserError(f"{path}: {bad_rate} (a damaged or mislabelled file?)")
     notes = []
     try:
         info = sf.info(str(path))
@@ -93,7 +93,7 @@ def sample_rate_problem(sr: int) -> str | None:
     """Why ``sr`` (Hz) cannot be a real recording's rate, or ``None`` when it can."""
     lo, hi = SAMPLE_RATE_RANGE
     if not lo <= sr <= hi:
-        return f"sample rate {sr} Hz is outside {lo}-{hi} Hz (a damaged or mislabelled file?)"
+        return f"sample rate {sr} Hz is outside {lo}-{hi} Hz"
     return None
 
 

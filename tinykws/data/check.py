@@ -86,7 +86,7 @@ def check_file(path: Path, root: Path, expect_sr: int = 16000, expect_s: float =
         return r
     bad_rate = sample_rate_problem(sr)
     if bad_rate:
-        r.errors.append(bad_rate)
+        r.errors.append(f"{bad_rate} (a damaged or mislabelled file?)")
         return r
     if not np.all(np.isfinite(y)):
         r.errors.append(f"NaN or infinite samples ({int(np.count_nonzero(~np.isfinite(y)))} of {y.size})")
