@@ -51,9 +51,10 @@ def writing(path: str | Path, what: str = ""):
 def check_writable(path: str | Path, what: str, *, folder: bool = False, append: bool = False) -> Path:
     """Make sure ``path`` (a file, or with ``folder=True`` a folder) can be written, before the work.
 
-    Creates the folder it goes in (like the write itself would), then writes and removes a small
-    probe file there; ``append=True`` (a log, appended to in place): an existing writable file is
-    enough. Raises :class:`WriteError` naming ``what`` (an option such as ``--log``) and the path.
+    Creates the folder it goes in (as the write itself will), writes and removes a small probe file
+    there, then removes the folders it made, so a command that fails later leaves no empty folder;
+    ``append=True`` (a log, appended to in place): an existing writable file is enough. Raises
+    :class:`WriteError` naming ``what`` (an option such as ``--log``) and the path.
     """
     path = Path(path)
     d = path if folder else path.parent
@@ -61,6 +62,7 @@ def check_writable(path: str | Path, what: str, *, folder: bool = False, append:
         raise WriteError(f"{what} {path}: is a folder; give a file name")
     if append and path.is_file() and os.access(path, os.W_OK):
         return path
+    made = [p for p in (d, *d.parents) if not p.exists()]
     try:
         d.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".tinykws-probe.", dir=d)
@@ -73,6 +75,10 @@ def check_writable(path: str | Path, what: str, *, folder: bool = False, append:
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
     except OSError as e:
         raise write_error(path, e, what) from None
+    finally:
+        for p in made:  # deepest first
+            with contextlib.suppress(OSError):
+                p.rmdir()
     return path
 
 

@@ -127,8 +127,11 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
     from tinykws.board.serialio import RESTART_NOTE, open_port, port_errors
 
     state = state if state is not None else MonitorState()
-    with writing(log_path or "", "--log"):
-        log = open(log_path, "a", buffering=1, encoding="utf-8") if log_path else None
+    log = None
+    if log_path:
+        with writing(log_path, "--log"):
+            Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+            log = open(log_path, "a", buffering=1, encoding="utf-8")
     t_end = None if duration_s is None else time.monotonic() + duration_s
     ser = None
     reader = LineReader()
