@@ -35,11 +35,11 @@ from typing import Callable
 import numpy as np
 
 from tinykws.data.augment import AugmentConfig
-from tinykws.data.dataset import SILENCE, Dataset, add_extra_training_data, discover, load_examples
+from tinykws.data.dataset import SILENCE, BadAudioError, Dataset, add_extra_training_data, discover, load_examples
 from tinykws.errors import UserError
 from tinykws.evaluate.streaming import STREAM_MINUTES
 from tinykws.evaluate.tuning import DEFAULT_BOARD, DEFAULT_TARGET_FA_PER_HOUR
-from tinykws.io import atomic_write_bytes, atomic_write_text, sha256_bytes
+from tinykws.io import atomic_write_bytes, atomic_write_text, check_writable, sha256_bytes, writing
 from tinykws.labels import check_label
 from tinykws.model.train import FitConfig
 from tinykws.recognizer import RecognizerConfig
@@ -129,11 +129,13 @@ def train(cfg: TrainConfig, out_dir: str | Path = DEFAULT_RUNS_DIR, *, log: Call
     say = log or (lambda s: None)
     if cfg.epochs < 1:
         raise UserError("--epochs must be at least 1")
+    check_writable(out_dir, "runs folder", folder=True)  # before the training, not after it
     ds = discover_dataset(cfg, say)
     final, work = new_run_folder(Path(out_dir), cfg.name or f"{Path(cfg.dataset).resolve().name}-{cfg.arch}")
     say(f"run folder: {final}")
     try:
-        _stages(cfg, ds, work, final.name, say, progress)
+        with writing(work, "run folder"):  # the disk filling up during training (Keras, TensorBoard)
+            _stages(cfg, ds, work, final.name, say, progress)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -306,11 +308,18 @@ def load_splits(ds: Dataset, spec: FeatureSpec, say: Callable[[str], None]) -> t
     label_index = {l: i for i, l in enumerate(ds.labels)}
     splits: dict[str, Split] = {}
     notes_all: list[str] = []
+    problems: list[str] = []
     for s in SPLITS:
         ex = ds.split(s)
-        audio, notes = load_examples(ex, spec.sample_rate, spec.clip_samples)
+        try:
+            audio, notes = load_examples(ex, spec.sample_rate, spec.clip_samples)
+        except BadAudioError as e:  # go on to the other splits: every bad file is named at once
+            problems += [p for p in e.problems if p not in problems]
+            continue
         notes_all += [f"{s}: {n}" for n in notes]
         splits[s] = Split(ex, audio, np.array([label_index[e.label] for e in ex], np.int64))
+    if problems:
+        raise BadAudioError(problems)
     for n in notes_all:
         say(f"converted on load — {n}")
     return splits, notes_all

@@ -61,11 +61,19 @@ class FakeBoard:
         return self
 
     def _write(self, data: bytes) -> None:
-        try:
-            os.write(self.master, data)
-        except OSError as e:
-            if e.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EIO):
-                raise
+        # Whole lines: a full pty (a reader busy for a moment) holds the board up for up to a second, as USB
+        # flow control does, rather than cutting a line short (a torn AUD line reads as lost audio). A reader
+        # gone for longer loses the rest, so the board still hears its commands.
+        view, give_up = memoryview(data), time.monotonic() + 1.0
+        while view and not self.gone and not self._stop.is_set() and time.monotonic() < give_up:
+            try:
+                view = view[os.write(self.master, view):]
+            except OSError as e:
+                if e.errno in (errno.EIO, errno.EBADF):
+                    return
+                if e.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
+                    raise
+                time.sleep(0.001)
 
     def _command(self, line: str) -> None:
         self.commands.append(line)

@@ -3,6 +3,11 @@
 The log is plain text, one line per board line: ``<host time ISO 8601>\\t<line>``,
 flushed per line, so nothing is lost on Ctrl-C or a crash; comment lines
 (``#``) mark connects and disconnects. :mod:`tinykws.board.logreport` reads it back.
+
+A board that streams ``AUD`` lines is in recording mode (left so by a recorder
+that was killed): it runs no inferences. The port is opened exclusively, so no
+recorder is using it now; the monitor sends ``rec stop`` (once per connection,
+again if audio keeps coming) and says so in the log, the live view and the summary.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from typing import Callable
 
 import numpy as np
 
-from tinykws.board.protocol import Boot, Detection, Error, Inference, LineReader, Stats
+from tinykws.board.protocol import Ack, Audio, Boot, Detection, Error, Inference, LineReader, Stats
 from tinykws.errors import UserError
+from tinykws.io import writing
 
 
 @dataclass
@@ -33,6 +39,10 @@ class MonitorState:
     disconnects: int = 0
     bad_lines: int = 0
     stats: list[Stats] = field(default_factory=list)  # since the last BOOT, for skipped inferences per interval
+    connected: bool = False
+    mode: str | None = None  # the board's mode: "infer", "rec" or "idle" (from STAT, or "rec" from AUD lines)
+    audio_lines: int = 0  # AUD lines since the board last left recording mode
+    notices: list[str] = field(default_factory=list)  # what the monitor did about the board, one line each
     run: object = None  # a run to find the board's model in (besides runs/ and the shipped model)
     _model: dict = field(default_factory=dict)  # (model, board, engine) -> boot_estimate's answer
 
@@ -42,6 +52,7 @@ class MonitorState:
                 self.resets += 1
             if rec.tag == "BOOT":
                 self.stats = []
+                self.mode, self.audio_lines = None, 0
             self.boot = rec
         elif isinstance(rec, Inference):
             self.inferences += 1
@@ -53,6 +64,12 @@ class MonitorState:
         elif isinstance(rec, Stats):
             self.last_stats = rec
             self.stats = [*self.stats[-1:], rec]
+            self.mode = rec.mode
+        elif isinstance(rec, Audio):
+            self.audio_lines += 1
+            self.mode = "rec"
+        elif isinstance(rec, Ack) and rec.cmd == "rec" and rec.value == "stop":
+            self.mode, self.audio_lines = "infer", 0
         elif isinstance(rec, Error):
             self.errors.append(rec)
 
@@ -75,6 +92,9 @@ class MonitorState:
             "errors": [{"code": e.code, "msg": e.msg} for e in self.errors],
             "resets": self.resets,
             "disconnects": self.disconnects,
+            "connected": self.connected,
+            "mode": self.mode,
+            "notices": list(self.notices),
             "latency_check": self.latency_check(),
         }
 
@@ -99,21 +119,33 @@ def log_timestamp() -> str:
 
 def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None = None, baud: int = 921600,
             on_update: Callable[[MonitorState], None] | None = None, expected_model: str | None = None,
-            reconnect: bool = True) -> MonitorState:
-    """Read the board until ``duration_s`` passes (or Ctrl-C); returns the state."""
+            reconnect: bool = True, state: MonitorState | None = None) -> MonitorState:
+    """Read the board until ``duration_s`` passes (or Ctrl-C); returns the state.
+
+    ``state`` (optional) is filled in place, so a caller interrupted by Ctrl-C still has the figures so far.
+    """
     from tinykws.board.serialio import RESTART_NOTE, open_port, port_errors
 
-    state = MonitorState()
-    log = open(log_path, "a", buffering=1, encoding="utf-8") if log_path else None
+    state = state if state is not None else MonitorState()
+    log = None
+    if log_path:
+        with writing(log_path, "--log"):
+            Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+            log = open(log_path, "a", buffering=1, encoding="utf-8")
     t_end = None if duration_s is None else time.monotonic() + duration_s
     ser = None
     reader = LineReader()
     asked_at, asks, identified = 0.0, 0, False
     heard = False  # any byte from the board at all
+    stop_sent_at, stops = 0.0, 0
+
+    def write_log(text: str) -> None:
+        with writing(log_path, "--log"):  # a full disk: one line, and the lines before stay in the log
+            log.write(text)
 
     def note(text: str) -> None:
         if log:
-            log.write(f"# {log_timestamp()} {text}\n")
+            write_log(f"# {log_timestamp()} {text}\n")
 
     def ask_info() -> bool:
         """Send `info`; False when the port went away doing it (USB re-enumeration)."""
@@ -137,7 +169,7 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
                     time.sleep(0.5)  # the board is resetting or was unplugged: keep trying
                     continue
                 reader = LineReader()
-                asks, identified = 0, False
+                asks, identified, stops = 0, False, 0
                 if state.disconnects:
                     note("reconnected")
                 ok = ask_info()
@@ -153,7 +185,10 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
                     ok = False
             if not ok:
                 state.disconnects += 1
+                state.connected = False
                 note("disconnected")
+                if on_update:
+                    on_update(state)  # the live view says so instead of showing the last figures as if live
                 try:
                     ser.close()
                 except Exception:
@@ -165,6 +200,7 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
             if not data:
                 continue
             heard = True
+            state.connected = True  # on the first bytes, not the open: a vanished pty can open and then fail
             raw: list[str] = []
             for rec in reader.feed(data, raw):
                 if isinstance(rec, Boot) and not identified:
@@ -178,9 +214,19 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
                     check_identity(rec, expected_model)
             if log:
                 stamp = log_timestamp()
-                for line in raw:
-                    log.write(f"{stamp}\t{line}\n")
+                write_log("".join(f"{stamp}\t{line}\n" for line in raw))
             state.bad_lines = reader.bad_lines
+            if state.audio_lines and stops < 3 and time.monotonic() - stop_sent_at > 2.0:
+                # Recording mode, left on by a recorder that was killed: nothing else holds the (exclusive) port.
+                try:
+                    ser.write(b"rec stop\n")
+                except port_errors():
+                    pass  # noticed as a disconnect at the next read
+                stop_sent_at, stops = time.monotonic(), stops + 1
+                if stops == 1:
+                    text = ("the board was in recording mode (audio lines, no inferences): sent `rec stop`")
+                    state.notices.append(text)
+                    note(text)
             if on_update:
                 on_update(state)
     finally:
@@ -190,7 +236,10 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
             except Exception:
                 pass
         if log:
-            log.close()
+            try:
+                log.close()
+            except OSError:
+                pass  # the write that failed has said so; every line before it is in the file
     if not heard and duration_s is not None:
         raise UserError(f"nothing came from {port} in {duration_s:g} s: is the board running tinykws firmware "
                         f"(`tinykws flash`), at {baud} baud?")
@@ -202,7 +251,12 @@ def live_view(state: MonitorState):
     from rich.table import Table
 
     s = state.summary()
-    t = Table(title=f"tinykws monitor — {s['board'] or '?'} model {(s['model'] or '?')[:12]}", show_header=True)
+    title = f"tinykws monitor — {s['board'] or '?'} model {(s['model'] or '?')[:12]}"
+    if not s["connected"] and s["disconnects"]:
+        title += " — DISCONNECTED, waiting for the board (figures below are from before)"
+    if s["mode"] and s["mode"] != "infer":
+        title += f" — board mode: {s['mode']}"
+    t = Table(title=title, show_header=True)
     t.add_column("stage")
     t.add_column("p50 µs", justify="right")
     t.add_column("p95 µs", justify="right")
@@ -216,4 +270,6 @@ def live_view(state: MonitorState):
     check = s.get("latency_check")
     if check and check["lines"]:
         t.caption += "\n" + "\n".join(check["lines"])
+    if s["notices"]:
+        t.caption += "\n" + "\n".join(s["notices"])
     return t

@@ -5,7 +5,9 @@ numbers and CRC-32). For every clip the speaker gets a countdown, then
 ``capture_s`` seconds are captured, the loudest second (the spoken part) is cut
 out and written as ``DATASET/<label>/<speaker>_nohash_<n>.wav``: atomically,
 never over an existing file. A lost or corrupted chunk means a retake, never
-silent padding. ``rec stop`` is always sent, Ctrl-C included.
+silent padding. ``rec stop`` is always sent, Ctrl-C included (``tinykws record`` turns
+SIGTERM and SIGHUP into the same clean-up). A long take (``seconds``) cut short
+by Ctrl-C keeps the part captured so far.
 
 The sample rate is the board's own (``sr`` of its ``BOOT``/``INFO`` line) and a
 clip is ``clip_ms`` long (the default feature spec's clip); nothing assumes
@@ -81,6 +83,10 @@ class AudioCapture:
     def clear(self) -> None:
         self.asm.clear()
 
+    def samples(self) -> np.ndarray:
+        """Every sample held since the last :meth:`clear`, int16."""
+        return self.asm.samples()
+
     def pump(self) -> None:
         for r in self.link.poll():
             self.asm.add(r)
@@ -139,6 +145,19 @@ class Take:
     clipped: int
 
 
+def _keep_partial_take(cap: AudioCapture, folder: Path, speaker: str, sr: int, say: Callable[[str], None]) -> Take | None:
+    """Write the part of an interrupted long take captured so far (at least a second, nothing lost)."""
+    from tinykws.data.audio import write_wav
+
+    if cap.lost or cap.count < sr:
+        return None
+    y = cap.samples()
+    path = folder / f"{speaker}_nohash_{next_index(folder, speaker)}.wav"
+    write_wav(path, y, sr)
+    say(f"stopped early: kept the {len(y) / sr:.1f} s recorded so far in {path}")
+    return Take(path, 0, level_dbfs(y), int(np.count_nonzero(np.abs(y) >= CLIP_THRESHOLD)))
+
+
 def record(link, *, label: str, count: int, out: Path, speaker: str | None = None, countdown_s: float = 2.0,
            capture_s: float = 1.5, seconds: float | None = None, say: Callable[[str], None] = print,
            max_retakes: int = 3, sample_rate: int | None = None, clip_ms: int = DEFAULT_SPEC.clip_ms) -> list[Take]:
@@ -148,7 +167,7 @@ def record(link, *, label: str, count: int, out: Path, speaker: str | None = Non
     ``BOOT``/``INFO`` line) or any object with ``send``/``poll``/``wait_for`` (the laptop microphone:
     its ``sr``, else ``sample_rate``, else the default spec's). Clips are ``clip_ms`` long.
     """
-    from tinykws.data.audio import write_wav
+    from tinykws.data.audio import sample_rate_problem, write_wav
 
     check_label(label, "--label")
     speaker = check_name(speaker or default_speaker(), "speaker")
@@ -163,8 +182,15 @@ def record(link, *, label: str, count: int, out: Path, speaker: str | None = Non
             if boot is None:
                 raise UserError("the board did not answer `info`: is it running tinykws firmware? (`tinykws flash`)")
             sr = int(boot.sr)
+            bad_rate = sample_rate_problem(sr)
+            if bad_rate:  # a board whose BOOT says sr=0 would only fail later, writing the first WAV
+                raise UserError(f"the board's {boot.tag} line says sr={boot.sr}: {bad_rate}; "
+                                "its firmware is damaged or not tinykws's (reflash it: `tinykws flash`)")
         else:
             sr = int(sample_rate or getattr(link, "sr", None) or DEFAULT_SPEC.sample_rate)
+            bad_rate = sample_rate_problem(sr)
+            if bad_rate:
+                raise UserError(f"the microphone's {bad_rate}")
         clip_n = sr * clip_ms // 1000
         folder.mkdir(parents=True, exist_ok=True)
         is_start = lambda a: a.cmd == "rec"  # noqa: E731
@@ -185,7 +211,14 @@ def record(link, *, label: str, count: int, out: Path, speaker: str | None = Non
         if seconds is not None:
             say(f"recording {seconds:g} s of {label} ...")
             cap.clear()
-            y = cap.take(int(seconds * sr), seconds + 5)
+            try:
+                y = cap.take(int(seconds * sr), seconds + 5)
+            except (KeyboardInterrupt, UserError):
+                # Ctrl-C (or the board going away) late in a long take: the part captured is still a recording.
+                kept = _keep_partial_take(cap, folder, speaker, sr, say)
+                if kept is not None:
+                    takes.append(kept)
+                raise
             if y is None:
                 raise UserError("audio was lost during the take (a chunk missed or failed its CRC): try again, "
                                 "with a shorter take or a faster serial link")

@@ -1,9 +1,10 @@
-"""Helpers shared by the CLI modules: quiet TensorFlow, consistent output."""
+"""Helpers shared by the CLI modules: quiet TensorFlow, consistent output, termination as Ctrl-C."""
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import warnings
 
@@ -50,3 +51,14 @@ def runs_dir_option(*names: str, **kwargs):
 
     kwargs.setdefault("type", click.Path(file_okay=False))
     return click.option(*(names or ("--runs-dir",)), default=str(DEFAULT_RUNS_DIR), show_default=True, **kwargs)
+
+
+def interrupt_on_termination() -> None:
+    """Make SIGTERM and SIGHUP (a closed terminal, ``kill``) raise KeyboardInterrupt, as Ctrl-C does, so
+    a command's clean-up (``rec stop`` to the board, the summary so far) runs on those exits too."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)

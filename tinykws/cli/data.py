@@ -24,7 +24,10 @@ def data():
 def check(dataset, as_json, strict, plot):
     """Report counts, formats and problems of DATASET; never modifies it."""
     from tinykws.data.check import check_dataset, plot_overview
+    from tinykws.io import check_writable
 
+    if plot:
+        check_writable(plot, "--plot")  # before every file is read
     r = check_dataset(dataset)
     if plot:
         plot_overview(r, Path(plot))
@@ -49,12 +52,12 @@ def check(dataset, as_json, strict, plot):
             echo(f"  {v:5d}  {k}")
         for p in r["dataset_problems"]:
             echo(f"dataset: {p}")
-        for i in r["issues"][:20]:
+        # Every file with an error is named (each one must be fixed or removed); warnings stay counted above.
+        for i in r["issues"]:
             if i["errors"]:
                 echo(f"ERROR {i['file']}: {'; '.join(i['errors'])}")
-        shown = [i for i in r["issues"] if i["errors"]][:20]
-        if len(r["issues"]) > len(shown):
-            echo(f"({len(r['issues'])} files with findings in all; --json lists every one)")
+        if r["files_with_warnings"]:
+            echo(f"({r['files_with_warnings']} file(s) with warnings only; --json lists every finding)")
         echo(f"dataset hash: {r['dataset_hash']}")
     if strict and r["files_with_errors"]:
         sys.exit(1)
@@ -75,7 +78,9 @@ def import_(src, out, speaker_re, speaker_from):
     --speaker-from); a warning says when every file ends up its own speaker.
     """
     from tinykws.data.importer import import_folder
+    from tinykws.io import check_writable
 
+    check_writable(out, "OUT", folder=True)
     r = import_folder(src, out, speaker=speaker_re, speaker_from=speaker_from)
     for s in r["skipped"]:
         echo(f"skipped {s['file']}: {s['reason']}")
@@ -116,6 +121,9 @@ def download(name, out, version, url, sha256):
 def synth(out, words, unknown, variants, seed, workers):
     """Synthesize keyword clips with eSpeak NG (many voices, rates, pitches) into OUT."""
     from tinykws.data.synth import synthesize_dataset
+    from tinykws.io import check_writable
+
+    check_writable(out, "OUT", folder=True)
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 

@@ -16,22 +16,30 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="No live view; print a JSON summary at the end.")
 def monitor(port, baud, log_path, duration, as_json):
     """Watch a board (or `tinykws sim`): per-stage latency p50/p95/max, rate, detections, dropped audio."""
-    from tinykws.board.monitor import live_view, monitor as run_monitor
+    from tinykws.board.monitor import MonitorState, live_view, monitor as run_monitor
     from tinykws.board.serialio import resolve_port
+    from tinykws.cli._common import interrupt_on_termination
 
+    if log_path:
+        from tinykws.io import check_writable
+
+        check_writable(log_path, "--log", append=True)  # before the port is opened
     port = resolve_port(port)
+    interrupt_on_termination()  # `kill` ends it as Ctrl-C does: with the summary
+    state = MonitorState()  # filled in place: Ctrl-C (the usual way to stop) keeps what was seen
     if as_json:
         try:
-            state = run_monitor(port, log_path=Path(log_path) if log_path else None, duration_s=duration, baud=baud)
+            run_monitor(port, log_path=Path(log_path) if log_path else None, duration_s=duration, baud=baud, state=state)
         except KeyboardInterrupt:
-            return
+            pass
         click.echo(json.dumps(state.summary(), indent=2))
         return
     from rich.live import Live
 
     with Live(refresh_per_second=4) as live:
         try:
-            state = run_monitor(port, log_path=Path(log_path) if log_path else None, duration_s=duration, baud=baud,
-                                on_update=lambda s: live.update(live_view(s)))
+            run_monitor(port, log_path=Path(log_path) if log_path else None, duration_s=duration, baud=baud,
+                        on_update=lambda s: live.update(live_view(s)), state=state)
         except KeyboardInterrupt:
-            return
+            pass
+        live.update(live_view(state))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tinykws.cli._common import echo
+from tinykws.cli._common import echo, interrupt_on_termination
 
 
 @click.command()
@@ -29,7 +29,10 @@ def record(port, baud, label, count, seconds, out, speaker, countdown, source):
     from tinykws.board.serialio import BoardLink, open_port, resolve_port
     from tinykws.labels import check_label
 
+    from tinykws.io import check_writable
+
     check_label(label, "--label")  # before any port is opened
+    check_writable(out, "--out", folder=True)
     if source == "laptop":
         from tinykws.board.laptop_mic import LaptopMic
 
@@ -37,6 +40,7 @@ def record(port, baud, label, count, seconds, out, speaker, countdown, source):
     else:
         port = resolve_port(port)
         link = BoardLink(open_port(port, baud), port)
+    interrupt_on_termination()  # killed or hung up mid-take: the board still gets `rec stop`
     try:
         takes = do_record(link, label=label, count=count, out=Path(out), speaker=speaker, countdown_s=countdown,
                           seconds=seconds, say=echo)

@@ -19,15 +19,17 @@ from tinykws.cli._common import echo, runs_dir_option
 def report(log, run, runs_dir, out, as_json):
     """Summarise LOG (from `tinykws monitor --log`): latency, detections, dropped audio, drift."""
     from tinykws.board.logreport import plot_report, read_log, summarize
+    from tinykws.io import check_writable
 
+    recs = read_log(Path(log))
+    out_dir = Path(out) if out else Path(log).with_suffix("").parent / (Path(log).stem + "_report")
+    check_writable(out_dir, "--out" if out else "plots folder", folder=True)
     r = None
     if run:
         from tinykws.run import load_run, resolve_run
 
         r = load_run(resolve_run(run, runs_dir))
-    recs = read_log(Path(log))
     s = summarize(recs, r)
-    out_dir = Path(out) if out else Path(log).with_suffix("").parent / (Path(log).stem + "_report")
     s["plots"] = [str(p) for p in plot_report(recs, out_dir, r)]
     if as_json:
         click.echo(json.dumps(s, indent=2))

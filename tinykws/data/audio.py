@@ -5,6 +5,10 @@ OGG; MP3 where libsndfile supports it), mixes to mono, resamples to the spec's
 rate and returns float32 in [-1, 1). What it had to change is returned as notes,
 so callers can say so. A file that cannot be read raises :class:`UserError`
 naming the file.
+
+A sample rate outside :data:`SAMPLE_RATE_RANGE` is refused (by ``data check``,
+training and ``record`` alike): such a file or board is broken, not merely
+unusual, and resampling it would only hide that.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ import soundfile as sf
 
 from tinykws.errors import UserError
 from tinykws.io import atomic_write_bytes
+
+#: Sample rates (Hz) a recording or a board may have; anything else is broken, not unusual.
+SAMPLE_RATE_RANGE = (4000, 192000)
 
 
 @dataclass
@@ -53,6 +60,9 @@ def load_audio(path: str | Path, sr: int = 16000) -> Audio:
         raise UserError(f"{path}: file not found") from None
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as e:
         raise UserError(f"{path}: not readable audio ({_short(e)})") from None
+    bad_rate = sample_rate_problem(file_sr)
+    if bad_rate:
+        raise UserError(f"{path}: {bad_rate} (a damaged or mislabelled file?)")
     notes = []
     try:
         info = sf.info(str(path))
@@ -77,6 +87,14 @@ def load_audio(path: str | Path, sr: int = 16000) -> Audio:
         notes.append(f"resampled {file_sr} -> {sr} Hz")
     y = np.clip(y, -1.0, 32767 / 32768).astype(np.float32)
     return Audio(y=y, sr=sr, notes=notes)
+
+
+def sample_rate_problem(sr: int) -> str | None:
+    """Why ``sr`` (Hz) cannot be a real recording's rate, or ``None`` when it can."""
+    lo, hi = SAMPLE_RATE_RANGE
+    if not lo <= sr <= hi:
+        return f"sample rate {sr} Hz is outside {lo}-{hi} Hz"
+    return None
 
 
 def fit_length(y: np.ndarray, n: int) -> tuple[np.ndarray, str | None]:

@@ -1,7 +1,8 @@
 """``tinykws data check``: what is wrong with a dataset, without touching it.
 
 Every audio file is read once (never written). Findings are *errors* (the file
-cannot be used as it is: unreadable, empty, not audio) or *warnings* (usable
+cannot be used as it is: unreadable, empty, not audio, NaN or infinite
+samples, an absurd sample rate; training refuses the same files) or *warnings* (usable
 but suspicious: wrong rate or format, clipped, near-silent, speech cut at an
 edge, DC offset, duplicates, imbalance, speakers shared between the dataset's own
 validation/testing lists). The dataset hash (see
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from tinykws.data.audio import sample_rate_problem
 from tinykws.data.dataset import AUDIO_SUFFIXES, BACKGROUND, dataset_hash, speaker_of
 from tinykws.errors import UserError
 
@@ -82,6 +84,13 @@ def check_file(path: Path, root: Path, expect_sr: int = 16000, expect_s: float =
     if len(y) == 0:
         r.errors.append("no samples")
         return r
+    bad_rate = sample_rate_problem(sr)
+    if bad_rate:
+        r.errors.append(f"{bad_rate} (a damaged or mislabelled file?)")
+        return r
+    if not np.all(np.isfinite(y)):
+        r.errors.append(f"NaN or infinite samples ({int(np.count_nonzero(~np.isfinite(y)))} of {y.size})")
+        return r
     if sr != expect_sr:
         r.warnings.append(f"sample rate {sr} Hz (resampled to {expect_sr} on load)")
     if y.shape[1] != 1:
@@ -139,10 +148,11 @@ def check_dataset(root: str | Path) -> dict:
             for r in group:
                 r.warnings.append("exact duplicate of " + ", ".join(o.rel for o in group if o is not r))
     # Near-duplicates: same label, loudness envelopes almost identical (but not byte-identical).
-    by_label: dict[str, list[FileReport]] = defaultdict(list)
+    # Keyed by the fingerprint's size too: a file at another rate can have fewer bands.
+    by_label: dict[tuple[str, int], list[FileReport]] = defaultdict(list)
     for r in reports:
         if r.envelope is not None and r.label != BACKGROUND:
-            by_label[r.label].append(r)
+            by_label[(r.label, r.envelope.size)].append(r)
     for group in by_label.values():
         if len(group) < 2 or len(group) > 4000:
             continue

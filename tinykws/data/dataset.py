@@ -327,24 +327,45 @@ def load_examples(examples: list[Example], sr: int, n_samples: int) -> tuple[np.
     out = np.zeros((len(examples), n_samples), np.float32)
     notes: Counter = Counter()
     noise_cache: dict[Path, np.ndarray] = {}
+    bad: dict[Path, str] = {}
     for i, e in enumerate(examples):
+        if e.path in bad:
+            continue
         if e.kind == "noise":
             if e.path not in noise_cache:
-                noise_cache[e.path] = load_audio(e.path, sr).y
+                try:
+                    noise_cache[e.path] = load_audio(e.path, sr).y
+                except UserError as err:
+                    bad[e.path] = str(err)
+                    continue
             y = noise_cache[e.path][e.offset : e.offset + n_samples] * e.gain
             y, _ = fit_length(y, n_samples)
         else:
             try:
                 a = load_audio(e.path, sr)
             except UserError as err:
-                raise UserError(f"{err}; fix or remove it (`tinykws data check` lists every problem)") from None
+                bad[e.path] = str(err)  # go on: every bad file is named at once, not one per rerun
+                continue
             for n in a.notes:
                 notes[n.split(" (")[0]] += 1
             y, note = fit_length(a.y, n_samples)
             if note:
                 notes["cropped" if note.startswith("cropped") else "padded"] += 1
         out[i] = y
+    if bad:
+        raise BadAudioError(list(bad.values()))
     return out, [f"{k}: {v} file(s)" for k, v in sorted(notes.items())]
+
+
+class BadAudioError(UserError):
+    """Audio files that cannot be used, all of them: one line per file after a first line with the count."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        n = len(problems)
+        super().__init__(f"{n} audio file{'s' if n != 1 else ''} cannot be used; fix or remove "
+                         f"{'them' if n != 1 else 'it'} (`tinykws data check DATASET` lists every problem):\n"
+                         + "\n".join(f"  {p}" for p in problems))
 
 
 def add_extra_training_data(ds: Dataset, dirs: list[str | Path], spec=None) -> list[str]:
