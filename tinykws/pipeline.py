@@ -39,7 +39,7 @@ from tinykws.data.dataset import SILENCE, Dataset, add_extra_training_data, disc
 from tinykws.errors import UserError
 from tinykws.evaluate.streaming import STREAM_MINUTES
 from tinykws.evaluate.tuning import DEFAULT_BOARD, DEFAULT_TARGET_FA_PER_HOUR
-from tinykws.io import atomic_write_bytes, atomic_write_text, sha256_bytes
+from tinykws.io import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
 from tinykws.labels import check_label
 from tinykws.model.train import FitConfig
 from tinykws.recognizer import RecognizerConfig
@@ -210,6 +210,7 @@ def _stages(cfg: TrainConfig, ds: Dataset, run: Path, run_name: str, say, progre
             "macs": count_macs(model),
             "tflite_bytes": len(tflite),
             "sha256": sha256_bytes(tflite),
+            "keras_sha256": sha256_file(run / "model.keras"),
             "ops": ops,
             **{k: quant[k] for k in ("input_scale", "input_zero_point", "output_scale", "output_zero_point")},
         },
