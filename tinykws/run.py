@@ -244,3 +244,45 @@ def streaming_summary(report: dict) -> dict | None:
     if isinstance(s, dict) and isinstance(s.get("operating_point"), dict) and isinstance(s.get("test"), dict):
         return s
     return None
+
+
+def shipped_run() -> Run:
+    """The shipped default model (``firmware/model``) as a :class:`Run`, for the virtual board without a trained run.
+
+    Built from the model folder alone: the flatbuffer from ``kws_model.cc``, labels, quantization,
+    arena and recognizer from ``model.json``; the folder's manifest is checked first.
+    """
+    from tinykws.export import verify_model_dir
+    from tinykws.export.carray import parse_c_array
+    from tinykws.paths import default_model_dir
+
+    d = default_model_dir()
+    verify_model_dir(d)
+    try:
+        info = json.loads((d / "model.json").read_text())
+        tflite = parse_c_array((d / "kws_model.cc").read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"the shipped model in {d} cannot be read ({e}): reinstall tinykws") from None
+    spec = FeatureSpec()
+    if info.get("model_sha256") != sha256_bytes(tflite) or info.get("spec_sha256") != spec.sha256:
+        raise UserError(f"the shipped model in {d} does not match its model.json (or this tinykws's feature spec): "
+                        "reinstall tinykws, or pass --run with a run of your own")
+    try:
+        report = {"run": info.get("name", "shipped"),
+                  "model": {"sha256": info["model_sha256"], "tflite_bytes": len(tflite),
+                            **{k: info[k] for k in ("input_scale", "input_zero_point", "output_scale", "output_zero_point")}},
+                  "tflm": {"arena_bytes": info["arena_min_bytes"], "arena_bytes_with_margin": info["arena_bytes"]},
+                  "spec": {"sha256": spec.sha256}, "recognizer": info["recognizer"]}
+        rec = RecognizerConfig.from_dict(info["recognizer"])
+        labels = list(info["labels"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserError(f"the shipped model's {d}/model.json is incomplete ({e}): reinstall tinykws") from None
+    check_recorded(d, report, tflite=tflite, spec=spec, labels=labels)
+    return Run(d, spec, labels, tflite, report, {}, rec)
+
+
+def sim_run(run: str | Path | None, runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Run:
+    """The run a virtual board runs: ``run`` if given, else the latest in ``runs_dir``, else :func:`shipped_run`."""
+    if run is not None or list_runs(runs_dir):
+        return load_run(resolve_run(run, runs_dir))
+    return shipped_run()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
 import warnings
 
@@ -50,3 +52,21 @@ def runs_dir_option(*names: str, **kwargs):
 
     kwargs.setdefault("type", click.Path(file_okay=False))
     return click.option(*(names or ("--runs-dir",)), default=str(DEFAULT_RUNS_DIR), show_default=True, **kwargs)
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """SIGTERM and SIGHUP end the ``with`` block as Ctrl-C does (``KeyboardInterrupt``), so cleanup runs.
+
+    Their default action kills the process at once: ``finally`` blocks (a link to remove, a
+    registry entry, a board to stop) would never run.
+    """
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
