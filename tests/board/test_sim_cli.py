@@ -27,7 +27,7 @@ def test_link_onto_an_existing_file_is_refused(tmp_path):
     assert precious.read_text() == "x\n" and not precious.is_symlink()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_shipped_model_port_auto_and_link_removed_on_signal(tmp_path, monkeypatch, sig):
     from tinykws.board import serialio
     from tinykws.board.protocol import Boot

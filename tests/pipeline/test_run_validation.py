@@ -9,6 +9,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 
 def tinykws(*args, env=None):
     return subprocess.run([sys.executable, "-m", "tinykws", *args], capture_output=True, text=True, timeout=300, env=env)
@@ -41,11 +43,17 @@ def test_a_truncated_model_is_one_line_in_export_sim_and_evaluate(tiny_run, tone
         assert_user_error(tinykws(*args), "model_int8.tflite is")
 
 
-def test_a_truncated_keras_model_is_one_line_in_evaluate(tiny_run, tone_dataset, tmp_path):
+@pytest.mark.parametrize("recorded", [True, False], ids=["hash-recorded", "older-run-without-hash"])
+def test_a_truncated_keras_model_is_one_line_in_evaluate(tiny_run, tone_dataset, tmp_path, recorded):
     run = shutil.copytree(tiny_run, tmp_path / tiny_run.name)
     keras = (run / "model.keras").read_bytes()
     (run / "model.keras").write_bytes(keras[:3000])
-    assert_user_error(tinykws("evaluate", str(run), str(tone_dataset)), "model.keras")
+    if not recorded:
+        r = json.loads((run / "report.json").read_text())
+        del r["model"]["keras_sha256"]
+        (run / "report.json").write_text(json.dumps(r))
+    needle = "model.keras is not the model report.json recorded" if recorded else "model.keras cannot be read"
+    assert_user_error(tinykws("evaluate", str(run), str(tone_dataset)), needle)
 
 
 def _runs_folder(tiny_run, tmp_path):

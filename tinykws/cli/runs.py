@@ -75,6 +75,8 @@ def _row(p: Path) -> dict:
         # The run's own path is in the row already: keep the reason short.
         reason = str(e).replace(f"{p}/", "").replace(f"{p}: ", "").replace(f"{p} ", "")
         return {"run": p.name, "damaged": re.sub(r"[:;] train (it|the run) again.*$", "", reason)}
+    except OSError as e:
+        return {"run": p.name, "damaged": f"cannot read {Path(e.filename or p).name} ({e.strerror or e})"}
     except (KeyError, TypeError, IndexError) as e:
         return {"run": p.name, "damaged": f"report.json lacks {e}" if isinstance(e, KeyError) else "report.json is malformed"}
 
