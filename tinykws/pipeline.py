@@ -39,7 +39,7 @@ from tinykws.data.dataset import SILENCE, BadAudioError, Dataset, add_extra_trai
 from tinykws.errors import UserError
 from tinykws.evaluate.streaming import STREAM_MINUTES
 from tinykws.evaluate.tuning import DEFAULT_BOARD, DEFAULT_TARGET_FA_PER_HOUR
-from tinykws.io import atomic_write_bytes, atomic_write_text, check_writable, sha256_bytes, writing
+from tinykws.io import atomic_write_bytes, atomic_write_text, check_writable, sha256_bytes, sha256_file, writing
 from tinykws.labels import check_label
 from tinykws.model.train import FitConfig
 from tinykws.recognizer import RecognizerConfig
@@ -212,6 +212,7 @@ def _stages(cfg: TrainConfig, ds: Dataset, run: Path, run_name: str, say, progre
             "macs": count_macs(model),
             "tflite_bytes": len(tflite),
             "sha256": sha256_bytes(tflite),
+            "keras_sha256": sha256_file(run / "model.keras"),
             "ops": ops,
             **{k: quant[k] for k in ("input_scale", "input_zero_point", "output_scale", "output_zero_point")},
         },
@@ -282,17 +283,28 @@ def discover_dataset(cfg: TrainConfig, say: Callable[[str], None]) -> Dataset:
 
 
 def new_run_folder(out: Path, name: str) -> tuple[Path, Path]:
-    """The run's final path and the hidden work folder it is built in (renamed when complete)."""
+    """The run's final path and the hidden work folder it is built in (renamed when complete).
+
+    Creating the work folder is what claims a name, so two trainings started in the same second
+    with the same name cannot both take it: the loser of ``mkdir`` tries the next suffix.
+    """
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
-    d = out / f"{stamp}-{safe}"
-    i = 1
-    while d.exists() or d.with_name(f".{d.name}.partial").exists():
-        i += 1
-        d = out / f"{stamp}-{safe}-{i}"
-    work = d.with_name(f".{d.name}.partial")
-    work.mkdir(parents=True)
-    return d, work
+    out.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 10_000):
+        d = out / (f"{stamp}-{safe}" if i == 1 else f"{stamp}-{safe}-{i}")
+        work = d.with_name(f".{d.name}.partial")
+        if d.exists():
+            continue
+        try:
+            work.mkdir()
+        except FileExistsError:
+            continue
+        if d.exists():  # finished (and renamed) by another training between our check and our mkdir
+            work.rmdir()
+            continue
+        return d, work
+    raise UserError(f"no free run folder name for {stamp}-{safe} in {out}")
 
 
 def write_run_inputs(run: Path, cfg: TrainConfig, ds: Dataset) -> None:

@@ -1,7 +1,8 @@
 """Serial ports: finding the board, opening it with clear errors, talking in lines.
 
 ``--port auto`` picks the only port that looks like a board (by USB vendor and
-product id, or a tinykws virtual board) and otherwise says why it cannot.
+product id) or, with none plugged in, the only ``tinykws sim`` running (its
+registry entry, :func:`tinykws.board.sim.running_sims`), and otherwise says why it cannot.
 
 Opening a port must not reset the board. ESP32 DevKits wire the USB-UART
 bridge's DTR and RTS lines to EN and IO0 (the "auto-reset" circuit esptool
@@ -84,8 +85,15 @@ def resolve_port(port: str | None) -> str:
     if len(boards) == 1:
         return boards[0].device
     if not boards:
-        raise UserError("no board found on any serial port (is it plugged in with a data cable?); "
-                        "`tinykws devices` lists the ports, or pass --port PATH")
+        from tinykws.board.sim import running_sims
+
+        sims = running_sims()  # no USB board: a `tinykws sim` running now is the board
+        if len(sims) == 1:
+            return sims[0]
+        if sims:
+            raise UserError(f"no USB board, and several virtual boards run ({', '.join(sims)}): pass --port PATH")
+        raise UserError("no board found on any serial port (is it plugged in with a data cable?) and no `tinykws sim` "
+                        "runs; `tinykws devices` lists the ports, or pass --port PATH")
     raise UserError("several boards found: " + ", ".join(f"{p.device} ({p.guess})" for p in boards) + "; pass --port PATH")
 
 

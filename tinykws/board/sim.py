@@ -175,10 +175,112 @@ class VirtualBoard:
         self.close()
 
 
-def open_sim(run_path, wavs, **kw) -> VirtualBoard:
-    from tinykws.run import load_run
+def open_sim(run, wavs, **kw) -> VirtualBoard:
+    """A :class:`VirtualBoard` for ``run`` (a :class:`tinykws.run.Run`, or a run folder to load)."""
+    from tinykws.run import Run, load_run
 
     for w in wavs:
         if not Path(w).is_file():
             raise UserError(f"WAV not found: {w}")
-    return VirtualBoard(load_run(run_path), wavs, **kw)
+    return VirtualBoard(run if isinstance(run, Run) else load_run(run), wavs, **kw)
+
+
+# The port's symlink (--link) ------------------------------------------------------------------
+#: Where the pseudo-terminals a virtual board opens live: a symlink to one is a port link tinykws made.
+PTY_DIR = "/dev/pts/"
+
+
+def is_port_link(path: str | Path) -> bool:
+    """``path`` is a symlink to a pseudo-terminal (a virtual board's port link, ours to replace)."""
+    return os.path.islink(path) and os.readlink(path).startswith(PTY_DIR)
+
+
+def check_link_path(link: str | Path) -> None:
+    """A one-line :class:`UserError` if ``link`` exists and is anything but an old port link (nothing is replaced then)."""
+    if os.path.lexists(link) and not is_port_link(link):
+        raise UserError(f"{link} exists and is not a link to a virtual board's port: remove it or choose another --link")
+
+
+def make_port_link(link: str | Path, port: str) -> None:
+    """Symlink ``link`` -> ``port``, replacing only an old port link (see :func:`check_link_path`)."""
+    link = Path(link)
+    check_link_path(link)
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    try:
+        os.symlink(port, tmp)
+        check_link_path(link)  # again, just before the replace: a file made meanwhile is never replaced
+        os.replace(tmp, link)
+    except OSError as e:
+        raise UserError(f"cannot make the link {link}: {e.strerror or e}") from None
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+
+
+def remove_port_link(link: str | Path, port: str) -> None:
+    """Remove ``link`` if it still points at ``port`` (another sim may have taken the name since)."""
+    try:
+        if os.path.islink(link) and os.readlink(link) == port:
+            os.unlink(link)
+    except OSError:
+        pass
+
+
+# The registry of running virtual boards (what `--port auto` finds) ----------------------------
+def registry_dir() -> Path:
+    """A per-user folder of ``sim-<pid>.json`` files, one per running virtual board."""
+    import tempfile
+
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    if base and os.path.isdir(base):
+        return Path(base) / "tinykws"
+    return Path(tempfile.gettempdir()) / f"tinykws-{os.getuid()}"
+
+
+def register_sim(port: str) -> Path:
+    """Note this process's virtual board on ``port``; returns the entry to remove with :func:`unregister_sim`."""
+    import json
+
+    from tinykws.io import atomic_write_text
+
+    d = registry_dir()
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return atomic_write_text(d / f"sim-{os.getpid()}.json", json.dumps({"pid": os.getpid(), "port": port}) + "\n")
+
+
+def unregister_sim(entry: Path) -> None:
+    try:
+        entry.unlink()
+    except OSError:
+        pass
+
+
+def _alive(pid: int) -> bool:
+    """``pid`` runs, and (where /proc tells) is a tinykws process, not another one given a dead sim's pid."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    try:
+        return b"tinykws" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return not Path("/proc/self").exists()
+
+
+def running_sims() -> list[str]:
+    """Ports of the virtual boards running now; entries of dead processes (or gone ports) are ignored."""
+    import json
+
+    out = []
+    d = registry_dir()
+    for f in sorted(d.glob("sim-*.json")) if d.is_dir() else []:
+        try:
+            e = json.loads(f.read_text())
+            pid, port = int(e["pid"]), str(e["port"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if _alive(pid) and os.path.exists(port):
+            out.append(port)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -53,12 +54,28 @@ def runs_dir_option(*names: str, **kwargs):
     return click.option(*(names or ("--runs-dir",)), default=str(DEFAULT_RUNS_DIR), show_default=True, **kwargs)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def interrupt_on_termination() -> None:
     """Make SIGTERM and SIGHUP (a closed terminal, ``kill``) raise KeyboardInterrupt, as Ctrl-C does, so
     a command's clean-up (``rec stop`` to the board, the summary so far) runs on those exits too."""
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
     for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, interrupt)
+        signal.signal(sig, _interrupt)
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """:func:`interrupt_on_termination` for the ``with`` block only, the previous handlers restored after.
+
+    Their default action kills the process at once: ``finally`` blocks (a link to remove, a
+    registry entry, a board to stop) would never run.
+    """
+    old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    interrupt_on_termination()
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)

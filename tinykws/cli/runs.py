@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import click
@@ -56,34 +57,57 @@ def _stream_columns(s: dict | None) -> dict:
     return out
 
 
-@click.command()
-@runs_dir_option("--dir", "runs_dir")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def runs(runs_dir, as_json):
-    """List runs, newest last, with their test-stream figures (docs/evaluation.md)."""
-    from rich.console import Console
-    from rich.table import Table
+def _row(p: Path) -> dict:
+    """One run's figures; ``{"run", "damaged"}`` with a short reason when its folder does not pass :func:`load_run`."""
+    from tinykws.errors import UserError
+    from tinykws.run import load_run, streaming_summary
 
-    from tinykws.run import list_runs, streaming_summary
-
-    rows = []
-    for p in list_runs(runs_dir):
-        try:
-            r = json.loads((p / "report.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        rows.append({
+    try:
+        r = load_run(p).report
+        return {
             "run": p.name, "arch": r["model"]["arch"], "labels": len(r["data"]["labels"]),
             "float": r["accuracy"]["float"], "int8": r["accuracy"]["int8"],
             "tflite_bytes": r["model"]["tflite_bytes"], "arena_bytes": r["tflm"]["arena_bytes"],
             "dataset_hash": r["data"]["dataset_hash"][:12],
             **_stream_columns(streaming_summary(r)),
-        })
+        }
+    except UserError as e:
+        # The run's own path is in the row already: keep the reason short.
+        reason = str(e).replace(f"{p}/", "").replace(f"{p}: ", "").replace(f"{p} ", "")
+        return {"run": p.name, "damaged": re.sub(r"[:;] train (it|the run) again.*$", "", reason)}
+    except OSError as e:
+        return {"run": p.name, "damaged": f"cannot read {Path(e.filename or p).name} ({e.strerror or e})"}
+    except (KeyError, TypeError, IndexError) as e:
+        return {"run": p.name, "damaged": f"report.json lacks {e}" if isinstance(e, KeyError) else "report.json is malformed"}
+
+
+#: Columns the one-line-per-run table needs; a narrower terminal (or a pipe) gets one block per run.
+TABLE_WIDTH = 150
+
+
+@click.command()
+@runs_dir_option("--dir", "runs_dir")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def runs(runs_dir, as_json):
+    """List runs, newest last, with their test-stream figures (docs/evaluation.md); damaged runs are named as such."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tinykws.run import list_runs
+
+    rows = [_row(p) for p in list_runs(runs_dir)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
         click.echo(f"no runs in {runs_dir}/")
+        return
+    fa = lambda v: "-" if v is None else f"{v:g}"  # noqa: E731
+    console = Console()
+    if console.width < TABLE_WIDTH or not console.is_terminal:
+        for i, r in enumerate(rows):
+            click.echo(_block(r, fa, min(console.width, 100)) + ("\n" if i < len(rows) - 1 else ""))
+        click.echo("hits, FA/h: the test streams at each run's operating point (docs/evaluation.md)")
         return
     t = Table(caption="hits, FA/h: the test streams at each run's operating point (docs/evaluation.md)")
     t.add_column("run", no_wrap=True)
@@ -91,8 +115,27 @@ def runs(runs_dir, as_json):
               "arena bytes", "data"):
         t.add_column(c)
     for r in rows:
-        fa = lambda v: "-" if v is None else f"{v:g}"  # noqa: E731
+        if "damaged" in r:
+            t.add_row(r["run"], f"damaged: {r['damaged']}")
+            continue
         t.add_row(r["run"], r["arch"], str(r["labels"]), _pct(r["float"]), _pct(r["int8"]),
                   _pct(r["test_quiet_hit_rate"]), fa(r["test_quiet_fa_per_hour"]), _pct(r["test_noisy_hit_rate"]),
                   fa(r["test_noisy_fa_per_hour"]), f"{r['tflite_bytes']:,}", f"{r['arena_bytes']:,}", r["dataset_hash"])
-    Console().print(t)
+    console.print(t)
+
+
+def _block(r: dict, fa, width: int) -> str:
+    """A run as a few lines no wider than ``width`` (the layout for narrow terminals and pipes)."""
+    import textwrap
+
+    if "damaged" in r:
+        return "\n".join(textwrap.wrap(f"{r['run']}  DAMAGED: {r['damaged']}", width, subsequent_indent="  "))
+    lines = [f"{r['run']}  {r['arch']}, {r['labels']} labels, data {r['dataset_hash']}",
+             f"accuracy float {_pct(r['float'])}, int8 {_pct(r['int8'])}; model {r['tflite_bytes']:,} B, "
+             f"arena {r['arena_bytes']:,} B",
+             f"test streams: quiet {_pct(r['test_quiet_hit_rate'])} hits, {fa(r['test_quiet_fa_per_hour'])} FA/h; "
+             f"noisy {_pct(r['test_noisy_hit_rate'])} hits, {fa(r['test_noisy_fa_per_hour'])} FA/h"]
+    out = textwrap.wrap(lines[0], width, subsequent_indent="  ")
+    for l in lines[1:]:
+        out += textwrap.wrap(l, width, initial_indent="  ", subsequent_indent="    ")
+    return "\n".join(out)
