@@ -363,8 +363,11 @@ class BadAudioError(UserError):
     def __init__(self, problems: list[str]):
         self.problems = problems
         n = len(problems)
-        super().__init__(f"{n} audio file{'s' if n != 1 else ''} cannot be used; fix or remove "
-                         f"{'them' if n != 1 else 'it'} (`tinykws data check DATASET` lists every problem):\n"
+        if n == 1:  # one file: one line
+            super().__init__(f"{problems[0]}; fix or remove it (`tinykws data check DATASET` lists every problem)")
+            return
+        super().__init__(f"{n} audio files cannot be used; fix or remove them "
+                         f"(`tinykws data check DATASET` lists every problem):\n"
                          + "\n".join(f"  {p}" for p in problems))
 
 
