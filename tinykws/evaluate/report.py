@@ -59,7 +59,8 @@ def render_report_md(r: dict) -> str:
         f"# Run {r['run']}",
         "",
         f"Dataset `{r['data']['dataset']}` (hash `{r['data']['dataset_hash'][:16]}`), labels: {', '.join(r['data']['labels'])}.",
-        f"Test split: {r['n_test']} clips from speakers not seen in training.",
+        f"Test split: {r['n_test']} clips " + ("from speakers not seen in training." if r["data"].get("split", "by speaker") == "by speaker"
+                                                 else f"(split {r['data']['split']}: some are of voices heard in training)."),
         "",
         "| metric | value |",
         "|---|---|",
