@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from tinykws.board.protocol import Boot, Detection, Error, Inference, LineReader, Stats
+from tinykws.board.protocol import Boot, BootFilter, Detection, Error, Inference, LineReader, Stats
 from tinykws.errors import UserError
 
 
@@ -31,12 +31,20 @@ class MonitorState:
     last_stats: Stats | None = None
     resets: int = 0
     disconnects: int = 0
-    bad_lines: int = 0
+    bad_lines: int = 0  # lines that are not protocol, counted by the line readers
+    filter: BootFilter = field(default_factory=BootFilter)  # refuses INF/DET of labels the BOOT did not name
     stats: list[Stats] = field(default_factory=list)  # since the last BOOT, for skipped inferences per interval
     run: object = None  # a run to find the board's model in (besides runs/ and the shipped model)
     _model: dict = field(default_factory=dict)  # (model, board, engine) -> boot_estimate's answer
 
+    @property
+    def protocol_errors(self) -> int:
+        """Lines that were not protocol plus records naming a label the board's BOOT did not (as the report counts)."""
+        return self.bad_lines + self.filter.refused
+
     def add(self, rec) -> None:
+        if not self.filter.accepts(rec):
+            return
         if isinstance(rec, Boot):
             if self.boot is not None and rec.tag == "BOOT":
                 self.resets += 1
@@ -75,6 +83,7 @@ class MonitorState:
             "errors": [{"code": e.code, "msg": e.msg} for e in self.errors],
             "resets": self.resets,
             "disconnects": self.disconnects,
+            "protocol_errors": self.protocol_errors,
             "latency_check": self.latency_check(),
         }
 
@@ -107,7 +116,7 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
     log = open(log_path, "a", buffering=1, encoding="utf-8") if log_path else None
     t_end = None if duration_s is None else time.monotonic() + duration_s
     ser = None
-    reader = LineReader()
+    reader, counted = LineReader(), 0  # counted: the reader's bad lines already added to the state
     asked_at, asks, identified = 0.0, 0, False
 
     def note(text: str) -> None:
@@ -135,7 +144,7 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
                         raise  # never connected: the port is wrong, say so
                     time.sleep(0.5)  # the board is resetting or was unplugged: keep trying
                     continue
-                reader = LineReader()
+                reader, counted = LineReader(), 0
                 asks, identified = 0, False
                 if state.disconnects:
                     note("reconnected")
@@ -178,7 +187,8 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
                 stamp = log_timestamp()
                 for line in raw:
                     log.write(f"{stamp}\t{line}\n")
-            state.bad_lines = reader.bad_lines
+            state.bad_lines += reader.bad_lines - counted
+            counted = reader.bad_lines
             if on_update:
                 on_update(state)
     finally:
@@ -206,7 +216,8 @@ def live_view(state: MonitorState):
         v = s["latency_us"][k]
         t.add_row(name, *(str(v[x]) if v else "-" for x in ("p50", "p95", "max")))
     t.caption = (f"{s['inferences']} inferences, {s['rate_hz'] or '-'} Hz, dropped {s['dropped'] or 0}, "
-                 f"overflows {s['overflows'] or 0}, resets {s['resets']}\n"
+                 f"overflows {s['overflows'] or 0}, resets {s['resets']}"
+                 + (f", protocol errors {s['protocol_errors']}" if s["protocol_errors"] else "") + "\n"
                  + "detections: " + ", ".join(f"{d['label']} ({d['score']:.2f}) @ {d['t_ms'] / 1000:.1f}s" for d in s["detections"][-6:]))
     check = s.get("latency_check")
     if check and check["lines"]:
