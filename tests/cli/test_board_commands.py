@@ -79,3 +79,15 @@ def test_flash_engine_tflm_adds_its_flag(tiny_run, tmp_path, monkeypatch):
 def test_flash_cli_rejects_an_unknown_engine(tmp_path):
     p = tinykws("flash", "--board", "nano33ble", "--engine", "cmsis", "--runs-dir", str(tmp_path))
     assert p.returncode == 2 and "Traceback" not in p.stderr and "cmsis" in p.stderr
+
+
+def test_flash_dry_run_with_port_auto_prints_a_command_pio_can_run(tiny_run, tmp_path):
+    """`auto` is tinykws's word: the printed pio command has no --upload-port then, and says who finds the port."""
+    import shutil
+
+    run = shutil.copytree(tiny_run, tmp_path / tiny_run.name)
+    p = tinykws("flash", "--board", "nano33ble", "--run", str(run), "--dry-run")  # --port auto is the default
+    assert p.returncode == 0, p.stderr
+    (shown,) = [l for l in p.stdout.splitlines() if l.startswith("$ ")]
+    assert "--upload-port" not in shown and shown.endswith("-e nano33ble -t upload"), shown
+    assert "PlatformIO finds the board's port at upload time" in p.stdout

@@ -48,7 +48,7 @@ def test_too_slow_is_refused_before_anything_is_written(tiny_run, tmp_path, monk
     fw = tmp_path / "fw"
     fw.mkdir()
     with pytest.raises(UserError, match=r"^stride \d+ ms needs ≥ \d+ ms on nano33ble with tflm \(features .*"
-                                        r"use the native engine or retrain with a longer stride$"):
+                                        r"use the native engine \(`tinykws flash --engine native`, the default\) or train a smaller model .*$"):
         export_run(tiny_run, fw, board="nano33ble", engine="tflm")
     assert not any(fw.iterdir())
     with pytest.raises(UserError, match="unknown engine 'cmsis'; choose one of native, tflm"):

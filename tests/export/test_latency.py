@@ -8,7 +8,7 @@ import pytest
 from tinykws.errors import UserError
 from tinykws.export import boards
 from tinykws.export.carray import parse_c_array
-from tinykws.export.latency import (KEEP_UP_FRACTION, MFCC_INSTRUCTIONS_PER_FRAME, estimate_latency, estimate_table,
+from tinykws.export.latency import (KEEP_UP_FRACTION, MFCC_INSTRUCTIONS_PER_FRAME, SMALLER_MODEL, estimate_latency, estimate_table,
                                     inference_instructions, latency_report, shortest_sustainable_stride)
 from tinykws.spec import FeatureSpec
 from tinykws.target.tflm import Layer, model_layers
@@ -46,7 +46,7 @@ def test_nano_tflm_at_100_ms_does_not_keep_up(shipped):
     assert e.budget_fraction == pytest.approx(e.total_ms / 100)
     assert not e.keeps_up and e.total_ms > 150
     assert e.reason.startswith(f"stride 100 ms needs ≥ {e.shortest_stride_ms} ms on nano33ble with tflm")
-    assert e.reason.endswith("use the native engine or retrain with a longer stride")
+    assert e.reason.endswith("use the native engine (`tinykws flash --engine native`, the default) or " + SMALLER_MODEL)
     assert "\n" not in e.reason
     assert e.line().startswith("nano33ble, tflm: features 5.5 ms + inference ") and "per 100 ms stride" in e.line()
 
@@ -123,3 +123,44 @@ def test_run_report_prints_the_estimate_per_board_and_engine(shipped):
     for e in rep["estimates"]:
         assert f"| {e['board']} | {e['engine']} | {e['feature_ms']:.1f} ms | {e['inference_ms']:.1f} ms |" in md
     assert latency_md(None) == []
+
+
+def _options_exist(text):
+    """Every `tinykws CMD --opt value` (or a bare `--opt value` after it) in ``text`` names an option CMD has,
+    with a value its choices allow."""
+    import re
+
+    import click
+
+    from tinykws.cli.main import cli
+
+    spans = re.findall(r"`([^`]*)`", text)
+    assert spans and spans[0].startswith("tinykws "), text
+    cmd = None
+    for span in spans:
+        words = span.split()
+        if words[0] == "tinykws":
+            cmd = cli.get_command(click.Context(cli), words[1])
+            assert cmd is not None, span
+            words = words[2:]
+        params = {o: p for p in cmd.params for o in [*p.opts, *p.secondary_opts]}
+        for i, w in enumerate(words):
+            if w.startswith("--"):
+                assert w in params, f"{cmd.name} has no {w}: {text}"
+                if isinstance(params[w].type, click.Choice):
+                    assert words[i + 1] in params[w].type.choices, span
+
+
+def test_too_slow_hints_name_options_that_exist(shipped, monkeypatch):
+    spec = FeatureSpec()
+    _options_exist(estimate_latency(shipped, spec, 100, "nano33ble", "tflm").reason)
+    nano = boards.BOARDS["nano33ble"]
+    for clock_hz, stride in ((40_000_000, 100), (1_000_000, 100)):  # native too slow at 100 ms; at any stride
+        monkeypatch.setitem(boards.BOARDS, "nano33ble", replace(nano, cpu=replace(nano.cpu, clock_hz=clock_hz)))
+        for engine in ("native", "tflm"):
+            e = estimate_latency(shipped, spec, stride, "nano33ble", engine)
+            assert not e.keeps_up
+            _options_exist(e.reason)
+    with pytest.raises(UserError) as err:
+        shortest_sustainable_stride(shipped, spec, "nano33ble", "tflm")
+    _options_exist(str(err.value))
