@@ -334,6 +334,7 @@ def plot_report(records, out_dir: Path, run=None) -> list[Path]:
         for k in ("feat", "inf", "total"):
             a.hist([getattr(r, f"{k}_us") / 1000 for _, r in infs], bins=40, alpha=0.6, label=k)
         a.set_xlabel("ms")
+        a.set_ylabel("inferences")
         a.set_title("latency per inference")
         a.legend()
         b.plot([t - t0 for t, _ in infs], [r.total_us / 1000 for _, r in infs], ".", ms=2)
@@ -350,6 +351,7 @@ def plot_report(records, out_dir: Path, run=None) -> list[Path]:
         if ref is not None:
             a.hist(ref[0], weights=ref[1], bins=30, range=(0, 1), density=True, alpha=0.6, label=ref[2])
         a.set_xlabel("top score")
+        a.set_ylabel("density (share of inferences per unit score)")
         a.legend()
         a.set_title("score distribution")
         p = out_dir / "scores.png"
@@ -357,12 +359,20 @@ def plot_report(records, out_dir: Path, run=None) -> list[Path]:
         plt.close(fig)
         paths.append(p)
     fig, a = plt.subplots(figsize=(10, 2.5))
-    labels = sorted({r.label for _, r in dets})
+    # Every keyword the board can detect gets a row, detected or not; the axis spans the whole log.
+    boots = [r for _, r in records if isinstance(r, Boot)]
+    known = [l for l in (boots[-1].labels if boots else (run.labels if run is not None else ())) if not l.startswith("_")]
+    labels = [*known, *sorted({r.label for _, r in dets} - set(known))]
     for i, l in enumerate(labels):
         a.plot([t - t0 for t, r in dets if r.label == l], [i] * sum(1 for _, r in dets if r.label == l), "o", label=l)
     a.set_yticks(range(len(labels)), labels)
-    a.set_xlabel("s")
-    a.set_title("detections over time")
+    a.set_ylim(-0.5, max(len(labels), 1) - 0.5)
+    a.set_xlim(0, max(records[-1][0] - t0, 1.0))
+    a.set_xlabel("time since the log's first line (s)")
+    a.set_ylabel("keyword")
+    if not dets:
+        a.text(0.5, 0.5, "no detections in this log", ha="center", va="center", transform=a.transAxes)
+    a.set_title(f"detections over time ({len(dets)})")
     p = out_dir / "detections.png"
     save_png(fig, p)
     plt.close(fig)
