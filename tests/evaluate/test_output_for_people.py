@@ -128,3 +128,13 @@ def test_a_model_that_hears_nothing_does_not_meet_its_target():
           "target_fa_per_hour": 1.0, "target_met": False, "hears_nothing": True, "chosen_on": "quiet validation stream"}
     text = "\n".join(streaming_md({"streaming": {"operating_point": op, "test": {}}}))
     assert "target met" not in text and "hears no keyword" in text, text
+
+
+def test_the_live_view_says_when_nothing_was_detected():
+    from tinykws.board.monitor import MonitorState, live_view
+    from tinykws.board.protocol import parse_line
+
+    state = MonitorState()
+    state.add(parse_line(BOOT))
+    caption = live_view(state).caption
+    assert "detections: none yet" in caption and "None" not in caption, caption

@@ -218,7 +218,8 @@ def live_view(state: MonitorState):
     t.caption = (f"{s['inferences']} inferences, {s['rate_hz'] or '-'} Hz, dropped {s['dropped'] or 0}, "
                  f"overflows {s['overflows'] or 0}, resets {s['resets']}"
                  + (f", protocol errors {s['protocol_errors']}" if s["protocol_errors"] else "") + "\n"
-                 + "detections: " + ", ".join(f"{d['label']} ({d['score']:.2f}) @ {d['t_ms'] / 1000:.1f}s" for d in s["detections"][-6:]))
+                 + "detections: " + (", ".join(f"{d['label']} ({d['score']:.2f}) @ {d['t_ms'] / 1000:.1f}s"
+                                               for d in s["detections"][-6:]) or "none yet"))
     check = s.get("latency_check")
     if check and check["lines"]:
         t.caption += "\n" + "\n".join(check["lines"])
