@@ -3,6 +3,7 @@ and a model that hears nothing is called that."""
 
 import json
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 @pytest.fixture()
 def figures(monkeypatch):
     """The matplotlib figures the code saves, by file name (they are still written)."""
+    import tinykws.evaluate.report  # noqa: F401  (imports save_png by name: patched below, and restored)
     import tinykws.io
 
     saved, real = {}, tinykws.io.save_png
@@ -23,6 +25,8 @@ def figures(monkeypatch):
         return real(fig, path, **kw)
 
     monkeypatch.setattr(tinykws.io, "save_png", keep)
+    for mod in [m for name, m in sys.modules.items() if name.startswith("tinykws.") and getattr(m, "save_png", None) is real]:
+        monkeypatch.setattr(mod, "save_png", keep)  # modules that imported it by name
     monkeypatch.setattr("matplotlib.pyplot.close", lambda *a, **k: None)  # keep them to look at
     return saved
 
