@@ -220,6 +220,7 @@ def _stages(cfg: TrainConfig, ds: Dataset, run: Path, run_name: str, say, progre
         "data": {
             "dataset": str(ds.root),
             "dataset_hash": ds.hash,
+            "split": ds.split_method,
             "labels": ds.labels,
             "counts": ds.counts(),
             "notes": ds.notes + load_notes,
@@ -273,7 +274,8 @@ def discover_dataset(cfg: TrainConfig, say: Callable[[str], None]) -> Dataset:
     counts = ds.counts()
     for s in SPLITS:
         if sum(counts[s].values()) == 0:
-            raise UserError(f"the {s} split is empty: the dataset has too few speakers ({len({e.speaker for e in ds.examples})}) for a speaker-disjoint split")
+            raise UserError(f"the {s} split is empty: {len(ds.examples)} clips split {ds.split_method} leave none for it; "
+                            "record more takes (about 10 per word or more)")
     missing_train = [l for l in labels if counts["train"][l] == 0]
     if missing_train:
         raise UserError(f"no training examples for: {', '.join(missing_train)}")

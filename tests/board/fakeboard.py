@@ -33,8 +33,9 @@ class FakeBoard:
 
     def __init__(self, *, sr: int = 16000, amplitude: int = 3000, speed: float = 4.0,
                  restart_on_first_command: bool = False, vanish_on_command: str | None = None,
-                 boot: str | None = None, ignore: tuple[str, ...] = ()):
+                 boot: str | None = None, ignore: tuple[str, ...] = (), after_info: bytes = b""):
         self.sr, self.amplitude, self.speed = sr, amplitude, speed
+        self.after_info = after_info  # bytes sent once, after the first answer to `info`
         self.boot = boot  # a whole BOOT line (without the newline) to answer with, instead of boot_line()
         self.ignore = ignore  # commands it hears and never answers (a board running other firmware)
         self.restart_pending = restart_on_first_command
@@ -91,6 +92,8 @@ class FakeBoard:
             return
         if line == "info":
             self._write(self._boot("INFO"))
+            self._write(self.after_info)
+            self.after_info = b""
         elif line == "rec start":
             self.recording, self.seq = True, 0
             self._write(b"ACK cmd=rec value=start\n")

@@ -103,3 +103,21 @@ def test_identity_checks_engine_and_weights_crc():
         check_identity(b, "ab", engine="native", weights_crc32="lots")
     with pytest.raises(UserError, match="runs the native engine, this flash asked for tflm"):
         check_identity(b, "ab", engine="tflm")
+
+
+def test_absurd_values_are_not_protocol():
+    """What a board cannot send is garbage, not a record: a label that is no label, a number past uint32,
+    a score that is no probability, text that is not ASCII (as a log read back holds it)."""
+    for line in [
+        "DET t_ms=1 label=" + "x" * 900 + " score=0.9",
+        "DET t_ms=1 label=y\ufffd\ufffds score=0.9",
+        "DET t_ms=1 label=yés score=0.9",
+        "DET t_ms=1 label=yes score=5.0",
+        "INF t_ms=1 feat_us=5 inf_us=100000000000000000000 total_us=50 top=yes score=0.9",
+        "INF t_ms=4294967296 feat_us=5 inf_us=1 total_us=50 top=yes score=0.9",
+        "INF t_ms=1 feat_us=5 inf_us=1 total_us=50 top=a,b score=0.9",
+        "BOOT proto=1 board=sim fw=0.1.0 model=ab spec=cd labels=yes,n\u00f6 arena_used=1 arena_size=2 mic=wav sr=16000 status=ok",
+        "BOOT proto=1 board=s\u00efm fw=0.1.0 model=ab spec=cd labels=yes,no arena_used=1 arena_size=2 mic=wav sr=16000 status=ok",
+    ]:
+        assert parse_line(line) is None, line
+    assert parse_line("INF t_ms=4294967295 feat_us=5 inf_us=1 total_us=50 top=yes score=1.0").t_ms == 4294967295

@@ -65,3 +65,15 @@ def test_there_is_no_engine_to_choose(tmp_path, command):
     assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
     assert "No such option '--engine'" in p.stderr, p.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_flash_dry_run_with_port_auto_prints_a_command_pio_can_run(tiny_run, tmp_path):
+    """`auto` is tinykws's word: the printed pio command has no --upload-port then, and says who finds the port."""
+    import shutil
+
+    run = shutil.copytree(tiny_run, tmp_path / tiny_run.name)
+    p = tinykws("flash", "--board", "nano33ble", "--run", str(run), "--dry-run")  # --port auto is the default
+    assert p.returncode == 0, p.stderr
+    (shown,) = [l for l in p.stdout.splitlines() if l.startswith("$ ")]
+    assert "--upload-port" not in shown and shown.endswith("-e nano33ble -t upload"), shown
+    assert "PlatformIO finds the board's port at upload time" in p.stdout

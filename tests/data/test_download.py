@@ -78,7 +78,7 @@ def test_interrupted_download_resumes_and_extracts(tmp_path):
     out = tmp_path / "sc"
     try:
         with pytest.raises(UserError, match="again to resume"):
-            download_speech_commands(out, url=srv.url)
+            download_speech_commands(out, url=srv.url, sha256=hashlib.sha256(data).hexdigest())
         part = out / ".download" / "speech_commands_test.tar.gz.part"
         assert part.stat().st_size == cut
         r = download_speech_commands(out, url=srv.url, sha256=hashlib.sha256(data).hexdigest())
@@ -106,7 +106,44 @@ def test_unsafe_or_corrupt_archives_are_refused(tmp_path):
         out = tmp_path / msg
         try:
             with pytest.raises(UserError, match=msg):
-                download_speech_commands(out, url=srv.url)
+                download_speech_commands(out, url=srv.url, sha256=hashlib.sha256(payload).hexdigest())
         finally:
             srv.close()
         assert not (tmp_path / "escape.txt").exists() and not (out / "yes").exists()
+
+
+def test_the_official_archives_are_fetched_over_https_and_pinned():
+    from tinykws.data.download import ARCHIVES
+
+    assert all(a.url.startswith("https://") for a in ARCHIVES.values())
+    assert all(a.sha256 and len(a.sha256) == 64 for a in ARCHIVES.values())
+    assert ARCHIVES["0.02"].size == 2_428_923_189  # TensorFlow Datasets' url_checksums/speech_commands.txt
+
+
+@pytest.mark.parametrize("wrong", ["sha256", "size"])
+def test_by_default_the_published_size_and_sha256_are_checked_before_extracting(tmp_path, monkeypatch, capsys, wrong):
+    """`tinykws data download speech-commands OUT` with no --sha256: an archive that is not the published one
+    (here a mirror serving another file) is one error line, and nothing is extracted."""
+    from dataclasses import replace
+
+    from tinykws.cli.main import main
+    from tinykws.data import download as dl
+
+    data = make_archive()
+    good = dl.Archive("https://example.invalid/speech_commands_v0.02.tar.gz", len(data), hashlib.sha256(data).hexdigest())
+    srv = Server(data)
+    try:
+        monkeypatch.setitem(dl.ARCHIVES, "0.02", good)
+        main(["data", "download", "speech-commands", str(tmp_path / "ok"), "--url", srv.url])  # returns: success
+        assert (tmp_path / "ok" / "yes").is_dir()
+        capsys.readouterr()
+        monkeypatch.setitem(dl.ARCHIVES, "0.02", replace(good, **({"sha256": "0" * 64} if wrong == "sha256" else
+                                                                   {"size": len(data) + 1})))
+        with pytest.raises(SystemExit) as bad:
+            main(["data", "download", "speech-commands", str(tmp_path / "sc"), "--url", srv.url])
+    finally:
+        srv.close()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert bad.value.code == 2 and len(err) == 1 and err[0].startswith("error: "), err
+    assert ("checksum mismatch" if wrong == "sha256" else "published size") in err[0] and "nothing was extracted" in err[0]
+    assert not (tmp_path / "sc" / "yes").exists() and not list(tmp_path.glob(".sc.extract-*"))

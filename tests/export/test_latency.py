@@ -8,8 +8,8 @@ import pytest
 from tinykws.errors import UserError
 from tinykws.export import boards
 from tinykws.export.carray import parse_c_array
-from tinykws.export.latency import (KEEP_UP_FRACTION, MFCC_INSTRUCTIONS_PER_FRAME, estimate_latency, estimate_table,
-                                    latency_report, shortest_sustainable_stride)
+from tinykws.export.latency import (KEEP_UP_FRACTION, MFCC_INSTRUCTIONS_PER_FRAME, SMALLER_MODEL, estimate_latency, estimate_table,
+                                    inference_instructions, latency_report, shortest_sustainable_stride)
 from tinykws.spec import FeatureSpec
 from tinykws.target.tflm import Layer, model_layers
 
@@ -44,7 +44,7 @@ def test_nano_native_at_100_ms_keeps_up_and_at_20_ms_does_not(shipped):
     e = estimate_latency(shipped, spec, 20, "nano33ble", "native")
     assert not e.keeps_up
     assert e.reason.startswith(f"stride 20 ms needs ≥ {e.shortest_stride_ms} ms on nano33ble with native")
-    assert e.reason.endswith("retrain with a longer stride or a smaller model")
+    assert e.reason.endswith(SMALLER_MODEL) and "tinykws evaluate RUN --streaming" in e.reason
     assert "\n" not in e.reason
 
 
@@ -143,3 +143,43 @@ def test_the_esp32_is_estimated_on_the_portable_path(shipped):
     assert not e.keeps_up and e.shortest_stride_ms == 260 and "needs ≥ 260 ms on esp32dev" in e.reason
     nano = estimate_latency(shipped, FeatureSpec(), 100, "nano33ble")
     assert nano.keeps_up and nano.inference_instructions == inference_instructions(shipped, "native")
+
+
+def _options_exist(text):
+    """Every `tinykws CMD --opt value` (or a bare `--opt value` after it) in ``text`` names an option CMD has,
+    with a value its choices allow."""
+    import re
+
+    import click
+
+    from tinykws.cli.main import cli
+
+    spans = re.findall(r"`([^`]*)`", text)
+    assert spans and spans[0].startswith("tinykws "), text
+    cmd = None
+    for span in spans:
+        words = span.split()
+        if words[0] == "tinykws":
+            cmd = cli.get_command(click.Context(cli), words[1])
+            assert cmd is not None, span
+            words = words[2:]
+        params = {o: p for p in cmd.params for o in [*p.opts, *p.secondary_opts]}
+        for i, w in enumerate(words):
+            if w.startswith("--"):
+                assert w in params, f"{cmd.name} has no {w}: {text}"
+                if isinstance(params[w].type, click.Choice):
+                    assert words[i + 1] in params[w].type.choices, span
+
+
+def test_too_slow_hints_name_options_that_exist(shipped, monkeypatch):
+    spec = FeatureSpec()
+    _options_exist(estimate_latency(shipped, spec, 100, "esp32dev").reason)
+    nano = boards.BOARDS["nano33ble"]
+    for clock_hz, stride in ((20_000_000, 100), (1_000_000, 100)):  # native too slow at 100 ms; at any stride
+        monkeypatch.setitem(boards.BOARDS, "nano33ble", replace(nano, cpu=replace(nano.cpu, clock_hz=clock_hz)))
+        e = estimate_latency(shipped, spec, stride, "nano33ble", "native")
+        assert not e.keeps_up
+        _options_exist(e.reason)
+    with pytest.raises(UserError) as err:
+        shortest_sustainable_stride(shipped, spec, "nano33ble", "native")
+    _options_exist(str(err.value))

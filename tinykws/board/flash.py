@@ -80,10 +80,14 @@ def flash(*, board: str, run_path: Path, port: str, dry_run: bool = False, say: 
     verify_model_dir(result.model_dir)
     project = build_project_dir()
     pio = find_pio()
-    cmd = [pio, *build_command(board, project, upload=True, upload_port=port)[1:]]
+    # `auto` is tinykws's word (resolve_port), not PlatformIO's: without --upload-port pio finds the board itself.
+    upload_port = None if port == "auto" else port
+    cmd = [pio, *build_command(board, project, upload=True, upload_port=upload_port)[1:]]
     pio_flags = merged_build_flags(flags)
     shown_flags = f"PLATFORMIO_BUILD_FLAGS={shlex.quote(pio_flags)} " if flags else ""
-    say("$ " + shown_flags + command_line(board, result.model_dir, project, upload_port=port))
+    say("$ " + shown_flags + command_line(board, result.model_dir, project, upload_port=upload_port))
+    if upload_port is None:
+        say("(no --upload-port: PlatformIO finds the board's port at upload time; add --upload-port PORT to choose one)")
     if dry_run:
         return {"command": cmd, "model_dir": result.model_dir, "uploaded": False, "build_flags": pio_flags if flags else None}
     env = {**os.environ, "TINYKWS_MODEL_DIR": str(result.model_dir.resolve())}

@@ -26,32 +26,46 @@ from pathlib import Path
 
 import numpy as np
 
-from tinykws.board.protocol import Boot, Detection, Inference, Stats, parse_line
+from dataclasses import dataclass
+
+from tinykws.board.protocol import Boot, BootFilter, Detection, Inference, Stats, parse_board_line
 from tinykws.errors import UserError
 
 DRIFT_KS = 0.2
 
 
+@dataclass(frozen=True)
+class BadLine:
+    """A board line of the log that is not protocol, or names a label the board's BOOT did not: counted, not used."""
+
+    text: str
+
+
 def read_log(path: Path) -> list[tuple[float, object]]:
+    """``(host time, record)`` per board line of a monitor log, read as the monitor read them live.
+
+    Lines the monitor could not parse (or refused against the BOOT labels) come back as :class:`BadLine`.
+    """
     from datetime import datetime
 
     p = Path(path)
     if not p.is_file():
         raise UserError(f"log not found: {p}")
     out = []
+    boot_filter = BootFilter()
     for raw in p.read_text(encoding="utf-8", errors="replace").splitlines():
         if not raw or raw.startswith("#") or "\t" not in raw:
             continue
         stamp, line = raw.split("\t", 1)
-        rec = parse_line(line)
-        if rec is None:
-            continue
         try:
             t = datetime.fromisoformat(stamp).timestamp()
         except ValueError:
             continue
-        out.append((t, rec))
-    if not out:
+        if not line.strip():
+            continue  # the reader does not count blank lines either
+        rec = parse_board_line(line)
+        out.append((t, rec if rec is not None and boot_filter.accepts(rec) else BadLine(line[:80])))
+    if not any(not isinstance(r, BadLine) for _, r in out):
         raise UserError(f"{p} holds no board lines (is it a `tinykws monitor --log` file?)")
     return out
 
@@ -75,15 +89,17 @@ def summarize(records, run=None) -> dict:
         "detections_by_label": {l: sum(1 for d in dets if d.label == l) for l in sorted({d.label for d in dets})},
         "dropped": stats[-1].dropped if stats else None,
         "overflows": stats[-1].overflows if stats else None,
+        "protocol_errors": sum(1 for _, r in records if isinstance(r, BadLine)),
         "boards": sorted({b.board for b in boots}),
         "models": sorted({b.model for b in boots}),
     }
     if run is not None and infs:
+        ours = run_inferences(records, run)
         ref = reference_scores(run)
         if ref is not None:
-            out["drift"] = drift_check([r.score for r in infs], *ref)
-        if out["models"] and run.model_sha256 not in out["models"]:
-            out["model_mismatch"] = f"the log's board ran {out['models'][0][:12]}, the run is {run.model_sha256[:12]}"
+            out["drift"] = drift_check([r.score for r in ours], *ref)
+            if len(ours) < len(infs):
+                out["drift"]["left_out"] = len(infs) - len(ours)
     if boots:
         # Only what the board said since its last (re)start is compared with that start's BOOT.
         since = max(i for i, (_, r) in enumerate(records) if isinstance(r, Boot))
@@ -91,6 +107,28 @@ def summarize(records, run=None) -> dict:
         inf = [r for r in rest if isinstance(r, Inference)]
         out["latency_check"] = latency_check(boots[-1], [r.inf_us for r in inf], [r.total_us for r in inf],
                                              [r for r in rest if isinstance(r, Stats)], run=run)
+    return out
+
+
+def run_inferences(records, run) -> list[Inference]:
+    """The log's INF records of the run's own model: those after a BOOT naming it (all of them if the log has no BOOT).
+
+    Scores of another model say nothing about drift from this run's, so a log in which the board never ran
+    the run's model is refused (:class:`UserError`) rather than compared.
+    """
+    models = sorted({r.model for _, r in records if isinstance(r, Boot)})
+    if models and not any(_sha_matches(run.model_sha256, m) for m in models):
+        raise UserError(f"the log's board ran model {', '.join(m[:12] for m in models)}, run {Path(run.path).name} is "
+                        f"{run.model_sha256[:12]}: no drift check across models; give the run that made the log's "
+                        "model, or leave out --run")
+    if not models:
+        return [r for _, r in records if isinstance(r, Inference)]
+    out, current = [], None
+    for _, r in records:
+        if isinstance(r, Boot):
+            current = r.model
+        elif isinstance(r, Inference) and current is not None and _sha_matches(run.model_sha256, current):
+            out.append(r)
     return out
 
 
@@ -301,6 +339,7 @@ def plot_report(records, out_dir: Path, run=None) -> list[Path]:
         for k in ("feat", "inf", "total"):
             a.hist([getattr(r, f"{k}_us") / 1000 for _, r in infs], bins=40, alpha=0.6, label=k)
         a.set_xlabel("ms")
+        a.set_ylabel("inferences")
         a.set_title("latency per inference")
         a.legend()
         b.plot([t - t0 for t, _ in infs], [r.total_us / 1000 for _, r in infs], ".", ms=2)
@@ -317,6 +356,7 @@ def plot_report(records, out_dir: Path, run=None) -> list[Path]:
         if ref is not None:
             a.hist(ref[0], weights=ref[1], bins=30, range=(0, 1), density=True, alpha=0.6, label=ref[2])
         a.set_xlabel("top score")
+        a.set_ylabel("density (share of inferences per unit score)")
         a.legend()
         a.set_title("score distribution")
         p = out_dir / "scores.png"
@@ -324,12 +364,20 @@ def plot_report(records, out_dir: Path, run=None) -> list[Path]:
         plt.close(fig)
         paths.append(p)
     fig, a = plt.subplots(figsize=(10, 2.5))
-    labels = sorted({r.label for _, r in dets})
+    # Every keyword the board can detect gets a row, detected or not; the axis spans the whole log.
+    boots = [r for _, r in records if isinstance(r, Boot)]
+    known = [l for l in (boots[-1].labels if boots else (run.labels if run is not None else ())) if not l.startswith("_")]
+    labels = [*known, *sorted({r.label for _, r in dets} - set(known))]
     for i, l in enumerate(labels):
         a.plot([t - t0 for t, r in dets if r.label == l], [i] * sum(1 for _, r in dets if r.label == l), "o", label=l)
     a.set_yticks(range(len(labels)), labels)
-    a.set_xlabel("s")
-    a.set_title("detections over time")
+    a.set_ylim(-0.5, max(len(labels), 1) - 0.5)
+    a.set_xlim(0, max(records[-1][0] - t0, 1.0))
+    a.set_xlabel("time since the log's first line (s)")
+    a.set_ylabel("keyword")
+    if not dets:
+        a.text(0.5, 0.5, "no detections in this log", ha="center", va="center", transform=a.transAxes)
+    a.set_title(f"detections over time ({len(dets)})")
     p = out_dir / "detections.png"
     save_png(fig, p)
     plt.close(fig)

@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from tinykws.board.protocol import Ack, Audio, Boot, Detection, Error, Inference, LineReader, Stats
+from tinykws.board.protocol import Ack, Audio, Boot, BootFilter, Detection, Error, Inference, LineReader, Stats
 from tinykws.errors import UserError
 from tinykws.io import writing
 
@@ -37,7 +37,8 @@ class MonitorState:
     last_stats: Stats | None = None
     resets: int = 0
     disconnects: int = 0
-    bad_lines: int = 0
+    bad_lines: int = 0  # lines that are not protocol, counted by the line readers
+    filter: BootFilter = field(default_factory=BootFilter)  # refuses INF/DET of labels the BOOT did not name
     stats: list[Stats] = field(default_factory=list)  # since the last BOOT, for skipped inferences per interval
     connected: bool = False
     mode: str | None = None  # the board's mode: "infer", "rec" or "idle" (from STAT, or "rec" from AUD lines)
@@ -46,7 +47,14 @@ class MonitorState:
     run: object = None  # a run to find the board's model in (besides runs/ and the shipped model)
     _model: dict = field(default_factory=dict)  # (model, board, engine) -> boot_estimate's answer
 
+    @property
+    def protocol_errors(self) -> int:
+        """Lines that were not protocol plus records naming a label the board's BOOT did not (as the report counts)."""
+        return self.bad_lines + self.filter.refused
+
     def add(self, rec) -> None:
+        if not self.filter.accepts(rec):
+            return
         if isinstance(rec, Boot):
             if self.boot is not None and rec.tag == "BOOT":
                 self.resets += 1
@@ -95,6 +103,7 @@ class MonitorState:
             "connected": self.connected,
             "mode": self.mode,
             "notices": list(self.notices),
+            "protocol_errors": self.protocol_errors,
             "latency_check": self.latency_check(),
         }
 
@@ -134,7 +143,7 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
             log = open(log_path, "a", buffering=1, encoding="utf-8")
     t_end = None if duration_s is None else time.monotonic() + duration_s
     ser = None
-    reader = LineReader()
+    reader, counted = LineReader(), 0  # counted: the reader's bad lines already added to the state
     asked_at, asks, identified = 0.0, 0, False
     heard = False  # any byte from the board at all
     stop_sent_at, stops = 0.0, 0
@@ -168,7 +177,7 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
                         raise  # never connected: the port is wrong, say so
                     time.sleep(0.5)  # the board is resetting or was unplugged: keep trying
                     continue
-                reader = LineReader()
+                reader, counted = LineReader(), 0
                 asks, identified, stops = 0, False, 0
                 if state.disconnects:
                     note("reconnected")
@@ -215,7 +224,8 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
             if log:
                 stamp = log_timestamp()
                 write_log("".join(f"{stamp}\t{line}\n" for line in raw))
-            state.bad_lines = reader.bad_lines
+            state.bad_lines += reader.bad_lines - counted
+            counted = reader.bad_lines
             if state.audio_lines and stops < 3 and time.monotonic() - stop_sent_at > 2.0:
                 # Recording mode, left on by a recorder that was killed: nothing else holds the (exclusive) port.
                 try:
@@ -265,8 +275,10 @@ def live_view(state: MonitorState):
         v = s["latency_us"][k]
         t.add_row(name, *(str(v[x]) if v else "-" for x in ("p50", "p95", "max")))
     t.caption = (f"{s['inferences']} inferences, {s['rate_hz'] or '-'} Hz, dropped {s['dropped'] or 0}, "
-                 f"overflows {s['overflows'] or 0}, resets {s['resets']}\n"
-                 + "detections: " + ", ".join(f"{d['label']} ({d['score']:.2f}) @ {d['t_ms'] / 1000:.1f}s" for d in s["detections"][-6:]))
+                 f"overflows {s['overflows'] or 0}, resets {s['resets']}"
+                 + (f", protocol errors {s['protocol_errors']}" if s["protocol_errors"] else "") + "\n"
+                 + "detections: " + (", ".join(f"{d['label']} ({d['score']:.2f}) @ {d['t_ms'] / 1000:.1f}s"
+                                               for d in s["detections"][-6:]) or "none yet"))
     check = s.get("latency_check")
     if check and check["lines"]:
         t.caption += "\n" + "\n".join(check["lines"])

@@ -1,10 +1,15 @@
 """Host side of the serial protocol (docs/protocol.md): parse what the board says.
 
 :func:`parse_line` turns one line into a typed record, or ``None`` for anything
-it does not understand (noise at boot, a user's own prints, a torn line): it
+it does not understand (noise at boot, a user's own prints, a torn line, a label
+that could not be a label, a number out of the range the firmware can send): it
 never raises. :class:`LineReader` takes raw bytes as they arrive from the port
 and yields records, resynchronising at the next newline after garbage, a line
 longer than the protocol allows, or bytes that are not ASCII.
+:class:`BootFilter` refuses ``INF``/``DET`` lines naming a label the board's
+last ``BOOT`` did not. ``tinykws monitor`` (live) and ``tinykws report`` (from the
+log) both read through :func:`parse_board_line` and :class:`BootFilter`, so they
+count the same detections and the same protocol errors.
 """
 
 from __future__ import annotations
@@ -18,9 +23,14 @@ from typing import Union
 import numpy as np
 
 from tinykws.errors import UserError
+from tinykws.labels import is_label
 
 PROTOCOL_VERSION = 1
 LINE_MAX = 1024
+#: The firmware's counters and times are uint32.
+UINT_MAX = 0xFFFFFFFF
+#: What the monitor log holds in place of a line the reader dropped for being longer than LINE_MAX.
+OVERLONG = "<line over 1024 bytes, dropped>"
 
 
 @dataclass(frozen=True)
@@ -119,7 +129,7 @@ def _fields(rest: str, last_free: str | None = None) -> dict[str, str]:
 
 
 def _uint(v: str) -> int:
-    if not v.isdigit():
+    if not v.isdigit() or len(v) > 10 or int(v) > UINT_MAX:
         raise ValueError(v)
     return int(v)
 
@@ -135,10 +145,24 @@ def _hex32(v: str) -> int:
 
 
 def _score(v: str) -> float:
+    """A score: a probability, 0 to 1."""
     f = float(v)
-    if not 0.0 <= f <= 1e7:
+    if not 0.0 <= f <= 1.0:
         raise ValueError(v)
     return f
+
+
+def _rate(v: str) -> float:
+    f = float(v)
+    if not 0.0 <= f <= 1e6:
+        raise ValueError(v)
+    return f
+
+
+def _label(v: str) -> str:
+    if not is_label(v):
+        raise ValueError(v)
+    return v
 
 
 def parse_line(line: bytes | str) -> Line | None:
@@ -147,25 +171,25 @@ def parse_line(line: bytes | str) -> Line | None:
         if isinstance(line, bytes):
             line = line.decode("ascii")
         line = line.rstrip("\r\n")
-        if not line or len(line) > LINE_MAX or not line.isprintable():
+        if not line or len(line) > LINE_MAX or not line.isascii() or not line.isprintable():
             return None
         tag, _, rest = line.partition(" ")
         if tag in ("BOOT", "INFO"):
             f = _fields(rest)
             return Boot(tag, _uint(f["proto"]), f["board"], f["fw"], f["model"], f["spec"],
-                        tuple(x for x in f["labels"].split(",") if x), _uint(f["arena_used"]), _uint(f["arena_size"]),
+                        tuple(_label(x) for x in f["labels"].split(",") if x), _uint(f["arena_used"]), _uint(f["arena_size"]),
                         f["mic"], _uint(f["sr"]), f["status"], f.get("engine"),
                         _hex32(f["weights_crc"]) if "weights_crc" in f else None, _opt_uint(f, "labels_cut") or 0)
         if tag == "INF":
             f = _fields(rest)
-            return Inference(_uint(f["t_ms"]), _uint(f["feat_us"]), _uint(f["inf_us"]), _uint(f["total_us"]), f["top"],
-                             _score(f["score"]))
+            return Inference(_uint(f["t_ms"]), _uint(f["feat_us"]), _uint(f["inf_us"]), _uint(f["total_us"]),
+                             _label(f["top"]), _score(f["score"]))
         if tag == "DET":
             f = _fields(rest)
-            return Detection(_uint(f["t_ms"]), f["label"], _score(f["score"]))
+            return Detection(_uint(f["t_ms"]), _label(f["label"]), _score(f["score"]))
         if tag == "STAT":
             f = _fields(rest)
-            return Stats(_uint(f["t_ms"]), _uint(f["inferences"]), _score(f["rate_hz"]), _uint(f["detections"]),
+            return Stats(_uint(f["t_ms"]), _uint(f["inferences"]), _rate(f["rate_hz"]), _uint(f["detections"]),
                          _uint(f["dropped"]), _uint(f["overflows"]), f["mode"], _opt_uint(f, "skipped"),
                          _opt_uint(f, "tx_dropped"))
         if tag == "AUD":
@@ -186,6 +210,38 @@ def parse_line(line: bytes | str) -> Line | None:
     except (KeyError, ValueError, UnicodeDecodeError, binascii.Error, OverflowError):
         return None
     return None
+
+
+def parse_board_line(raw: bytes | str) -> Line | None:
+    """:func:`parse_line`, and the ``BOOT`` of a board that reset mid-line, glued to the torn line's tail."""
+    rec = parse_line(raw)
+    mark = b"BOOT proto=" if isinstance(raw, bytes) else "BOOT proto="
+    if rec is None and mark in raw[1:]:
+        rec = parse_line(raw[raw.rindex(mark) :])
+    return rec
+
+
+class BootFilter:
+    """Refuses ``INF`` and ``DET`` records whose label the board's last ``BOOT``/``INFO`` did not list.
+
+    Such a line is corrupt (or from another program on the port): it must not count as a detection.
+    Before any ``BOOT``, and for labels past a ``labels_cut`` list, there is nothing to check against.
+    ``refused`` counts the records refused.
+    """
+
+    def __init__(self):
+        self.boot: Boot | None = None
+        self.refused = 0
+
+    def accepts(self, rec: Line) -> bool:
+        if isinstance(rec, Boot):
+            self.boot = rec
+            return True
+        label = rec.label if isinstance(rec, Detection) else rec.top if isinstance(rec, Inference) else None
+        if label is None or self.boot is None or self.boot.labels_cut or label in self.boot.labels:
+            return True
+        self.refused += 1
+        return False
 
 
 class LineReader:
@@ -216,13 +272,12 @@ class LineReader:
             if self._skipping:
                 self._skipping = False
                 self.bad_lines += 1
+                if raw_lines is not None:
+                    raw_lines.append(OVERLONG)  # so a report of the log counts it too
                 continue
             if raw_lines is not None:
                 raw_lines.append(raw.decode("ascii", "replace").rstrip("\r"))
-            rec = parse_line(raw)
-            if rec is None and b"BOOT proto=" in raw[1:]:
-                # A reset tore the previous line: the board's first line is glued to its tail.
-                rec = parse_line(raw[raw.rindex(b"BOOT proto=") :])
+            rec = parse_board_line(raw)
             if rec is None:
                 if raw.strip():
                     self.bad_lines += 1

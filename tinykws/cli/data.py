@@ -95,8 +95,9 @@ def import_(src, out, speaker_re, speaker_from):
 @click.argument("name", type=click.Choice(["speech-commands"]))
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--version", "version", type=click.Choice(["0.01", "0.02"]), default="0.02", show_default=True)
-@click.option("--url", help="Another location of the same archive (a mirror).")
-@click.option("--sha256", help="Expected sha256 of the archive.")
+@click.option("--url", help="Another location of the same archive (a mirror): checked against the same published "
+              "size and sha256.")
+@click.option("--sha256", help="Expected sha256 of another archive (replaces the published size and sha256).")
 def download(name, out, version, url, sha256):
     """Download Speech Commands into OUT (resumable; keeps its validation/testing lists)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn

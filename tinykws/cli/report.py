@@ -37,12 +37,18 @@ def report(log, run, runs_dir, out, as_json):
     lat = s["latency_us"]["total"]
     echo(f"{s['inferences']} inferences; total latency p50 {lat['p50'] / 1000:.1f} ms, p95 {lat['p95'] / 1000:.1f} ms, "
          f"max {lat['max'] / 1000:.1f} ms" if lat else f"{s['inferences']} inferences")
-    echo(f"{s['detections']} detections: " + ", ".join(f"{k} {v}" for k, v in s["detections_by_label"].items()))
-    echo(f"dropped samples {s['dropped']}, microphone overflows {s['overflows']}")
+    by_label = s["detections_by_label"]
+    echo(f"{s['detections']} detections" + (": " + ", ".join(f"{k} {v}" for k, v in by_label.items()) if by_label else ""))
+    if s["dropped"] is None:
+        echo("dropped samples and microphone overflows: not known (the log holds no STAT line)")
+    else:
+        echo(f"dropped samples {s['dropped']}, microphone overflows {s['overflows']}")
+    if s["protocol_errors"]:
+        echo(f"{s['protocol_errors']} protocol errors ignored: lines that are not protocol, or name a label the board's "
+             "BOOT did not")
     if "drift" in s:
         d = s["drift"]
         echo(("DRIFT: " if d["drift"] else "no drift: ") + f"KS statistic {d['ks_statistic']} (threshold {d['threshold']}) "
-             f"between {d['board_scores']} board scores and {d['reference_scores']} scores of the run's {d['reference']}")
-    if "model_mismatch" in s:
-        echo("warning: " + s["model_mismatch"])
+             f"between {d['board_scores']} board scores and {d['reference_scores']} scores of the run's {d['reference']}"
+             + (f" ({d['left_out']} inferences of another model left out)" if d.get("left_out") else ""))
     echo("plots: " + ", ".join(s["plots"]))

@@ -20,6 +20,7 @@ def print_summary(run: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from tinykws.evaluate.tuning import stream_length
     from tinykws.run import model_dir, streaming_summary
 
     r = json.loads((Path(run) / "report.json").read_text())
@@ -41,7 +42,8 @@ def print_summary(run: Path) -> None:
                 x = (s.get(split) or {}).get(cond)
                 if x:
                     t.add_row(f"stream: {split}, {cond}", f"{_pct(x['hit_rate'])} of {x['keywords']} keywords, "
-                              f"{x['fa_per_hour']:g} false accepts/h ({60 * x['hours']:.0f} min)")
+                              f"{x['fa_per_hour']:g} false accepts/h ({stream_length(x['hours'])})"
+                              + (": hears no keyword" if x["keywords"] and not x["hit_rate"] else ""))
     t.add_row("model folder (C)", str(model_dir(run)))
     t.add_row("report", str(Path(run) / "report.md"))
     Console().print(t)

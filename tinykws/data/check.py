@@ -209,20 +209,39 @@ def check_dataset(root: str | Path) -> dict:
 
 
 def plot_overview(result: dict, path: Path) -> None:
+    """Clips per label, clip lengths and warnings: one row a label or warning, so no name covers another."""
     from tinykws.io import pyplot, save_png
 
     plt = pyplot()
     reports = result["_reports"]
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(14, 3.6))
     labels = list(result["labels"])
-    a.bar(range(len(labels)), [result["labels"][l] for l in labels])
-    a.set_xticks(range(len(labels)), labels, rotation=70, fontsize=7)
+    kinds = result["warning_kinds"]
+    rows = max(len(labels), len(kinds), 1)
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(14, max(3.6, 1.4 + 0.17 * rows)), layout="constrained",
+                                  gridspec_kw={"width_ratios": [1, 1.2, 1.2]})
+    from matplotlib.ticker import MaxNLocator
+
+    fig.get_layout_engine().set(wspace=0.06)  # room between panels for the tick labels at their edges
+    a.barh(range(len(labels)), [result["labels"][l] for l in labels])
+    a.xaxis.set_major_locator(MaxNLocator(integer=True))
+    a.set_yticks(range(len(labels)), labels, fontsize=7)
+    a.invert_yaxis()
+    a.set_xlabel("clips")
     a.set_title("clips per label")
     b.hist([r.seconds for r in reports if r.seconds and r.label != BACKGROUND], bins=30)
-    b.set_title("clip length (s)")
-    kinds = result["warning_kinds"]
-    c.barh(list(kinds), list(kinds.values()))
+    b.set_yscale("log")  # one length (1 s) dominates; the log scale keeps the odd ones visible
+    b.set_xlabel("clip length (s)")
+    b.set_ylabel("clips")
+    b.set_title("clip length")
+    if kinds:
+        c.barh(range(len(kinds)), list(kinds.values()))
+        c.set_yticks(range(len(kinds)), list(kinds), fontsize=7)
+        c.invert_yaxis()
+    else:
+        c.set_yticks([])
+        c.text(0.5, 0.5, "no warnings", ha="center", va="center", transform=c.transAxes)
+    c.xaxis.set_major_locator(MaxNLocator(integer=True))
+    c.set_xlabel("files")
     c.set_title("warnings")
-    c.tick_params(labelsize=7)
     save_png(fig, path)
     plt.close(fig)

@@ -14,7 +14,10 @@ Contract:
   ``_unknown_`` class.
 - The split is by speaker (the file name before ``_nohash_``, else the stem):
   a speaker's bucket is a hash of the speaker id, so adding files never moves
-  existing files between splits. Where the dataset ships
+  existing files between splits. A label whose speakers do not reach all three
+  splits (one to a few voices, e.g. a dataset recorded by one person) is split
+  by take instead: the same hash of each file's path, just as stable, and said
+  in one note. Where the dataset ships
   ``validation_list.txt`` / ``testing_list.txt`` those decide instead.
 - ``_unknown_`` is subsampled (deterministically) to about the mean keyword
   count of each split; ``_silence_`` examples are clip-long crops (the spec's
@@ -84,6 +87,8 @@ class Dataset:
     noise_files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     hash: str = ""
+    #: How the split was made: "by speaker", "by take", "by speaker; by take for LABELS" or "dataset lists".
+    split_method: str = "by speaker"
 
     def split(self, name: str) -> list[Example]:
         return [e for e in self.examples if e.split == name]
@@ -123,6 +128,16 @@ def split_of_speaker(speaker: str, fractions: tuple[float, float, float] = SPLIT
 def split_by_speaker(paths: list[Path]) -> dict[Path, str]:
     """Map each file to its split by its speaker (see :func:`split_of_speaker`)."""
     return {p: split_of_speaker(speaker_of(p)) for p in paths}
+
+
+def split_of_take(rel: str) -> str:
+    """Stable split for one take: the speaker hash of its path in the dataset (``label/file.wav``)."""
+    return split_of_speaker(rel)
+
+
+def labels_split_by_take(files_by_label: dict[str, list[Path]]) -> list[str]:
+    """The labels whose speakers do not reach every split, so a speaker-disjoint split would leave one empty."""
+    return [l for l, files in files_by_label.items() if {split_of_speaker(speaker_of(p)) for p in files} != set(SPLITS)]
 
 
 def dataset_hash(rows: list[tuple[str, str]]) -> str:
@@ -214,23 +229,45 @@ def discover(
 
     val_list = _read_list(root, "validation_list.txt")
     test_list = _read_list(root, "testing_list.txt")
-    if val_list is not None or test_list is not None:
+    has_lists = val_list is not None or test_list is not None
+    files_of = {name: _audio_files(folder) for name, folder in sorted(label_dirs.items())}
+    by_take: list[str] = []
+    split_method = "by speaker"
+    if has_lists:
         notes.append("split taken from the dataset's validation_list.txt / testing_list.txt")
+        split_method = "dataset lists"
+    else:
+        # Decided on every file of a label (the whole _unknown_ pool), before any subsampling, so
+        # discovery with another unknown_share gives the same splits.
+        files_by_label: dict[str, list[Path]] = {}
+        for name, files in files_of.items():
+            files_by_label.setdefault(name if name in words else UNKNOWN, []).extend(files)
+        by_take = labels_split_by_take({l: f for l, f in files_by_label.items() if f})
+        if by_take:
+            voices = sorted({speaker_of(p) for l in by_take for p in files_by_label[l]})
+            split_method = "by take" if len(by_take) == len([f for f in files_by_label.values() if f]) else \
+                f"by speaker; by take for {', '.join(by_take)}"
+            notes.append(f"split by take for {', '.join(by_take)}: {len(voices)} voice(s) ({', '.join(voices[:5])}"
+                         f"{', ...' if len(voices) > 5 else ''}) are too few to hold whole speakers out, so the test "
+                         "figures are for these voices and other voices will be heard worse; add some with "
+                         "`tinykws record --speaker NAME` or `tinykws data import`")
 
-    def split_for(rel: str, path: Path) -> str:
-        if val_list is not None or test_list is not None:
+    def split_for(rel: str, path: Path, label: str = "") -> str:
+        if has_lists:
             if test_list and rel in test_list:
                 return "test"
             if val_list and rel in val_list:
                 return "validation"
             return "train"
+        if label in by_take:
+            return split_of_take(rel)
         return split_of_speaker(speaker_of(path))
 
     examples: list[Example] = []
     all_rows: list[tuple[str, str]] = []
     unknown_pool: dict[str, list[Example]] = {s: [] for s in SPLITS}
     for name, folder in sorted(label_dirs.items()):
-        files = _audio_files(folder)
+        files = files_of[name]
         if not files:
             if name in words:
                 raise UserError(f"{folder}: label folder has no audio files")
@@ -241,7 +278,7 @@ def discover(
             sha = sha1_file(p)
             all_rows.append((rel, sha))
             label = name if name in words else UNKNOWN
-            e = Example(path=p, rel=rel, label=label, source=name, speaker=speaker_of(p), split=split_for(rel, p), sha1=sha)
+            e = Example(path=p, rel=rel, label=label, source=name, speaker=speaker_of(p), split=split_for(rel, p, label), sha1=sha)
             if label == UNKNOWN:
                 unknown_pool[e.split].append(e)
             else:
@@ -278,7 +315,7 @@ def discover(
         notes.append("no _background_noise_/ or _silence_/ folder: the model has no _silence_ class")
 
     labels = list(words) + ([UNKNOWN] if has_unknown else []) + ([SILENCE] if has_silence else [])
-    ds = Dataset(root=root, labels=labels, examples=examples, noise_files=noise_files, notes=notes)
+    ds = Dataset(root=root, labels=labels, examples=examples, noise_files=noise_files, notes=notes, split_method=split_method)
     ds.hash = dataset_hash(all_rows)
     return ds
 

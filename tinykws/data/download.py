@@ -1,10 +1,15 @@
 """``tinykws data download speech-commands``: Google's Speech Commands, resumable and verified.
 
-The archive is fetched into ``OUT/.download/<name>.part`` and resumed with an
-HTTP Range request after an interruption. Verification: the size must equal the
-server's Content-Length and, when given (``--sha256``), the sha256 must match;
-no checksum is published with the official archives, so by default only the
-size and a complete, readable gzip/tar stream are checked. Extraction goes to a
+The archive is fetched over HTTPS into ``OUT/.download/<name>.part`` and resumed
+with an HTTP Range request after an interruption. Verification, before anything
+is extracted: the size must equal the server's Content-Length and the archive's
+pinned size (:data:`ARCHIVES`; a server announcing another size is refused before
+the download starts), and the sha256 must equal the pinned one (or ``--sha256``,
+which then replaces both pins: another archive). A mirror (``--url``) is held to
+the same pins. The pins are the published ones: TensorFlow Datasets'
+``url_checksums/speech_commands.txt`` for v0.02 (size and sha256; torchaudio's
+table gives the same sha256), torchaudio's ``_CHECKSUMS`` for v0.01 (sha256 only:
+public download logs disagree on its size, so none is pinned). Extraction goes to a
 temporary folder next to ``OUT`` (refusing absolute paths, ``..`` and links out
 of the tree) and, when complete, becomes ``OUT`` in one rename (the folder, not
 file by file), so a failed or interrupted run leaves no half-extracted dataset. The archive's ``validation_list.txt`` and
@@ -20,19 +25,35 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from tinykws.errors import UserError
 
-URLS = {
-    "0.01": "http://download.tensorflow.org/data/speech_commands_v0.01.tar.gz",
-    "0.02": "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz",
+@dataclass(frozen=True)
+class Archive:
+    """An official archive: where it is, and the size and sha256 published for it (``None``: not known)."""
+
+    url: str
+    size: int | None
+    sha256: str | None
+
+
+ARCHIVES = {
+    "0.01": Archive("https://storage.googleapis.com/download.tensorflow.org/data/speech_commands_v0.01.tar.gz", None,
+                    "743935421bb51cccdb6bdd152e04c5c70274e935c82119ad7faeec31780d811d"),
+    "0.02": Archive("https://storage.googleapis.com/download.tensorflow.org/data/speech_commands_v0.02.tar.gz", 2_428_923_189,
+                    "af14739ee7dc311471de98f5f9d2c9191b18aedfe957f4a6ff791c709868ff58"),
 }
 
 
-def fetch(url: str, part: Path, *, progress: Callable[[int, int], None] | None = None, timeout_s: float = 60) -> int:
-    """Download ``url`` into ``part``, resuming what is there; returns the total size."""
+def fetch(url: str, part: Path, *, progress: Callable[[int, int], None] | None = None, timeout_s: float = 60,
+          expected_size: int | None = None) -> int:
+    """Download ``url`` into ``part``, resuming what is there; returns the total size.
+
+    With ``expected_size``, a server announcing another size is refused before anything is read.
+    """
     part.parent.mkdir(parents=True, exist_ok=True)
     have = part.stat().st_size if part.exists() else 0
     req = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
@@ -49,6 +70,9 @@ def fetch(url: str, part: Path, *, progress: Callable[[int, int], None] | None =
             have = 0  # the server ignored the range: start over
         length = resp.headers.get("Content-Length")
         total = have + int(length) if length is not None else -1
+        if expected_size is not None and total >= 0 and total != expected_size:
+            raise UserError(f"{url} has {total:,} bytes, the archive's published size is {expected_size:,}: "
+                            "not the archive expected; nothing was extracted")
         with open(part, "ab" if have else "wb") as f:
             done = have
             while True:
@@ -125,17 +149,23 @@ def publish(tmp: Path, out: Path) -> None:
 def download_speech_commands(out: str | Path, *, version: str = "0.02", url: str | None = None,
                              sha256: str | None = None, progress: Callable[[int, int], None] | None = None) -> dict:
     out = Path(out)
-    if version not in URLS and url is None:
+    if version not in ARCHIVES:
         raise UserError(f"unknown Speech Commands version {version!r} (0.01 or 0.02)")
     if out.exists() and any(out.iterdir()):
         if (out / ".download").is_dir() and len(list(out.iterdir())) == 1:
             pass  # only our partial download is there: resume
         else:
             raise UserError(f"{out} exists and is not empty: choose a new folder")
-    url = url or URLS[version]
+    pin = ARCHIVES[version]
+    url = url or pin.url
+    # A sha256 given by the user is another archive's: it replaces both pins.
+    want_sha, want_size = (sha256, None) if sha256 else (pin.sha256, pin.size)
     part = out / ".download" / (Path(url).name + ".part")
-    size = fetch(url, part, progress=progress)
-    if sha256 and _sha256(part) != sha256.lower():
+    size = fetch(url, part, progress=progress, expected_size=want_size)
+    if want_size is not None and size != want_size:
+        raise UserError(f"{url} gave {size:,} bytes, the archive's published size is {want_size:,}: "
+                        "not the archive expected; nothing was extracted")
+    if want_sha and _sha256(part) != want_sha.lower():
         bad = part.with_suffix(".bad")
         os.replace(part, bad)
         raise UserError(f"checksum mismatch for {url} (kept as {bad} for inspection); nothing was extracted")

@@ -42,8 +42,12 @@ def plot_history(history: dict, path: Path) -> None:
     for k in ("accuracy", "val_accuracy"):
         if k in history:
             a2.plot(ep, history[k], label=k)
-    a1.set_xlabel("epoch")
-    a2.set_xlabel("epoch")
+    from matplotlib.ticker import MaxNLocator
+
+    for ax, what in ((a1, "loss"), (a2, "accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(what)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at 1.5
     a1.legend()
     a2.legend()
     a1.set_title("loss")
@@ -59,7 +63,8 @@ def render_report_md(r: dict) -> str:
         f"# Run {r['run']}",
         "",
         f"Dataset `{r['data']['dataset']}` (hash `{r['data']['dataset_hash'][:16]}`), labels: {', '.join(r['data']['labels'])}.",
-        f"Test split: {r['n_test']} clips from speakers not seen in training.",
+        f"Test split: {r['n_test']} clips " + ("from speakers not seen in training." if r["data"].get("split", "by speaker") == "by speaker"
+                                                 else f"(split {r['data']['split']}: some are of voices heard in training)."),
         "",
         "| metric | value |",
         "|---|---|",
@@ -110,6 +115,8 @@ def streaming_md(r: dict) -> list[str]:
     op = s["operating_point"]
     target = op.get("target_fa_per_hour")
     met = {True: "met", False: "**not met** (fewest false accepts chosen)", None: "-"}[op.get("target_met")]
+    if op.get("hears_nothing"):
+        met = "**not met**: the model hears no keyword on it at any setting tried"
     lines = ["", "## On continuous audio (docs/evaluation.md)", "",
              f"Operating point, chosen on the {op.get('chosen_on')}" + (f" for false accepts per hour ≤ {target:g} "
                                                                          f"(target {met})" if target is not None else "") + ":",

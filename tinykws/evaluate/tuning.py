@@ -81,7 +81,8 @@ def pick(points: list[dict], target_fa_per_hour: float) -> tuple[dict, bool]:
     order = lambda p: (-p["stride_ms"], -p["threshold"], p["average_window_ms"], p["min_count"], p["suppression_ms"])  # noqa: E731
     ok = [p for p in points if p["fa_per_hour"] <= target_fa_per_hour]
     if ok:
-        return min(ok, key=lambda p: (-p["hits"], p["false_accepts"], *order(p))), True
+        best = min(ok, key=lambda p: (-p["hits"], p["false_accepts"], *order(p)))
+        return best, best["hits"] > 0  # a setting that hears nothing meets a false-accept target, not the task
     return min(points, key=lambda p: (p["false_accepts"], -p["hits"], *order(p))), False
 
 
@@ -90,7 +91,13 @@ def choose_operating_point(sc: StreamScores, target_fa_per_hour: float, *, grid:
     points = [p for k in grid.stride_multiples for p in sweep(sc, k * sc.stride_ms, grid)]
     best, met = pick(points, target_fa_per_hour)
     return {k: best[k] for k in ("threshold", "average_window_ms", "min_count", "suppression_ms", "stride_ms")} | {
-        "target_fa_per_hour": target_fa_per_hour, "target_met": met, "settings_tried": len(points)}
+        "target_fa_per_hour": target_fa_per_hour, "target_met": met, "settings_tried": len(points),
+        "hears_nothing": best["hits"] == 0}
+
+
+#: Why an operating point missed its target, by whether it hears any keyword at all.
+NOT_MET_NOTE = {False: " (no setting meets the target: fewest false accepts)",
+                True: " (the model hears no keyword at any setting: nothing to choose; see report.md)"}
 
 
 def recognizer_of(op: dict) -> RecognizerConfig:
@@ -209,9 +216,17 @@ def evaluate_run_streams(run, dataset, *, minutes: float = STREAM_MINUTES, targe
         chosen_on = "quiet validation stream"
         say(f"operating point (quiet validation stream, target {target_fa_per_hour:g} FA/h): threshold {op['threshold']:.2f}, "
             f"window {op['average_window_ms']} ms, min count {op['min_count']}, suppression {op['suppression_ms']} ms, "
-            f"stride {op['stride_ms']} ms" + ("" if op["target_met"] else " (no setting meets the target: fewest false accepts)"))
+            f"stride {op['stride_ms']} ms" + ("" if op["target_met"] else NOT_MET_NOTE[bool(op.get("hears_nothing"))]))
     src_noise = str(noise_dir) if noise_dir else "dataset _background_noise_ (validation 80-90 %, test 90-100 % of each recording)"
     return streaming_section(measured, op, chosen_on=chosen_on, board=board, noise=src_noise, minutes=minutes)
+
+
+def stream_length(hours: float) -> str:
+    """A stream's length for people: ``12 s``, ``1.5 min``, ``60 min`` (a 0.2-minute stream is not "0 min")."""
+    minutes = 60 * float(hours)
+    if minutes < 1:
+        return f"{60 * minutes:.0f} s"
+    return f"{minutes:.1f} min" if minutes < 10 else f"{minutes:.0f} min"
 
 
 def summary_lines(sec: dict) -> list[str]:
@@ -222,7 +237,8 @@ def summary_lines(sec: dict) -> list[str]:
             r = (sec.get(split) or {}).get(cond)
             if r:
                 out.append(f"{split:>10} {cond:<5}: {100 * (r['hit_rate'] or 0):5.1f} % of {r['keywords']} keywords, "
-                           f"{r['fa_per_hour']:g} false accepts per hour ({r['hours'] * 60:.0f} min)")
+                           f"{r['fa_per_hour']:g} false accepts per hour ({stream_length(r['hours'])})"
+                           + (": hears no keyword" if r["keywords"] and not r["hit_rate"] else ""))
                 top = (r.get("false_accepts_by_cause") or [])[:3]
                 if top:
                     out.append(" " * 18 + "most false accepts: " + "; ".join(

@@ -29,6 +29,8 @@ from tinykws.errors import UserError
 
 #: A board keeps up when features + inference take at most this share of the stride.
 KEEP_UP_FRACTION = 0.6
+#: The advice, naming options that exist, for a model too slow at any stride.
+SMALLER_MODEL = "train a smaller model (`tinykws train --arch ds-cnn-xs` or `--arch tiny-conv`)"
 
 #: Cortex-M4 instructions of the streaming MFCC per frame (window, 512-point real FFT, power, 40 mel
 #: bands, log, DCT to 10), measured on QEMU with the Nano's build flags (firmware/board_flags/
@@ -233,10 +235,11 @@ def estimate_latency(model, spec, stride_ms: int, board: str, engine: str = "nat
         why = (f"(features {_ms(feature_ms)} + inference {_ms(inference_ms)} = {_ms(total)}, {100 * fraction:.0f} % "
                f"of the stride; at most {100 * KEEP_UP_FRACTION:.0f} % keeps up)")
         if shortest:
-            advice = "retrain with a longer stride or a smaller model"
+            advice = (f"choose the operating point again at a stride {board} sustains (`tinykws evaluate RUN --streaming "
+                      f"--target-fa-per-hour 1 --board {board}`) or {SMALLER_MODEL}")
             reason = f"stride {stride_ms} ms needs ≥ {shortest} ms on {board} with {engine} {why}; {advice}"
         else:
-            advice = "choose a smaller model"
+            advice = SMALLER_MODEL
             reason = (f"{board} with {engine} cannot keep up at a stride of {stride_ms} ms nor at any up to "
                       f"{spec.clip_ms} ms {why}; {advice}")
     return LatencyEstimate(board, engine, stride_ms, feature_ms, inference_ms, total, fraction, keeps_up, shortest,
@@ -254,7 +257,7 @@ def shortest_sustainable_stride(model, spec, board: str, engine: str = "native",
     s = _shortest(cpu.ms(MFCC_INSTRUCTIONS_PER_FRAME), inference_ms, spec.hop_ms, limit)
     if s is None:
         raise UserError(f"{board} with {engine} cannot keep up with this model at any stride up to {limit} ms "
-                        f"(inference alone {_ms(inference_ms)}): choose a smaller model")
+                        f"(inference alone {_ms(inference_ms)}): {SMALLER_MODEL}")
     return s
 
 
