@@ -72,7 +72,15 @@ def max_pool_run(run_dir, dest):
     other = keras.Model(x_in, L.Dense(model.output_shape[-1], activation="softmax")(x))
     sample = np.random.default_rng(0).normal(0, 50, (16, *model.input_shape[1:])).astype(np.float32)
     run = shutil.copytree(run_dir, dest)
-    (run / "model_int8.tflite").write_bytes(convert_int8(other, sample))
+    tflite = convert_int8(other, sample)
+    (run / "model_int8.tflite").write_bytes(tflite)
+    # A run trained that way, not a tampered one: its report records this model.
+    import hashlib
+    import json
+
+    report = json.loads((run / "report.json").read_text())
+    report["model"].update(tflite_bytes=len(tflite), sha256=hashlib.sha256(tflite).hexdigest())
+    (run / "report.json").write_text(json.dumps(report))
     shutil.rmtree(run / "firmware", ignore_errors=True)
     return run
 

@@ -250,7 +250,7 @@ def monitor(port: str, *, log_path: Path | None = None, duration_s: float | None
                 log.close()
             except OSError:
                 pass  # the write that failed has said so; every line before it is in the file
-    if not heard and duration_s is not None:
+    if not heard and duration_s is not None and state.disconnects == 0:
         raise UserError(f"nothing came from {port} in {duration_s:g} s: is the board running tinykws firmware "
                         f"(`tinykws flash`), at {baud} baud?")
     return state
