@@ -31,6 +31,17 @@ def test_shipped_encoder_fits_the_ds_cnn_s_trunk_of_the_default_spec():
     assert all(np.array_equal(a, b) for a, b in zip(model.get_layer("scores").get_weights(), before))
 
 
+def test_default_encoder_is_the_pretrained_one_where_it_fits_else_none():
+    from dataclasses import replace
+
+    from tinykws.model.encoders import resolve_encoder
+
+    assert resolve_encoder(None, "ds-cnn-s", DEFAULT_SPEC) == "pretrained"
+    assert resolve_encoder(None, "tiny-conv", DEFAULT_SPEC) == "none"
+    assert resolve_encoder(None, "ds-cnn-s", replace(DEFAULT_SPEC, n_mfcc=13)) == "none"  # another front end
+    assert resolve_encoder("none", "ds-cnn-s", DEFAULT_SPEC) == "none"
+
+
 def test_encoder_pretrained_for_an_arch_without_one_is_one_error_line_before_any_work(tone_dataset, tmp_path):
     p = subprocess.run([sys.executable, "-m", "tinykws", "train", str(tone_dataset), "--arch", "tiny-conv",
                         "--encoder", "pretrained", "--out", str(tmp_path / "runs")], capture_output=True, text=True, timeout=300)
