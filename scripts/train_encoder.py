@@ -16,11 +16,12 @@ the frozen teacher's embedding from tinykws's MFCCs (tinykws.spec.DEFAULT_SPEC);
 - Judged (R² of the regression) on the held-out sets nobody trained on: the mini set's validation and
   test speakers' other dev takes, and the unseen speakers' other words.
 
-Writes tinykws/model/encoders/ds-cnn-s.weights.npz (the trunk, float32, about 90 KB compressed) and
+Writes tinykws/model/encoders/ds-cnn-s.weights.npz (the trunk, float32, 96,936 bytes) and
 ds-cnn-s.json (spec sha256, arch, data, R², time, date). The weights are tinykws's own artefact (Apache-2.0).
 
 Usage: python scripts/train_encoder.py [--dev DIR] [--mini DIR] [--epochs 20] [--copies 2] [--seed 0] [--out DIR]
-Measured (2 shared cores): see docs/ear.md.
+Measured: 29 min wall (15 min CPU) on 2 cores shared with other jobs, 17 min of it the teacher's features
+(cached: a rerun skips them); R² 0.60 on the held-out clips; the runs it improves: docs/ear.md.
 """
 
 from __future__ import annotations
