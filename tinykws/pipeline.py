@@ -27,7 +27,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -81,6 +81,9 @@ class TrainConfig:
     hard_negative_rounds: int = FitConfig.hard_negative_rounds
     stream_checkpoint: bool = FitConfig.stream_checkpoint
     negative_weight: float = FitConfig.negative_weight
+    #: Starting point of the trunk: ``"pretrained"`` (the shipped encoder of the arch, :mod:`tinykws.model.encoders`)
+    #: or ``"none"``; ``None`` takes the default where it fits (the run's config.json records the one used).
+    encoder: str | None = None
     #: Streaming evaluation (docs/evaluation.md): length of each stream, the false-accept target the
     #: operating point is chosen for, and the board whose sustainable stride bounds it.
     stream_minutes: float = STREAM_MINUTES
@@ -99,7 +102,7 @@ class TrainConfig:
                          stream_windows=self.stream_windows, partial_words=self.partial_words,
                          background_windows=self.background_windows, hard_negative_rounds=self.hard_negative_rounds,
                          stream_checkpoint=self.stream_checkpoint, target_fa_per_hour=self.target_fa_per_hour,
-                         negative_weight=self.negative_weight)
+                         negative_weight=self.negative_weight, encoder=self.encoder or "none")
 
 
 @dataclass
@@ -129,6 +132,9 @@ def train(cfg: TrainConfig, out_dir: str | Path = DEFAULT_RUNS_DIR, *, log: Call
     say = log or (lambda s: None)
     if cfg.epochs < 1:
         raise UserError("--epochs must be at least 1")
+    from tinykws.model.encoders import resolve_encoder
+
+    cfg = replace(cfg, encoder=resolve_encoder(cfg.encoder, cfg.arch, cfg.spec))
     check_writable(out_dir, "runs folder", folder=True)  # before the training, not after it
     ds = discover_dataset(cfg, say)
     final, work = new_run_folder(Path(out_dir), cfg.name or f"{Path(cfg.dataset).resolve().name}-{cfg.arch}")
@@ -208,6 +214,7 @@ def _stages(cfg: TrainConfig, ds: Dataset, run: Path, run_name: str, say, progre
         },
         "model": {
             "arch": cfg.arch,
+            "encoder": cfg.encoder,
             "params": int(model.count_params()),
             "macs": count_macs(model),
             "tflite_bytes": len(tflite),

@@ -24,6 +24,8 @@ def test_wheel_carries_the_whole_firmware_and_finds_it(tmp_path):
     assert "tinykws/target/native.py" in modules
     assert not [m for m in modules if m not in names]
     assert not any("/.pio/" in n for n in names)
+    # The pretrained encoder `tinykws train --encoder pretrained` starts from is package data.
+    assert {"tinykws/model/encoders/ds-cnn-s.weights.npz", "tinykws/model/encoders/ds-cnn-s.json"} <= names
 
     # Installed (here: unpacked, away from any checkout), tinykws finds its own copy of the sources.
     site = tmp_path / "site"

@@ -6,6 +6,7 @@ import click
 
 from tinykws.cli._common import echo, parse_words, quiet_tensorflow, runs_dir_option
 from tinykws.model.architectures import ARCHITECTURES
+from tinykws.model.encoders import CHOICES as ENCODER_CHOICES, DEFAULT_ENCODER
 from tinykws.evaluate.streaming import STREAM_MINUTES
 from tinykws.export.boards import BOARDS
 from tinykws.evaluate.tuning import DEFAULT_BOARD, DEFAULT_TARGET_FA_PER_HOUR
@@ -53,10 +54,13 @@ def recipe_options(f):
               help="Board whose shortest sustainable stride (native engine) the operating point starts from.")
 @click.option("--stream-minutes", type=click.FloatRange(0.1, 6000), default=STREAM_MINUTES, show_default=True,
               help="Length of each evaluation stream (docs/evaluation.md; shorter: not protocol figures).")
+@click.option("--encoder", type=click.Choice(list(ENCODER_CHOICES)), default=None,
+              help=f"Start the trunk from the pretrained encoder shipped for the arch, or from scratch "
+              f"(default: {DEFAULT_ENCODER} where one fits; docs/ear.md).")
 @recipe_options
 @runs_dir_option("--out", help="Where run folders go.")
-def train(dataset, words, arch, epochs, batch_size, seed, name, extra_train, target_fa_per_hour, board, stream_minutes, out,
-          **recipe):
+def train(dataset, words, arch, epochs, batch_size, seed, name, extra_train, target_fa_per_hour, board, stream_minutes, encoder,
+          out, **recipe):
     """Train, quantize to int8 and verify on TFLM; writes runs/<time>-<name>/."""
     quiet_tensorflow()
     from tinykws.pipeline import TrainConfig, train as run_training
@@ -64,7 +68,7 @@ def train(dataset, words, arch, epochs, batch_size, seed, name, extra_train, tar
     cfg = TrainConfig(dataset=dataset, words=parse_words(words), arch=arch, epochs=epochs,
                       batch_size=batch_size, seed=seed, name=name,
                       extra_train_dirs=list(extra_train), target_fa_per_hour=target_fa_per_hour, board=board,
-                      stream_minutes=stream_minutes, **recipe)
+                      stream_minutes=stream_minutes, encoder=encoder, **recipe)
     run = run_training(cfg, out, log=echo)
     from tinykws.cli.runs import print_summary
 

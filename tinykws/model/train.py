@@ -36,6 +36,7 @@ from tinykws.errors import UserError
 from tinykws.features import compute_mfcc
 from tinykws.io import quiet_fd
 from tinykws.model.architectures import DEFAULT_ARCH, build_model, count_macs
+from tinykws.model.encoders import apply_encoder, load_encoder
 from tinykws.spec import FeatureSpec
 
 
@@ -86,6 +87,8 @@ class FitConfig:
     #: Loss weight of ``_unknown_`` and ``_silence_`` examples relative to the class-balanced weight:
     #: above 1 a keyword said where there is none costs more than a keyword missed.
     negative_weight: float = 2.0
+    #: Starting point of the trunk: ``"pretrained"`` (the shipped encoder, :mod:`tinykws.model.encoders`) or ``"none"``.
+    encoder: str = "none"
 
 
 @dataclass
@@ -257,6 +260,11 @@ def fit_model(cfg: FitConfig, spec: FeatureSpec, n_labels: int, data: TrainingDa
 
     with strategy.scope():
         model = build_model(cfg.arch, spec.input_shape, n_labels)
+        if cfg.encoder == "pretrained":
+            enc = load_encoder(cfg.arch, spec)
+            apply_encoder(model, enc)
+            say(f"encoder: the trunk starts from the pretrained {cfg.arch} encoder ({enc.path.name}, "
+                f"R² {enc.meta.get('r2_held_out', '?')} on held-out speakers)")
         schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(cfg.epochs * steps, 1), alpha=0.02)
         model.compile(
             optimizer=keras.optimizers.Adam(schedule),
