@@ -39,7 +39,8 @@ def check(dataset, as_json, strict, plot):
         from rich.table import Table
 
         c = Console()
-        t = Table(title=f"{r['root']}: {r['files']} files, {r['speakers']} speakers")
+        echo(f"{r['root']}: {r['files']} files, {r['speakers']} speakers")  # a line, not a title wrapped to the table
+        t = Table()
         t.add_column("label")
         t.add_column("clips", justify="right")
         t.add_column("speakers", justify="right")
