@@ -25,7 +25,7 @@ from tinykws.spec import FeatureSpec
 ENCODERS_DIR = Path(__file__).resolve().parent / "encoders"
 CHOICES = ("pretrained", "none")
 #: What ``tinykws train`` starts from when ``--encoder`` is not given, where an encoder fits the arch and spec
-#: (docs/ear.md: seed 0 on speech_commands_mini, clip int8 76.2 -> 86.1 %, quiet test stream 36 % at 6 FA/h -> 52 % at 0).
+#: (docs/ear.md: seed 0, 20 epochs on speech_commands_mini, clip int8 76.2 -> 86.1 %, quiet test stream 36 % at 6 FA/h -> 52 % at 0).
 DEFAULT_ENCODER = "pretrained"
 
 
