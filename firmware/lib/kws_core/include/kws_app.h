@@ -99,6 +99,7 @@ typedef struct {
     int8_t output[KWS_RECOGNIZER_MAX_LABELS];
     float scores[KWS_RECOGNIZER_MAX_LABELS];
     uint32_t inferences, detections, dropped, overflows, errors;
+    uint32_t invoke_failures; /* said in ERR lines at the 1st, 2nd, 4th, 8th... failure */
     uint32_t skipped;                     /* due inferences not run because the engine was behind */
     uint32_t tx_dropped;                  /* lines the port dropped because the host was not reading */
     uint32_t last_stats_ms, inferences_at_last_stats;

@@ -94,7 +94,11 @@ static void run_inference(kws_app_t *app) {
     uint32_t t2 = app->io.micros(app->io.ctx);
     if (rc != 0) {
         app->errors++;
-        emit(app, kws_encode_error(app->line, sizeof(app->line), "invoke", "Invoke() failed"));
+        app->invoke_failures++;
+        /* An engine that fails once usually fails at every window: say so at the 1st, 2nd, 4th, 8th...
+         * failure, as for overflows, so ten a second never flood the serial line. */
+        if ((app->invoke_failures & (app->invoke_failures - 1u)) == 0u)
+            emit(app, kws_encode_error(app->line, sizeof(app->line), "invoke", "Invoke() failed"));
         return;
     }
     int top = 0;
