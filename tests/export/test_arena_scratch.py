@@ -1,4 +1,5 @@
-"""The compiled-in TFLM arena covers CMSIS-NN's scratch buffers, which the host's reference kernels never ask for."""
+"""The TFLM arena compiled into the QEMU comparator (firmware/test/qemu) covers CMSIS-NN's scratch buffers,
+which the host's reference kernels never ask for."""
 
 from pathlib import Path
 
@@ -47,7 +48,12 @@ def test_1x1_stride_1_conv_needs_no_scratch_strided_one_does():
 
 
 def test_compiled_arena_adds_scratch_and_says_which_kernels(shipped):
-    host_min = 24_336  # find_min_arena of the shipped model (model.json arena_min_bytes)
+    import json
+
+    from tinykws.target.tflm import find_min_arena
+
+    host_min = find_min_arena(shipped)  # computed here, not a constant that goes stale with the model
+    assert host_min == json.loads((REPO / "firmware" / "model" / "model.json").read_text())["arena_min_bytes"]
     s = cmsis_nn_scratch(shipped)
     arena, line = compiled_arena(shipped, host_min)
     assert arena == arena_with_margin(host_min, s.bytes) >= host_min + s.bytes + 1024
