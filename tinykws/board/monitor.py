@@ -266,7 +266,7 @@ def live_view(state: MonitorState):
         title += " — DISCONNECTED, waiting for the board (figures below are from before)"
     if s["mode"] and s["mode"] != "infer":
         title += f" — board mode: {s['mode']}"
-    t = Table(title=title, show_header=True)
+    t = Table(title=title, show_header=True, expand=True)  # the terminal's width, so the caption lines do not wrap at the columns
     t.add_column("stage")
     t.add_column("p50 µs", justify="right")
     t.add_column("p95 µs", justify="right")
