@@ -67,7 +67,7 @@ def _row(p: Path) -> dict:
     try:
         r = load_run(p).report
         return {
-            "run": p.name, "arch": r["model"]["arch"], "labels": len(r["data"]["labels"]),
+            "run": p.name, "arch": r["model"]["arch"] + (" (pretrained)" if r["model"].get("encoder") == "pretrained" else ""), "labels": len(r["data"]["labels"]),
             "float": r["accuracy"]["float"], "int8": r["accuracy"]["int8"],
             "tflite_bytes": r["model"]["tflite_bytes"], "arena_bytes": r["tflm"]["arena_bytes"],
             "dataset_hash": r["data"]["dataset_hash"][:12],
