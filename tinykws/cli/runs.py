@@ -110,6 +110,8 @@ def runs(runs_dir, as_json):
         for i, r in enumerate(rows):
             click.echo(_block(r, fa, min(console.width, 100)) + ("\n" if i < len(rows) - 1 else ""))
         click.echo("hits, FA/h: the test streams at each run's operating point (docs/evaluation.md)")
+        if any(r.get("arch", "").endswith("(pretrained)") for r in rows):
+            click.echo("+enc: trained from the pretrained encoder (docs/ear.md)")
         return
     t = Table(caption="hits, FA/h: the test streams at each run's operating point (docs/evaluation.md)")
     t.add_column("run", no_wrap=True)
@@ -132,7 +134,8 @@ def _block(r: dict, fa, width: int) -> str:
 
     if "damaged" in r:
         return "\n".join(textwrap.wrap(f"{r['run']}  DAMAGED: {r['damaged']}", width, subsequent_indent="  "))
-    lines = [f"{r['run']}  {r['arch']}, {r['labels']} labels, data {r['dataset_hash']}",
+    arch = r["arch"].replace(" (pretrained)", "+enc")  # the block's first line stays within 80 columns
+    lines = [f"{r['run']}  {arch}, {r['labels']} labels, data {r['dataset_hash']}",
              f"accuracy float {_pct(r['float'])}, int8 {_pct(r['int8'])}; model {r['tflite_bytes']:,} B, "
              f"arena {r['arena_bytes']:,} B",
              f"test streams: quiet {_pct(r['test_quiet_hit_rate'])} hits, {fa(r['test_quiet_fa_per_hour'])} FA/h; "
