@@ -87,12 +87,12 @@ def test_a_model_too_slow_for_any_stride_is_a_clear_error():
     spec = FeatureSpec()
     huge = [Layer(0, "CONV_2D", "conv_1x1", (1, 1, 1), (1, 1, 1), macs=10**9, outputs=1)]
     with pytest.raises(UserError, match=r"nano33ble with native cannot keep up with this model at any stride up to "
-                                        r"1000 ms .*: choose a smaller model$"):
+                                        r"1000 ms .*: train a smaller model \(`tinykws train --arch ds-cnn-xs`"):
         shortest_sustainable_stride(huge, spec, "nano33ble", "native")
     e = estimate_latency(huge, spec, 100, "nano33ble", "native")
     assert not e.keeps_up and e.shortest_stride_ms is None and e.reason.startswith(
         "nano33ble with native cannot keep up at a stride of 100 ms nor at any up to 1000 ms (")
-    assert e.reason.endswith("; choose a smaller model")
+    assert e.reason.endswith("; " + SMALLER_MODEL)
 
 
 def test_bad_input_is_refused(shipped):

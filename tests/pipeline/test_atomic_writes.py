@@ -148,7 +148,7 @@ def test_an_interrupted_extraction_leaves_no_dataset_and_resumes(tmp_path, monke
     try:
         monkeypatch.setattr(download, "safe_extract", half_then_fail)
         with pytest.raises(KeyboardInterrupt):
-            download.download_speech_commands(out, url=srv.url)
+            download.download_speech_commands(out, url=srv.url, sha256=hashlib.sha256(data).hexdigest())
         monkeypatch.undo()
         assert sorted(p.name for p in out.iterdir()) == [".download"]  # only the archive, kept for the next run
         assert sorted(p.name for p in tmp_path.iterdir()) == ["sc"]  # no half-extracted folder beside it
@@ -164,7 +164,8 @@ def test_the_extracted_dataset_moves_into_place_in_one_step(tmp_path, monkeypatc
     from tests.data.test_download import Server, make_archive
     from tinykws.data import download
 
-    srv = Server(make_archive())
+    data = make_archive()
+    srv = Server(data)
     out = tmp_path / "sc"
     moves = []
     real_rename, real_replace = os.rename, os.replace
@@ -181,7 +182,7 @@ def test_the_extracted_dataset_moves_into_place_in_one_step(tmp_path, monkeypatc
     monkeypatch.setattr(os, "rename", guarded(real_rename))
     monkeypatch.setattr(os, "replace", guarded(real_replace))
     try:
-        r = download.download_speech_commands(out, url=srv.url)
+        r = download.download_speech_commands(out, url=srv.url, sha256=hashlib.sha256(data).hexdigest())
     finally:
         srv.close()
     assert len(moves) == 1 and r["files"] == 22
