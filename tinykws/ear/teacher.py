@@ -17,15 +17,13 @@ of its window embeddings: 192 values. They are cached on disk under :func:`tinyk
 from __future__ import annotations
 
 import hashlib
-import io
-import uuid
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from tinykws.errors import UserError
-from tinykws.io import atomic_write_bytes
+from tinykws.features.cache import PackCache
 from tinykws.paths import cache_dir
 
 SAMPLE_RATE = 16000
@@ -197,7 +195,7 @@ def clip_key(y: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(y, np.float32).reshape(-1).tobytes()).hexdigest()
 
 
-class EmbeddingCache:
+class EmbeddingCache(PackCache):
     """Clip features on disk, keyed by (clip sha1, teacher identity).
 
     Like :class:`tinykws.features.FeatureCache`: each call that computes new features writes one
@@ -206,36 +204,5 @@ class EmbeddingCache:
     """
 
     def __init__(self, identity: str, root: "Path | None" = None):
-        self.root = (root or cache_dir("ear")) / identity[:16]
-        self._index: dict[str, np.ndarray] | None = None
+        super().__init__((root or cache_dir("ear")) / identity[:16], (CLIP_FEATURES,))
 
-    def _load_index(self) -> dict[str, np.ndarray]:
-        if self._index is None:
-            self._index = {}
-            for p in sorted(self.root.glob("*.npz")) if self.root.is_dir() else []:
-                try:
-                    with np.load(p) as z:
-                        keys, feats = z["keys"], z["feats"]
-                except (OSError, ValueError, KeyError):
-                    continue
-                if feats.ndim != 2 or feats.shape[1] != CLIP_FEATURES or len(keys) != len(feats):
-                    continue
-                for k, f in zip(keys.tolist(), feats):
-                    self._index[k] = f
-        return self._index
-
-    def get(self, key: str) -> np.ndarray | None:
-        return self._load_index().get(key)
-
-    def put_many(self, keys: list[str], feats: np.ndarray) -> None:
-        if not keys:
-            return
-        buf = io.BytesIO()
-        np.savez(buf, keys=np.array(keys), feats=np.asarray(feats, np.float32))
-        try:
-            atomic_write_bytes(self.root / f"{uuid.uuid4().hex}.npz", buf.getvalue(), fsync=False)
-        except OSError:
-            pass  # a read-only or full cache only costs speed
-        index = self._load_index()
-        for k, f in zip(keys, feats):
-            index[k] = np.array(f, np.float32)

@@ -20,19 +20,17 @@ from tinykws.paths import cache_dir
 from tinykws.spec import FeatureSpec
 
 
-class FeatureCache:
-    """Clean clips' features on disk, keyed by (file sha1, spec hash).
+class PackCache:
+    """Arrays on disk under ``root``, keyed by strings, in immutable packs.
 
-    Only un-augmented clips are cached: augmented examples are new waveforms
-    every epoch and always get fresh features. Each call that computes new
-    features writes one immutable pack (``<spec hash>/<random>.npz`` holding
-    keys and features) atomically, so concurrent runs can share a cache and a
-    damaged pack only costs a recomputation.
+    Each :meth:`put_many` writes one pack (``<random>.npz`` holding keys and rows) atomically, so
+    concurrent runs can share a cache and a damaged pack only costs a recomputation. ``row_shape``
+    is the shape every stored row must have; a pack of another shape is ignored.
     """
 
-    def __init__(self, spec: FeatureSpec, root: "Path | None" = None):
-        self.spec = spec
-        self.root = (root or cache_dir("features")) / spec.sha256[:16]
+    def __init__(self, root: Path, row_shape: tuple[int, ...]):
+        self.root = root
+        self.row_shape = tuple(row_shape)
         self._index: dict[str, np.ndarray] | None = None
 
     def _load_index(self) -> dict[str, np.ndarray]:
@@ -44,20 +42,21 @@ class FeatureCache:
                         keys, feats = z["keys"], z["feats"]
                 except (OSError, ValueError, KeyError):
                     continue
-                if feats.shape[1:] != self.spec.input_shape:
+                if feats.shape[1:] != self.row_shape or len(keys) != len(feats):
                     continue
                 for k, f in zip(keys.tolist(), feats):
                     self._index[k] = f
         return self._index
 
-    def get(self, sha1: str) -> np.ndarray | None:
-        return self._load_index().get(sha1)
+    def get(self, key: str) -> np.ndarray | None:
+        return self._load_index().get(key)
 
     def put_many(self, keys: list[str], feats: np.ndarray) -> None:
         if not keys:
             return
+        feats = np.asarray(feats, np.float32)
         buf = io.BytesIO()
-        np.savez(buf, keys=np.array(keys), feats=np.asarray(feats, np.float32))
+        np.savez(buf, keys=np.array(keys), feats=feats)
         try:
             atomic_write_bytes(self.root / f"{uuid.uuid4().hex}.npz", buf.getvalue(), fsync=False)
         except OSError:
@@ -65,6 +64,21 @@ class FeatureCache:
         index = self._load_index()
         for k, f in zip(keys, feats):
             index[k] = f
+
+
+class FeatureCache(PackCache):
+    """Clean clips' features on disk, keyed by (file sha1, spec hash).
+
+    Only un-augmented clips are cached: augmented examples are new waveforms
+    every epoch and always get fresh features. Each call that computes new
+    features writes one immutable pack (``<spec hash>/<random>.npz`` holding
+    keys and features) atomically, so concurrent runs can share a cache and a
+    damaged pack only costs a recomputation.
+    """
+
+    def __init__(self, spec: FeatureSpec, root: "Path | None" = None):
+        self.spec = spec
+        super().__init__((root or cache_dir("features")) / spec.sha256[:16], spec.input_shape)
 
     def features(self, y: np.ndarray, keys: list[str]) -> tuple[np.ndarray, int]:
         """Features of clips ``y`` (one row per key); rows with an empty key are never cached.
