@@ -121,20 +121,32 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
 
 
-def run(argv: list[str] | None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_dataset_args(ap: argparse.ArgumentParser) -> None:
+    """The options this script and scripts/train_encoder.py share: the two datasets and the seed of the split."""
     ap.add_argument("--mini", type=Path, default=SHARED / "speech_commands_mini")
     ap.add_argument("--dev", type=Path, default=SHARED / "speech_commands_dev")
-    ap.add_argument("--words", default=WORDS)
     ap.add_argument("--seed", type=int, default=0)
+
+
+def datasets_found(args) -> bool:
+    """False, after one error line, when --mini or --dev is not a folder."""
+    for d in (args.mini, args.dev):
+        if not d.is_dir():
+            print(f"error: dataset folder not found: {d}", file=sys.stderr)
+            return False
+    return True
+
+
+def run(argv: list[str] | None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_dataset_args(ap)
+    ap.add_argument("--words", default=WORDS)
     ap.add_argument("--distill", action="store_true", help="also the DS-CNN-S arms (labels only vs teacher-distilled trunk)")
     ap.add_argument("--epochs", type=int, default=20, help="epochs of each DS-CNN-S stage (--distill)")
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    for d in (args.mini, args.dev):
-        if not d.is_dir():
-            print(f"error: dataset folder not found: {d}", file=sys.stderr)
-            return 2
+    if not datasets_found(args):
+        return 2
 
     from tinykws.data.dataset import UNKNOWN, load_examples
     from tinykws.ear.head import accuracy_per_class, train_head

@@ -41,7 +41,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-SHARED = ROOT.parent / "shared" / "datasets"
 WORDS = "yes,no,up,down,left,right,on,off,stop,go"
 ARCH = "ds-cnn-s"
 
@@ -70,19 +69,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(argv: list[str] | None) -> int:
+    from ear_transfer import add_dataset_args, datasets_found
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--dev", type=Path, default=SHARED / "speech_commands_dev")
-    ap.add_argument("--mini", type=Path, default=SHARED / "speech_commands_mini")
+    add_dataset_args(ap)
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--copies", type=int, default=2, help="augmented copies of each clip besides the clip itself")
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="folder for the encoder files (default: tinykws/model/encoders)")
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    for d in (args.mini, args.dev):
-        if not d.is_dir():
-            print(f"error: dataset folder not found: {d}", file=sys.stderr)
-            return 2
+    if not datasets_found(args):
+        return 2
 
     from ear_transfer import judged_sets, load
 
