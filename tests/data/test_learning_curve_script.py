@@ -65,7 +65,8 @@ def test_trains_each_share_and_prints_the_curve(tone_dataset, tmp_path):
            "--", "--arch", "ds-cnn-xs", "--epochs", "3", "--batch-size", "16", "--hard-negative-rounds", "0"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, cwd=REPO)
     assert p.returncode == 0, p.stdout + p.stderr
-    runs = sorted((out / "runs").glob("*-lc*-s0"))
+    # run names start with their start time, and the two trainings run side by side: order by share
+    runs = sorted((out / "runs").glob("*-lc*-s0"), key=lambda r: r.name.split("-", 2)[2])
     assert [r.name.split("-", 2)[2] for r in runs] == ["lc050-s0", "lc100-s0"]
     curve = p.stdout.split("mean over seeds")[1].splitlines()
     half, full = (ln.split() for ln in curve[2:4])
