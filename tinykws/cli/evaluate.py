@@ -29,14 +29,27 @@ from tinykws.evaluate.tuning import DEFAULT_BOARD
                    "false-accept rate, and write it into the run.")
 @click.option("--board", type=click.Choice(list(BOARDS)), default=DEFAULT_BOARD, show_default=True,
               help="With --target-fa-per-hour: the board whose shortest sustainable stride is tried.")
+@click.option("--teacher", is_flag=True,
+              help="Train the pretrained ear's head on the run's own training data and add its clip and stream figures "
+                   "to the run's report, beside the board model's (for runs made with --no-teacher).")
 @runs_dir_option()
-def evaluate(run, dataset, as_json, streaming, stream_minutes, noise_dir, target_fa_per_hour, board, runs_dir):
+def evaluate(run, dataset, as_json, streaming, stream_minutes, noise_dir, target_fa_per_hour, board, teacher, runs_dir):
     """Evaluate RUN on DATASET (default with --streaming: the run's own): accuracy, or streaming behaviour."""
     quiet_tensorflow()
     from tinykws.errors import UserError
     from tinykws.run import load_run, resolve_run
 
     r = load_run(resolve_run(run, runs_dir))
+    if teacher:
+        if streaming or dataset is not None or noise_dir is not None or target_fa_per_hour is not None:
+            raise UserError("--teacher uses the run's own dataset and streams: give it alone (with --stream-minutes)")
+        from tinykws.pipeline import add_teacher
+
+        sec = add_teacher(r, minutes=stream_minutes if stream_minutes != STREAM_MINUTES else None,
+                          log=None if as_json else echo)
+        if as_json:
+            click.echo(json.dumps(sec, indent=2))
+        return
     if not streaming:
         for flag, v in (("--noise", noise_dir), ("--target-fa-per-hour", target_fa_per_hour)):
             if v is not None:

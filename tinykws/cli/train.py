@@ -57,10 +57,13 @@ def recipe_options(f):
 @click.option("--encoder", type=click.Choice(list(ENCODER_CHOICES)), default=None,
               help=f"Start the trunk from the pretrained encoder shipped for the arch, or from scratch "
               f"(default: {DEFAULT_ENCODER} where one fits; docs/ear.md).")
+@click.option("--teacher/--no-teacher", default=True, show_default=True,
+              help="Also train the pretrained ear's head (Google's speech embedding, on the laptop) on this data and "
+                   "report its clip and stream figures beside the board model's: what this data can give.")
 @recipe_options
 @runs_dir_option("--out", help="Where run folders go.")
 def train(dataset, words, arch, epochs, batch_size, seed, name, extra_train, target_fa_per_hour, board, stream_minutes, encoder,
-          out, **recipe):
+          teacher, out, **recipe):
     """Train, quantize to int8 and verify on TFLM; writes runs/<time>-<name>/."""
     quiet_tensorflow()
     from tinykws.pipeline import TrainConfig, train as run_training
@@ -68,7 +71,7 @@ def train(dataset, words, arch, epochs, batch_size, seed, name, extra_train, tar
     cfg = TrainConfig(dataset=dataset, words=parse_words(words), arch=arch, epochs=epochs,
                       batch_size=batch_size, seed=seed, name=name,
                       extra_train_dirs=list(extra_train), target_fa_per_hour=target_fa_per_hour, board=board,
-                      stream_minutes=stream_minutes, encoder=encoder, **recipe)
+                      stream_minutes=stream_minutes, encoder=encoder, teacher=teacher, **recipe)
     run = run_training(cfg, out, log=echo)
     from tinykws.cli.runs import print_summary
 

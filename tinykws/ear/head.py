@@ -39,12 +39,19 @@ class MLPHead:
 
 
 def train_head(X: np.ndarray, y: np.ndarray, n_classes: int, *, hidden: int = 256, epochs: int = 60,
-               batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0) -> MLPHead:
-    """Fit an :class:`MLPHead` on features ``X [n, d]`` and label indices ``y [n]`` (cross-entropy, Adam)."""
+               batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
+               sample_weight: np.ndarray | None = None) -> MLPHead:
+    """Fit an :class:`MLPHead` on features ``X [n, d]`` and label indices ``y [n]`` (cross-entropy, Adam).
+
+    ``sample_weight [n]`` scales each example's loss (default: all 1).
+    """
     X = np.asarray(X, np.float32)
     y = np.asarray(y, np.int64)
     if len(X) == 0 or len(X) != len(y):
         raise ValueError(f"train_head needs as many labels as rows, got {len(X)} rows and {len(y)} labels")
+    sw = np.ones(len(y), np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32).reshape(-1)
+    if len(sw) != len(y):
+        raise ValueError(f"train_head needs one sample weight per row, got {len(sw)} for {len(y)} rows")
     rng = np.random.default_rng(seed)
     mean, std = X.mean(axis=0), X.std(axis=0) + 1e-6
     Xs = (X - mean) / std
@@ -68,7 +75,7 @@ def train_head(X: np.ndarray, y: np.ndarray, n_classes: int, *, hidden: int = 25
             z = h @ w2 + c2
             p = np.exp(z - z.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
-            dz = (p - tb) / len(idx)
+            dz = (p - tb) * sw[idx, None] / len(idx)
             dh = (dz @ w2.T) * (h_pre > 0)
             grads = [xb.T @ dh + weight_decay * w1, dh.sum(axis=0), h.T @ dz + weight_decay * w2, dz.sum(axis=0)]
             step += 1

