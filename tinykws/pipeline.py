@@ -71,6 +71,11 @@ class TrainConfig:
     strategy: str = FitConfig.strategy
     deterministic: bool = FitConfig.deterministic
     extra_train_dirs: list[str] = field(default_factory=list)
+    #: Other-word folders (say a Speech Commands download) whose non-keyword folders join as other words
+    #: (tinykws.data.compose); a folder of keywords only gets synthetic ones and room noise without it.
+    negatives: list[str] = field(default_factory=list)
+    #: The user's folder when ``dataset`` is the composed one made around it.
+    source_dataset: str | None = None
     #: The training recipe's switches (docs in FitConfig and :func:`training_data`).
     synth_keywords: bool = True
     near_misses: bool = True
@@ -148,8 +153,10 @@ def train(cfg: TrainConfig, out_dir: str | Path = DEFAULT_RUNS_DIR, *, log: Call
 
     cfg = replace(cfg, encoder=resolve_encoder(cfg.encoder, cfg.arch, cfg.spec))
     check_writable(out_dir, "runs folder", folder=True)  # before the training, not after it
+    name = cfg.name or f"{Path(cfg.dataset).resolve().name}-{cfg.arch}"
+    cfg = compose_dataset(cfg, say)
     ds = discover_dataset(cfg, say)
-    final, work = new_run_folder(Path(out_dir), cfg.name or f"{Path(cfg.dataset).resolve().name}-{cfg.arch}")
+    final, work = new_run_folder(Path(out_dir), name)
     say(f"run folder: {final}")
     try:
         with writing(work, "run folder"):  # the disk filling up during training (Keras, TensorBoard)
@@ -338,6 +345,29 @@ def add_teacher(run, *, minutes: float | None = None, log: Callable[[str], None]
     atomic_write_text(run.path / "report.md", render_report_md(new))
     say("teacher's figures written into the run (report.json, report.md)")
     return sec
+
+
+def compose_dataset(cfg: TrainConfig, say: Callable[[str], None]) -> TrainConfig:
+    """The config on the composed dataset where the user's folder holds only keywords or ``--negatives`` is
+    given (:mod:`tinykws.data.compose`); else unchanged."""
+    from tinykws.data.compose import compose, is_composed, label_folders, needs_composing
+
+    root = Path(cfg.dataset)
+    if not root.is_dir() or is_composed(root) or not needs_composing(root, cfg.words, cfg.negatives):
+        return cfg
+    words = list(cfg.words) if cfg.words is not None else [w for w in label_folders(root) if not w.startswith("_")]
+    if not words:
+        return cfg  # discover says what is wrong
+    for w in words:
+        check_label(w, f"{root}: label folder")
+    missing = [w for w in words if not (root / w).is_dir()]
+    if missing:
+        return cfg  # discover names the missing folders
+    if not cfg.negatives:
+        say(f"note: {root} holds only the keyword{'s' if len(words) > 1 else ''} ({', '.join(words)}): tinykws adds other "
+            "words (synthetic, and any --negatives DIR) and background so the model learns what is not a keyword")
+    composed = compose(root, words, cfg.negatives, sr=cfg.spec.sample_rate, log=say)
+    return replace(cfg, dataset=str(composed), source_dataset=str(root.resolve()), words=words)
 
 
 def discover_dataset(cfg: TrainConfig, say: Callable[[str], None]) -> Dataset:

@@ -48,6 +48,10 @@ def recipe_options(f):
 @click.option("--name", help="Run name (default: dataset folder and architecture).")
 @click.option("--extra-train", "extra_train", multiple=True, type=click.Path(file_okay=False, exists=True),
               help="Another dataset whose keyword clips join the training split only (e.g. `tinykws data synth` output). Repeatable.")
+@click.option("--negatives", "negatives", multiple=True, type=click.Path(file_okay=False),
+              help="A folder of other words (e.g. a Speech Commands download): its folders that are not keywords join "
+                   "as other words. A dataset of keywords only gets synthetic other words and room noise without it. "
+                   "Repeatable.")
 @click.option("--target-fa-per-hour", type=click.FloatRange(0, 1000), default=DEFAULT_TARGET_FA_PER_HOUR, show_default=True,
               help="False accepts per hour the operating point is chosen for, on the quiet validation stream.")
 @click.option("--board", type=click.Choice(list(BOARDS)), default=DEFAULT_BOARD, show_default=True,
@@ -62,7 +66,7 @@ def recipe_options(f):
                    "report its clip and stream figures beside the board model's: what this data can give.")
 @recipe_options
 @runs_dir_option("--out", help="Where run folders go.")
-def train(dataset, words, arch, epochs, batch_size, seed, name, extra_train, target_fa_per_hour, board, stream_minutes, encoder,
+def train(dataset, words, arch, epochs, batch_size, seed, name, extra_train, negatives, target_fa_per_hour, board, stream_minutes, encoder,
           teacher, out, **recipe):
     """Train, quantize to int8 and verify on TFLM; writes runs/<time>-<name>/."""
     quiet_tensorflow()
@@ -70,7 +74,7 @@ def train(dataset, words, arch, epochs, batch_size, seed, name, extra_train, tar
 
     cfg = TrainConfig(dataset=dataset, words=parse_words(words), arch=arch, epochs=epochs,
                       batch_size=batch_size, seed=seed, name=name,
-                      extra_train_dirs=list(extra_train), target_fa_per_hour=target_fa_per_hour, board=board,
+                      extra_train_dirs=list(extra_train), negatives=list(negatives), target_fa_per_hour=target_fa_per_hour, board=board,
                       stream_minutes=stream_minutes, encoder=encoder, teacher=teacher, **recipe)
     run = run_training(cfg, out, log=echo)
     from tinykws.cli.runs import print_summary

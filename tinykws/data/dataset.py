@@ -135,6 +135,19 @@ def split_of_take(rel: str) -> str:
     return split_of_speaker(rel)
 
 
+def splits_of_takes(rels: list[str]) -> dict[str, str]:
+    """The splits of one label's takes: :func:`split_of_take` each, unless that leaves a split empty; then,
+    with three takes or more, by rank of the same hash (the last tenth, at least one, to test, the tenth
+    before it to validation), so a word of five takes still has one in each split."""
+    out = {r: split_of_take(r) for r in rels}
+    if len(rels) < 3 or set(out.values()) == set(SPLITS):
+        return out
+    rank = sorted(rels, key=lambda r: hashlib.sha1(r.encode("utf-8")).hexdigest())
+    k = max(1, round(0.1 * len(rank)))
+    return {r: ("test" if i >= len(rank) - k else "validation" if i >= len(rank) - 2 * k else "train")
+            for i, r in enumerate(rank)}
+
+
 def labels_split_by_take(files_by_label: dict[str, list[Path]]) -> list[str]:
     """The labels whose speakers do not reach every split, so a speaker-disjoint split would leave one empty."""
     return [l for l, files in files_by_label.items() if {split_of_speaker(speaker_of(p)) for p in files} != set(SPLITS)]
@@ -252,6 +265,10 @@ def discover(
                          "figures are for these voices and other voices will be heard worse; add some with "
                          "`tinykws record --speaker NAME` or `tinykws data import`")
 
+    take_split: dict[str, str] = {}
+    for l in by_take:
+        take_split.update(splits_of_takes([p.relative_to(root).as_posix() for p in files_by_label[l]]))
+
     def split_for(rel: str, path: Path, label: str = "") -> str:
         if has_lists:
             if test_list and rel in test_list:
@@ -260,7 +277,7 @@ def discover(
                 return "validation"
             return "train"
         if label in by_take:
-            return split_of_take(rel)
+            return take_split.get(rel) or split_of_take(rel)
         return split_of_speaker(speaker_of(path))
 
     examples: list[Example] = []

@@ -494,22 +494,29 @@ def training_speech(keywords: list[str], other_words=(), *, n_variants: int = 60
     everything that decides the files, so a cached folder is the folder the call would write;
     it is written beside and renamed when complete.
     """
+    kw = {k.lower() for k in keywords}
+    negatives = [w for w in dict.fromkeys(list(other_words) + negative_words(keywords))
+                 if w.lower() not in kw and not w.startswith("_")]
+    return cached_speech(list(keywords), negatives, n_variants=n_variants, seed=seed, log=log)
+
+
+def cached_speech(words: list[str], unknown_words: list[str], *, n_variants: int, seed: int,
+                  log: Callable[[str], None] | None = None) -> Path:
+    """:func:`synthesize_dataset` of ``words`` (every variant) and ``unknown_words`` (a third each), no
+    background files, made once under :func:`tinykws.paths.cache_dir` ``("synth", key)``."""
     import shutil
 
     from tinykws.paths import cache_dir
 
-    kw = {k.lower() for k in keywords}
-    negatives = [w for w in dict.fromkeys(list(other_words) + negative_words(keywords))
-                 if w.lower() not in kw and not w.startswith("_")]
     # The last item is the folder layout's version: bump it when synthesize_dataset writes other files.
-    key = hashlib.sha1(repr((sorted(keywords), negatives, n_variants, seed, 16000, 2)).encode()).hexdigest()[:16]
+    key = hashlib.sha1(repr((sorted(words), list(unknown_words), n_variants, seed, 16000, 2)).encode()).hexdigest()[:16]
     final = cache_dir("synth", key)
     if (final / ".complete").is_file():
         return final
     work = final.with_name(f".{key}.{os.getpid()}.partial")
     shutil.rmtree(work, ignore_errors=True)
     t = time.perf_counter()
-    synthesize_dataset(work, list(keywords), unknown_words=negatives, n_variants=n_variants, seed=seed,
+    synthesize_dataset(work, list(words), unknown_words=list(unknown_words), n_variants=n_variants, seed=seed,
                        background_seconds=0, workers=1)
     (work / ".complete").write_text("")
     try:
@@ -517,6 +524,6 @@ def training_speech(keywords: list[str], other_words=(), *, n_variants: int = 60
     except OSError:  # another run finished the same folder first
         shutil.rmtree(work, ignore_errors=True)
     if log:
-        log(f"synthetic speech: {len(keywords)} keywords and {len(negatives)} other words, {n_variants} voices "
-            f"({time.perf_counter() - t:.0f} s, cached in {final})")
+        said = f"{len(words)} words by each of {n_variants} voices" + (f", {len(unknown_words)} by a third of them" if unknown_words else "")
+        log(f"synthetic speech: {said} ({time.perf_counter() - t:.0f} s, cached in {final})")
     return final

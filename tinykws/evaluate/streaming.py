@@ -36,8 +36,10 @@ PROTOCOL = "docs/evaluation.md v2"
 #: Length of a protocol stream.
 STREAM_MINUTES = 60.0
 #: Seed of each split's stream.
-STREAM_SEEDS = {"validation": 1, "test": 0}
+STREAM_SEEDS = {"validation": 1, "test": 0, "unseen": 0}
 STREAM_SPLITS = ("validation", "test")
+#: A folder the run never saw (other people's takes of its words): one stream of every clip in it.
+UNSEEN = "unseen"
 #: Gap between one word's end and the next word's start, seconds.
 GAP_S = (1.5, 5.0)
 #: Share of words that are other words (not keywords).
@@ -51,9 +53,9 @@ NOISE_DBFS = {"quiet": (-55.0, -35.0), "noisy": (-40.0, -25.0)}
 NOISY_SNR_DB = (5.0, 10.0)
 #: Part of each dataset noise recording a split's stream may use (training augments with the
 #: first 80 %; the same parts give the ``_silence_`` crops of those splits, tinykws.data.dataset).
-DATASET_NOISE_PARTS = {"validation": (0.8, 0.9), "test": (0.9, 1.0)}
+DATASET_NOISE_PARTS = {"validation": (0.8, 0.9), "test": (0.9, 1.0), UNSEEN: (0.0, 1.0)}
 #: Part of each recording of a user's own noise folder (``--noise DIR``).
-OWN_NOISE_PARTS = {"validation": (0.0, 0.5), "test": (0.5, 1.0)}
+OWN_NOISE_PARTS = {"validation": (0.0, 0.5), "test": (0.5, 1.0), UNSEEN: (0.0, 1.0)}
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ def _audio_in(folder: Path) -> list[Path]:
 def stream_sources(run, dataset, split: str, *, noise_dir: str | Path | None = None) -> StreamSources:
     """The ``split``'s keyword and other-word clips (spoken spans) and its part of every noise recording.
 
+    ``split`` :data:`UNSEEN`: every clip and all of every noise recording (a folder the run never saw).
+
     Raises
     ------
     UserError
@@ -112,8 +116,8 @@ def stream_sources(run, dataset, split: str, *, noise_dir: str | Path | None = N
     """
     from tinykws.data.audio import load_audio
 
-    if split not in STREAM_SPLITS:
-        raise ValueError(f"split must be one of {STREAM_SPLITS}")
+    if split not in (*STREAM_SPLITS, UNSEEN):
+        raise ValueError(f"split must be one of {STREAM_SPLITS} or {UNSEEN!r}")
     spec = run.spec
     sr = spec.sample_rate
     from tinykws.evaluate.clips import keywords_in_dataset
@@ -121,11 +125,11 @@ def stream_sources(run, dataset, split: str, *, noise_dir: str | Path | None = N
     root, present = keywords_in_dataset(run, dataset)
     # Every other-word clip of the split is a candidate (unknown_share large enough to keep the whole pool).
     ds = discover(root, present, include_unknown=True, unknown_share=1e9, spec=spec)
-    clips = [e for e in ds.examples if e.split == split and e.kind == "clip"]
+    clips = [e for e in ds.examples if (e.split == split or split == UNSEEN) and e.kind == "clip"]
     kw = [e for e in clips if e.label in present]
     unk = [e for e in clips if e.label == UNKNOWN]
     if not kw:
-        raise UserError(f"{root}: no keyword clips in the {split} split")
+        raise UserError(f"{root}: no keyword clips in the {split} split" if split != UNSEEN else f"{root}: no keyword clips")
     Ykw, _ = load_examples(kw, sr, spec.clip_samples)
     Yunk, _ = load_examples(unk, sr, spec.clip_samples) if unk else (np.zeros((0, spec.clip_samples), np.float32), [])
     if noise_dir is not None:

@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from tinykws.evaluate.streaming import (CONDITIONS, PROTOCOL, STREAM_MINUTES, STREAM_SEEDS, FastScorer, StreamScores,
+from tinykws.evaluate.streaming import (CONDITIONS, PROTOCOL, STREAM_MINUTES, STREAM_SEEDS, UNSEEN, FastScorer, StreamScores,
                                         at_stride, build_stream, detect, evaluate_at, smooth, stream_scores,
                                         stream_sources, top_scores)
 from tinykws.recognizer import RecognizerConfig
@@ -188,20 +188,25 @@ def streaming_section(measured: dict[str, dict[str, StreamScores]], op: dict, *,
 
 
 def evaluate_run_streams(run, dataset, *, minutes: float = STREAM_MINUTES, target_fa_per_hour: float | None,
-                         board: str | None = DEFAULT_BOARD, noise_dir=None, log: Callable[[str], None] | None = None) -> dict:
+                         board: str | None = DEFAULT_BOARD, noise_dir=None, unseen: bool = False,
+                         log: Callable[[str], None] | None = None) -> dict:
     """Measure the streams and, with a target, choose the operating point on the quiet validation stream.
 
-    Without a target the run's own recognizer settings are the operating point.
+    Without a target the run's own recognizer settings are the operating point. ``unseen``: ``dataset``
+    is a folder the run never saw, heard as one stream of all its clips (no target then).
     Returns the ``streaming`` section (``operating_point`` holds the settings).
     """
     say = log or (lambda s: None)
+    if unseen and target_fa_per_hour is not None:
+        raise ValueError("an operating point is chosen on the run's own validation stream, not on an unseen folder")
     if target_fa_per_hour is None:
         stride = run.recognizer.stride_ms
     else:
         stride = base_stride(run, board)
         say(f"stride: {stride} ms is the shortest {board} sustains with the native engine; trying {stride} and "
             f"{', '.join(str(k * stride) for k in GRID.stride_multiples[1:])} ms")
-    measured = measure_streams(run, dataset, minutes=minutes, stride_ms=stride, noise_dir=noise_dir, log=log)
+    measured = measure_streams(run, dataset, minutes=minutes, stride_ms=stride, noise_dir=noise_dir, log=log,
+                               splits=(UNSEEN,) if unseen else ("validation", "test"))
     if target_fa_per_hour is None:
         # The run's settings; where they are the operating point its streams chose, say how it was chosen.
         old = (run.report.get("streaming") or {}).get("operating_point") or {}
@@ -232,7 +237,7 @@ def stream_length(hours: float) -> str:
 def summary_lines(sec: dict) -> list[str]:
     """One line per stream for the console."""
     out = []
-    for split in ("validation", "test"):
+    for split in ("validation", "test", UNSEEN):
         for cond in CONDITIONS:
             r = (sec.get(split) or {}).get(cond)
             if r:
@@ -244,6 +249,24 @@ def summary_lines(sec: dict) -> list[str]:
                     out.append(" " * 18 + "most false accepts: " + "; ".join(
                         f"{c['source'] or 'background'} ({c['cause']}) as {c['detected']} x{c['false_accepts']}" for c in top))
     return out
+
+
+def is_own_dataset(run, dataset) -> bool:
+    """Whether ``dataset`` is the folder the run was trained on (or the user's folder it was composed around)."""
+    here = Path(dataset).resolve()
+    own = [(run.report.get("data") or {}).get("dataset"), (run.config or {}).get("dataset"),
+           (run.config or {}).get("source_dataset")]
+    if any(o and Path(o).resolve() == here for o in own):
+        return True
+    # A path recorded relative to another working folder: the same files give the same dataset hash.
+    from tinykws.data.dataset import discover
+    from tinykws.errors import UserError
+
+    want = (run.report.get("data") or {}).get("dataset_hash")
+    try:
+        return bool(want) and discover(here, spec=run.spec).hash == want
+    except UserError:
+        return False
 
 
 def tune_run(run, dataset=None, *, minutes: float = STREAM_MINUTES, target_fa_per_hour: float | None = None,
@@ -260,12 +283,20 @@ def tune_run(run, dataset=None, *, minutes: float = STREAM_MINUTES, target_fa_pe
     from tinykws.run import replace_report_sections
 
     say = log or (lambda s: None)
+    own = (run.report.get("data") or {}).get("dataset")
     if dataset is None:
-        dataset = (run.report.get("data") or {}).get("dataset")
+        dataset = own
         if not dataset or not Path(dataset).is_dir():
             raise UserError(f"the run's dataset ({dataset or 'unknown'}) is not here: give DATASET")
+    unseen = not is_own_dataset(run, dataset)
+    if unseen and target_fa_per_hour is not None:
+        raise UserError(f"{dataset} is not the run's dataset: the operating point is chosen on the run's own validation "
+                        "stream (leave out DATASET), and another folder is only heard at it")
+    if unseen:
+        say(f"{dataset} is not the run's own dataset: every clip in it is unseen, heard as one stream at the run's "
+            "operating point")
     sec = evaluate_run_streams(run, dataset, minutes=minutes, target_fa_per_hour=target_fa_per_hour, board=board,
-                               noise_dir=noise_dir, log=log)
+                               noise_dir=noise_dir, unseen=unseen, log=log)
     sec["dataset"] = str(dataset)
     for line in summary_lines(sec):
         say(line)
