@@ -47,6 +47,8 @@ from tinykws.run import DEFAULT_RUNS_DIR
 from tinykws.spec import FeatureSpec
 
 SPLITS = ("train", "validation", "test")
+#: Streams of a dataset split by take (a few voices): its few test takes repeat within minutes.
+BY_TAKE_STREAM_MINUTES = 10.0
 #: Background recordings are cut in time: training augments with their first 80 %.
 NOISE_TRAIN_FRACTION = 0.8
 
@@ -91,7 +93,8 @@ class TrainConfig:
     encoder: str | None = None
     #: Streaming evaluation (docs/evaluation.md): length of each stream, the false-accept target the
     #: operating point is chosen for, and the board whose sustainable stride bounds it.
-    stream_minutes: float = STREAM_MINUTES
+    #: ``None``: the protocol's 60 minutes, or :data:`BY_TAKE_STREAM_MINUTES` for a dataset split by take.
+    stream_minutes: float | None = None
     target_fa_per_hour: float = DEFAULT_TARGET_FA_PER_HOUR
     board: str | None = DEFAULT_BOARD
     #: The teacher's figures beside the board model's (tinykws.ear.stage; left out where it is not installed).
@@ -156,6 +159,11 @@ def train(cfg: TrainConfig, out_dir: str | Path = DEFAULT_RUNS_DIR, *, log: Call
     name = cfg.name or f"{Path(cfg.dataset).resolve().name}-{cfg.arch}"
     cfg = compose_dataset(cfg, say)
     ds = discover_dataset(cfg, say)
+    if cfg.stream_minutes is None:
+        cfg = replace(cfg, stream_minutes=default_stream_minutes(ds))
+        if cfg.stream_minutes == BY_TAKE_STREAM_MINUTES:
+            say(f"streams: {BY_TAKE_STREAM_MINUTES:g} minutes each (split by take: the few test takes would only repeat in "
+                f"60; --stream-minutes sets it)")
     final, work = new_run_folder(Path(out_dir), name)
     say(f"run folder: {final}")
     try:
@@ -327,8 +335,8 @@ def add_teacher(run, *, minutes: float | None = None, log: Callable[[str], None]
         cfg = TrainConfig.from_dict(run.config)
     except (TypeError, ValueError, KeyError) as e:
         raise UserError(f"{run.path}/config.json: unusable ({e})") from None
-    if minutes is not None:
-        cfg = replace(cfg, stream_minutes=minutes)
+    if minutes is not None or cfg.stream_minutes is None:
+        cfg = replace(cfg, stream_minutes=minutes or STREAM_MINUTES)
     if not Path(cfg.dataset).is_dir():
         raise UserError(f"the run's dataset ({cfg.dataset}) is not here")
     ds = discover_dataset(cfg, say)
@@ -345,6 +353,15 @@ def add_teacher(run, *, minutes: float | None = None, log: Callable[[str], None]
     atomic_write_text(run.path / "report.md", render_report_md(new))
     say("teacher's figures written into the run (report.json, report.md)")
     return sec
+
+
+def default_stream_minutes(ds: Dataset) -> float:
+    """The protocol's 60 minutes, or :data:`BY_TAKE_STREAM_MINUTES` where every keyword is split by take."""
+    m = ds.split_method
+    taken = m.split("by take for ", 1)[1].split(", ") if "by take for " in m else []
+    keywords = [l for l in ds.labels if not l.startswith("_")]
+    by_take = m == "by take" or (bool(keywords) and all(k in taken for k in keywords))
+    return BY_TAKE_STREAM_MINUTES if by_take else STREAM_MINUTES
 
 
 def compose_dataset(cfg: TrainConfig, say: Callable[[str], None]) -> TrainConfig:

@@ -85,3 +85,14 @@ def test_five_takes_of_one_voice_still_give_every_split_a_take(tone_dataset, tmp
         shutil.copy(src[i], one / r)
     ds = discover(one, ["lamp"])
     assert {e.split for e in ds.examples if e.label == "lamp"} == {"train", "validation", "test"}
+
+
+def test_streams_of_a_word_split_by_take_default_to_ten_minutes(tone_dataset, tmp_path, monkeypatch):
+    from tinykws.data.dataset import discover
+    from tinykws.pipeline import BY_TAKE_STREAM_MINUTES, default_stream_minutes
+    from tinykws.evaluate.streaming import STREAM_MINUTES
+
+    monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path / "cache"))
+    one = _one_word(tone_dataset, tmp_path / "one")
+    assert default_stream_minutes(discover(compose(one, ["up"]), ["up"])) == BY_TAKE_STREAM_MINUTES
+    assert default_stream_minutes(discover(tone_dataset, ["up", "down"])) == STREAM_MINUTES  # 24 voices: by speaker

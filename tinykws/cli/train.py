@@ -56,8 +56,9 @@ def recipe_options(f):
               help="False accepts per hour the operating point is chosen for, on the quiet validation stream.")
 @click.option("--board", type=click.Choice(list(BOARDS)), default=DEFAULT_BOARD, show_default=True,
               help="Board whose shortest sustainable stride (native engine) the operating point starts from.")
-@click.option("--stream-minutes", type=click.FloatRange(0.1, 6000), default=STREAM_MINUTES, show_default=True,
-              help="Length of each evaluation stream (docs/evaluation.md; shorter: not protocol figures).")
+@click.option("--stream-minutes", type=click.FloatRange(0.1, 6000), default=None,
+              help=f"Length of each evaluation stream (docs/evaluation.md; shorter: not protocol figures). Default: "
+                   f"{STREAM_MINUTES:g}, or 10 for a dataset split by take.")
 @click.option("--encoder", type=click.Choice(list(ENCODER_CHOICES)), default=None,
               help=f"Start the trunk from the pretrained encoder shipped for the arch, or from scratch "
               f"(default: {DEFAULT_ENCODER} where one fits; docs/ear.md).")
