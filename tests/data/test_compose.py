@@ -51,6 +51,7 @@ def test_compose_refuses_a_negatives_folder_without_other_words(tone_dataset, tm
         compose(one, ["up"], [tmp_path / "nope"])
 
 
+@pytest.mark.slow
 def test_train_on_a_folder_of_one_word_by_few_voices_runs_start_to_end(tone_dataset, tmp_path):
     one = _one_word(tone_dataset, tmp_path / "mine", n=15)
     p = subprocess.run([sys.executable, "-m", "tinykws", "train", str(one), "--arch", "ds-cnn-xs", "--epochs", "2",

@@ -76,6 +76,7 @@ def test_every_run_reports_the_teacher_beside_the_board_model(tiny_run):
     assert f"| clip accuracy, test split | {100 * r['accuracy']['int8']:.1f} % | {100 * t['accuracy']['clip']:.1f} % |" in md
 
 
+@pytest.mark.slow
 def test_evaluate_teacher_adds_the_section_to_a_run_made_without_it(tiny_run, tmp_path):
     import shutil
 
