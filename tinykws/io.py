@@ -136,20 +136,21 @@ def atomic_write_text(path: str | Path, text: str, *, overwrite: bool = True) ->
     return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
 
 
-def sha1_file(path: str | Path) -> str:
-    h = hashlib.sha1()
+def file_digest(path: str | Path, algorithm: str) -> str:
+    """Hex digest of a file's bytes (``algorithm``: a :func:`hashlib.new` name), read in 64 KiB blocks."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 16), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def sha1_file(path: str | Path) -> str:
+    return file_digest(path, "sha1")
 
 
 def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 16), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -357,11 +357,8 @@ def add_teacher(run, *, minutes: float | None = None, log: Callable[[str], None]
 
 def default_stream_minutes(ds: Dataset) -> float:
     """The protocol's 60 minutes, or :data:`BY_TAKE_STREAM_MINUTES` where every keyword is split by take."""
-    m = ds.split_method
-    taken = m.split("by take for ", 1)[1].split(", ") if "by take for " in m else []
     keywords = [l for l in ds.labels if not l.startswith("_")]
-    by_take = m == "by take" or (bool(keywords) and all(k in taken for k in keywords))
-    return BY_TAKE_STREAM_MINUTES if by_take else STREAM_MINUTES
+    return BY_TAKE_STREAM_MINUTES if keywords and set(keywords) <= set(ds.by_take) else STREAM_MINUTES
 
 
 def compose_dataset(cfg: TrainConfig, say: Callable[[str], None]) -> TrainConfig:

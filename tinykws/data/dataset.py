@@ -89,6 +89,8 @@ class Dataset:
     hash: str = ""
     #: How the split was made: "by speaker", "by take", "by speaker; by take for LABELS" or "dataset lists".
     split_method: str = "by speaker"
+    #: The labels split by take (too few voices to hold whole speakers out).
+    by_take: list[str] = field(default_factory=list)
 
     def split(self, name: str) -> list[Example]:
         return [e for e in self.examples if e.split == name]
@@ -332,7 +334,8 @@ def discover(
         notes.append("no _background_noise_/ or _silence_/ folder: the model has no _silence_ class")
 
     labels = list(words) + ([UNKNOWN] if has_unknown else []) + ([SILENCE] if has_silence else [])
-    ds = Dataset(root=root, labels=labels, examples=examples, noise_files=noise_files, notes=notes, split_method=split_method)
+    ds = Dataset(root=root, labels=labels, examples=examples, noise_files=noise_files, notes=notes, split_method=split_method,
+                 by_take=list(by_take))
     ds.hash = dataset_hash(all_rows)
     return ds
 

@@ -194,8 +194,8 @@ def teacher_section(run, dataset, data, test_audio: np.ndarray, test_y: np.ndarr
     """
     from tinykws.ear.head import accuracy_per_class
     from tinykws.ear.teacher import Teacher
-    from tinykws.evaluate.streaming import CONDITIONS, STREAM_SEEDS, build_stream, evaluate_at, stream_sources
-    from tinykws.evaluate.tuning import choose_operating_point, recognizer_of
+    from tinykws.evaluate.streaming import evaluate_at
+    from tinykws.evaluate.tuning import choose_operating_point, measure_streams, recognizer_of
 
     say = log or (lambda s: None)
     t0 = time.perf_counter()
@@ -204,15 +204,8 @@ def teacher_section(run, dataset, data, test_audio: np.ndarray, test_y: np.ndarr
     head, fit = fit_teacher_head(teacher, data, run.spec, augment, seed, say)
     pred = head.predict(teacher.embed_clips(list(test_audio)))
     clip = accuracy_per_class(test_y, pred, names)
-    measured: dict[str, dict] = {}
-    for split in ("validation", "test"):
-        src = stream_sources(run, dataset, split, noise_dir=noise_dir)
-        measured[split] = {}
-        for cond in CONDITIONS:
-            if cond == "noisy" and not src.noise:
-                continue
-            st = build_stream(src, minutes=minutes, seed=STREAM_SEEDS[split], condition=cond)
-            measured[split][cond] = teacher_stream_scores(teacher, head, st, names)
+    measured = measure_streams(run, dataset, minutes=minutes, noise_dir=noise_dir,
+                               score=lambda st: teacher_stream_scores(teacher, head, st, names))
     op = choose_operating_point(measured["validation"]["quiet"], target_fa_per_hour)
     rec = recognizer_of(op)
     sec: dict = {
@@ -235,11 +228,9 @@ def teacher_section(run, dataset, data, test_audio: np.ndarray, test_y: np.ndarr
 
 
 def summary_lines(sec: dict) -> list[str]:
-    """The teacher's figures for the console, one line each."""
-    out = [f"teacher: clip {100 * sec['accuracy']['clip']:.1f} % on {sec['accuracy']['n']} test clips; operating point "
-           f"threshold {sec['operating_point']['threshold']:.2f}, stride {sec['operating_point']['stride_ms']} ms"]
-    for split in ("validation", "test"):
-        for cond, r in (sec.get(split) or {}).items():
-            out.append(f"teacher {split:>10} {cond:<5}: {100 * (r['hit_rate'] or 0):5.1f} % of {r['keywords']} keywords, "
-                       f"{r['fa_per_hour']:g} false accepts per hour")
-    return out
+    """The teacher's figures for the console, as the board model's are said (``tinykws.evaluate.tuning.summary_lines``)."""
+    from tinykws.evaluate.tuning import summary_lines as stream_lines
+
+    return [f"teacher: clip {100 * sec['accuracy']['clip']:.1f} % on {sec['accuracy']['n']} test clips; operating point "
+            f"threshold {sec['operating_point']['threshold']:.2f}, stride {sec['operating_point']['stride_ms']} ms"] + \
+        [f"teacher {line}" for line in stream_lines(sec)]

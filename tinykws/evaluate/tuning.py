@@ -137,11 +137,18 @@ def base_stride(run, board: str | None) -> int:
     return int(shortest_sustainable_stride(run.tflite_bytes, run.spec, board, engine="native"))
 
 
-def measure_streams(run, dataset, *, minutes: float = STREAM_MINUTES, stride_ms: int, noise_dir=None,
+def measure_streams(run, dataset, *, minutes: float = STREAM_MINUTES, stride_ms: int | None = None, noise_dir=None,
                     splits=("validation", "test"), conditions=CONDITIONS, seeds: dict | None = None,
-                    log: Callable[[str], None] | None = None) -> dict[str, dict[str, StreamScores]]:
-    """``{split: {condition: StreamScores}}`` at ``stride_ms`` (conditions a split cannot have are left out)."""
+                    score: Callable | None = None, log: Callable[[str], None] | None = None) -> dict[str, dict[str, StreamScores]]:
+    """``{split: {condition: StreamScores}}`` (conditions a split cannot have are left out).
+
+    ``score(stream) -> StreamScores`` runs a model over each stream; default: the board's code at ``stride_ms``.
+    """
     say = log or (lambda s: None)
+    if score is None:
+        if stride_ms is None:
+            raise ValueError("measure_streams needs stride_ms for the board's code, or a score function")
+        score = lambda st: stream_scores(run, st, stride_ms)  # noqa: E731
     out: dict[str, dict[str, StreamScores]] = {}
     for split in splits:
         src = stream_sources(run, dataset, split, noise_dir=noise_dir)
@@ -152,10 +159,10 @@ def measure_streams(run, dataset, *, minutes: float = STREAM_MINUTES, stride_ms:
                 say(f"{split} stream, noisy: skipped (no background noise recordings)")
                 continue
             st = build_stream(src, minutes=minutes, seed=seed, condition=cond)
-            sc = stream_scores(run, st, stride_ms)
+            sc = score(st)
             n_kw = sum(e.label != "_unknown_" for e in st.events)
             say(f"{split} stream, {cond}: {st.hours * 60:.1f} min, {n_kw} keywords and {len(st.events) - n_kw} other "
-                f"words; {len(sc.times_ms)} inferences every {stride_ms} ms on the {sc.engine}")
+                f"words; {len(sc.times_ms)} inferences every {sc.stride_ms} ms on the {sc.engine}")
             out[split][cond] = sc
     return out
 
