@@ -13,6 +13,15 @@ convolutions at conversion.
 - ``ds-cnn-xs``: the same with 32 channels and three blocks, for tighter boards.
 - ``tiny-conv``: one strided convolution and a dense layer, like TFLM's
   micro_speech model: under 20 kB, fast, much less accurate.
+- ``ds-tcn-s``: a streaming depthwise-separable temporal CNN. The MFCC coefficients are the
+  channels and every convolution runs along time only, "valid" (no padding) with stride 1, so each
+  output row depends on a fixed span of input frames and on nothing else: the board computes only
+  the rows a stride adds (the native engine's streaming mode, :mod:`tinykws.export.native`) and gets
+  the whole-window model's scores bit for bit. A 5-frame convolution with 128 channels, four blocks
+  of a 5-frame depthwise and a 1x1 convolution, average pooling over the remaining 29 rows, dense:
+  2.7 M MACs per window like DS-CNN-S, about 0.37 M per 100 ms stride when streaming.
+- ``ds-tcn-l``: the same with 256 channels and five blocks: 11.6 M MACs per window, about 1.7 M
+  per 100 ms stride when streaming (the headroom streaming buys, spent on capacity).
 """
 
 from __future__ import annotations
@@ -50,6 +59,34 @@ def ds_cnn(input_shape: tuple[int, int], n_labels: int, *, channels: int = 64, b
     return keras.Model(x_in, out, name=f"ds_cnn_{channels}x{blocks}")
 
 
+def ds_tcn(input_shape: tuple[int, int], n_labels: int, *, channels: int = 128, blocks: int = 4, k_first: int = 5,
+           k: int = 5, dropout: float = 0.2):
+    """Streamable: time convolutions "valid" with stride 1, one row per frame (see the module docstring)."""
+    keras = _keras()
+    L = keras.layers
+    n_frames, n_mfcc = input_shape
+    x_in = keras.Input(shape=input_shape, name="mfcc")
+    x = L.Reshape((n_frames, 1, n_mfcc))(x_in)  # coefficients as channels: a row is one frame
+    x = L.Conv2D(channels, (k_first, 1), padding="valid", use_bias=False)(x)
+    x = L.BatchNormalization(momentum=0.9)(x)
+    x = L.ReLU()(x)
+    x = L.Dropout(dropout)(x)
+    for _ in range(blocks):
+        x = L.DepthwiseConv2D((k, 1), padding="valid", use_bias=False)(x)
+        x = L.BatchNormalization(momentum=0.9)(x)
+        x = L.ReLU()(x)
+        x = L.Conv2D(channels, (1, 1), use_bias=False)(x)
+        x = L.BatchNormalization(momentum=0.9)(x)
+        x = L.ReLU()(x)
+    if int(x.shape[1]) < 1:
+        raise ValueError(f"{n_frames} frames are fewer than the network's receptive field")
+    x = L.Dropout(dropout)(x)
+    x = L.AveragePooling2D(pool_size=(int(x.shape[1]), 1))(x)
+    x = L.Flatten()(x)
+    out = L.Dense(n_labels, activation="softmax", name="scores")(x)
+    return keras.Model(x_in, out, name=f"ds_tcn_{channels}x{blocks}")
+
+
 def tiny_conv(input_shape: tuple[int, int], n_labels: int, *, channels: int = 8, dropout: float = 0.2):
     keras = _keras()
     L = keras.layers
@@ -66,7 +103,11 @@ ARCHITECTURES: dict[str, Callable] = {
     "ds-cnn-s": lambda shape, n: ds_cnn(shape, n, channels=64, blocks=4),
     "ds-cnn-xs": lambda shape, n: ds_cnn(shape, n, channels=32, blocks=3),
     "tiny-conv": lambda shape, n: tiny_conv(shape, n),
+    "ds-tcn-s": lambda shape, n: ds_tcn(shape, n, channels=128, blocks=4),
+    "ds-tcn-l": lambda shape, n: ds_tcn(shape, n, channels=256, blocks=5),
 }
+#: Architectures whose int8 model the native engine can run in streaming mode (only new rows per stride).
+STREAMING_ARCHITECTURES = ("ds-tcn-s", "ds-tcn-l")
 DEFAULT_ARCH = "ds-cnn-s"
 
 
