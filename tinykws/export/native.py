@@ -513,6 +513,226 @@ def _memory_plan(layers: list[Layer], ops: list[str], in_bytes: int, out_bytes: 
     return NativePlan(layers, size, (scratch + 3) // 4 * 4, in_bytes, out_bytes, ops)
 
 
+# --- streaming --------------------------------------------------------------------------------
+
+#: Rows (feature frames) the streaming engine computes per kernel call at most: a 100 ms stride of 20 ms hops.
+STREAM_CHUNK_ROWS = 5
+_ROW_KERNELS = ("conv2d", "pointwise", "depthwise")
+
+
+@dataclass
+class StreamPlan:
+    """How the native engine computes a model row by row (``kws_net_stream_*`` in the header).
+
+    The layers before a global average pool are "row layers": convolutions whose time axis (the
+    first) is "valid" with stride 1, so an output row depends on ``k_h`` input rows and nothing
+    else. Each keeps its last ``k_h - 1`` input rows; the pool keeps the last ``pool_rows`` rows of
+    its input and their running sums; the layers after it (dense, softmax) run once per stride.
+    """
+
+    window_rows: int
+    row_bytes: int  # bytes of one input row (one feature frame)
+    chunk_rows: int
+    row_layers: list[int]  # indices into NativePlan.layers
+    pool: int
+    head: list[int]
+    buffers: list[tuple[int, int]]  # per row layer: (rows held, bytes per row) of its input buffer
+    last_rows: int  # rows of the last row layer's output buffer (the pool's new rows)
+    pool_rows: int
+    pool_row_bytes: int
+    pool_channels: int
+    head_bytes: int
+    scratch_bytes: int
+    macs_per_row: int
+    head_macs: int
+
+    @property
+    def state_bytes(self) -> int:
+        """Everything kept between strides, plus the per-stride buffers (static RAM, excluding scratch)."""
+        bufs = sum(_align4(r * b) for r, b in self.buffers) + _align4(self.last_rows * self.pool_row_bytes)
+        ring = _align4(self.pool_rows * self.pool_row_bytes) + 4 * self.pool_channels
+        return bufs + ring + _align4(self.window_rows * self.row_bytes) + 2 * _align4(self.head_bytes) + 64
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.state_bytes + self.scratch_bytes
+
+    def macs_per_stride(self, rows: int) -> int:
+        return rows * self.macs_per_row + self.head_macs
+
+
+def _align4(n: int) -> int:
+    return (n + 3) // 4 * 4
+
+
+def _chunk_scratch(layer: Layer, rows: int) -> int:
+    """Scratch of a row layer's kernel for ``rows`` output rows (the formulas of plan_native)."""
+    p = layer.params
+    if layer.kernel == "pointwise":
+        return _GEMM_PIXELS * p["in_c"] * 2
+    if layer.kernel == "conv2d":
+        kpad = p["k_padded"]
+        if p["packed"] != "NULL" and p["in_c"] == 1 and p["k_w"] % 4 == 0 and (p["stride_w"] % 2 == 0 or p["out_w"] == 1):
+            hp, wp = (rows - 1) + p["k_h"], ((p["out_w"] - 1) * p["stride_w"] + p["k_w"] + 1) // 2 * 2
+            return 2 * kpad * 2 + hp * wp * 2
+        return _GEMM_PIXELS * kpad * 2
+    wpad = (p["out_w"] - 1) * p["stride_w"] + p["k_w"]
+    hpad = rows - 1 + p["k_h"]
+    hpad = (hpad + 1 + rows % 2) // 2 * 2
+    return 4 * wpad * hpad * 2 + 4 * (rows + rows % 2) * p["out_w"]
+
+
+def stream_plan(plan: NativePlan, chunk_rows: int = STREAM_CHUNK_ROWS) -> tuple[StreamPlan | None, str]:
+    """``(StreamPlan, "")`` when the model can run row by row, else ``(None, why not)``."""
+    L = plan.layers
+    pool = next((i for i, l in enumerate(L) if l.kernel not in _ROW_KERNELS), None)
+    if pool is None or pool == 0 or L[pool].kernel != "avgpool":
+        return None, "no convolutions followed by a global average pool"
+    if any(l.kernel not in ("fc", "softmax") for l in L[pool + 1 :]):
+        return None, "layers other than dense and softmax after the pool"
+    for l in L[:pool]:
+        p = l.params
+        if l.kernel == "pointwise":
+            continue
+        if p["stride_h"] != 1 or p["pad_top"] != 0 or p["out_h"] != p["in_h"] - p["k_h"] + 1:
+            return None, "time convolutions with padding or a stride (streaming needs 'valid' time, stride 1)"
+    pp = L[pool].params
+    if not (pp["f_h"] == pp["in_h"] and pp["f_w"] == pp["in_w"] and pp["out_h"] == 1 and pp["out_w"] == 1):
+        return None, "an average pool that is not global"
+    rows0 = L[0].in_shape[0]
+    if rows0 * int(np.prod(L[0].in_shape[1:])) != plan.input_bytes:
+        return None, "an input that is not the first layer's rows"
+    k_of = lambda l: 1 if l.kernel == "pointwise" else l.params["k_h"]  # noqa: E731
+    buffers = [(k_of(l) - 1 + chunk_rows, int(np.prod(l.in_shape[1:]))) for l in L[:pool]]
+    macs_row = sum(l.macs // l.out_shape[0] for l in L[:pool])
+    head_bytes = max([int(np.prod(l.out_shape)) for l in L[pool:]] + [4])
+    scratch = max([_chunk_scratch(l, chunk_rows) for l in L[:pool]] + [4])
+    return StreamPlan(rows0, int(np.prod(L[0].in_shape[1:])), chunk_rows, list(range(pool)), pool,
+                      list(range(pool + 1, len(L))), buffers, chunk_rows, pp["in_h"], pp["in_w"] * pp["c"], pp["c"],
+                      head_bytes, _align4(scratch), macs_row, sum(l.macs for l in L[pool + 1 :])), ""
+
+
+def _render_stream(plan: NativePlan, sp: StreamPlan) -> str:
+    """The streaming half of the header: state, ``kws_net_stream_reset/_rows/_scores/_window``."""
+    L = plan.layers
+    U = " __attribute__((aligned(4), unused))"
+    out = [f"""
+// --- Streaming mode: only the rows a stride adds ---------------------------------------------------
+// Every convolution before the global average pool is 'valid' along time with stride 1, so a new
+// input row (feature frame) adds exactly one row to each layer's output. Each such layer keeps its
+// last k_h - 1 input rows; the pool keeps its last {sp.pool_rows} input rows in a ring with running
+// int32 sums per channel; dense and softmax run once per stride. After KWS_NET_STREAM_WINDOW_ROWS rows
+// since a reset the scores equal kws_net_invoke's on the last window, bit for bit.
+// kws_net_stream_window(window, out) is the engine's entry: it finds how many of the window's rows are
+// new since its previous call (the longest overlap of the two windows; a window that shares nothing
+// restarts the state) and computes only those.
+#define KWS_NET_STREAMABLE 1
+#define KWS_NET_STREAM_WINDOW_ROWS {sp.window_rows}
+#define KWS_NET_STREAM_ROW_BYTES {sp.row_bytes}
+#define KWS_NET_STREAM_CHUNK_ROWS {sp.chunk_rows}
+#define KWS_NET_STREAM_MACS_PER_ROW {sp.macs_per_row}
+#define KWS_NET_STREAM_HEAD_MACS {sp.head_macs}
+#define KWS_NET_STREAM_STATE_BYTES {sp.state_bytes}
+#define KWS_NET_STREAM_SCRATCH_BYTES {sp.scratch_bytes}
+#define KWS_NET_STREAM_RAM_BYTES {sp.ram_bytes}
+
+"""]
+    for i, (rows, rb) in enumerate(sp.buffers):
+        out.append(f"static int8_t kws_net_s_in{i}[{rows * rb}]{U};  // layer {i}: {rows} rows x {rb} B\n")
+    out.append(f"static int8_t kws_net_s_last_out[{sp.last_rows * sp.pool_row_bytes}]{U};\n")
+    out.append(f"static int8_t kws_net_s_ring[{sp.pool_rows * sp.pool_row_bytes}]{U};\n")
+    out.append(f"static int32_t kws_net_s_sum[{sp.pool_channels}]{U};\n")
+    out.append(f"static int8_t kws_net_s_window[{sp.window_rows * sp.row_bytes}]{U};\n")
+    out.append(f"static int8_t kws_net_s_head[2][{_align4(sp.head_bytes)}]{U};\n")
+    out.append(f"static int16_t kws_net_s_scratch[{sp.scratch_bytes // 2}]{U};\n")
+    out.append(f"static struct {{ int have[{len(sp.buffers)}]; int ring_pos, ring_count, primed; }} kws_net_s "
+               "__attribute__((unused));\n\n")
+    out.append("""__attribute__((unused)) static void kws_net_stream_reset(void) {
+    memset(&kws_net_s, 0, sizeof(kws_net_s));
+    memset(kws_net_s_sum, 0, sizeof(kws_net_s_sum));
+}
+
+""")
+    pc, prb = sp.pool_channels, sp.pool_row_bytes
+    out.append(f"""// The pool's new rows: into the ring, the oldest row's values out of the sums once it is full.
+static void kws_net_stream_pool_rows(const int8_t *rows, int n) {{
+    for (int r = 0; r < n; r++, rows += {prb}) {{
+        int8_t *slot = kws_net_s_ring + kws_net_s.ring_pos * {prb};
+        const int full = kws_net_s.ring_count == {sp.pool_rows};
+        for (int i = 0; i < {prb}; i += {pc})
+            for (int c = 0; c < {pc}; c++) {{
+                kws_net_s_sum[c] += rows[i + c] - (full ? slot[i + c] : 0);
+                slot[i + c] = rows[i + c];
+            }}
+        kws_net_s.ring_pos = kws_net_s.ring_pos + 1 == {sp.pool_rows} ? 0 : kws_net_s.ring_pos + 1;
+        if (kws_net_s.ring_count < {sp.pool_rows}) kws_net_s.ring_count++;
+    }}
+}}
+
+// Push n <= KWS_NET_STREAM_CHUNK_ROWS new input rows through the row layers.
+__attribute__((unused)) static void kws_net_stream_rows(const int8_t *rows, int n) {{
+    memcpy(kws_net_s_in0 + kws_net_s.have[0] * {sp.buffers[0][1]}, rows, (size_t)n * {sp.buffers[0][1]});
+    kws_net_s.have[0] += n;
+""")
+    struct_of = {"conv2d": "kws_nn_conv_t", "pointwise": "kws_nn_pointwise_t", "depthwise": "kws_nn_depthwise_t"}
+    for i in sp.row_layers:
+        l = L[i]
+        k = 1 if l.kernel == "pointwise" else l.params["k_h"]
+        rb = sp.buffers[i][1]
+        last = i == sp.row_layers[-1]
+        dst = "kws_net_s_last_out" if last else f"kws_net_s_in{i + 1} + kws_net_s.have[{i + 1}] * {sp.buffers[i + 1][1]}"
+        if l.kernel == "pointwise":
+            setp = f"p.n_pix = (uint16_t)(n * {l.out_shape[1]});"
+        else:
+            setp = f"p.in_h = (uint16_t)kws_net_s.have[{i}]; p.out_h = (uint16_t)n;"
+        out.append(f"    n = kws_net_s.have[{i}] - {k - 1};\n    if (n <= 0) return;\n")
+        out.append(f"    {{ {struct_of[l.kernel]} p = kws_net_l{i}; {setp}\n"
+                   f"      kws_nn_{l.kernel}(&p, kws_net_s_in{i}, {dst}, kws_net_s_scratch); }}\n")
+        if k > 1:
+            out.append(f"    memmove(kws_net_s_in{i}, kws_net_s_in{i} + n * {rb}, {(k - 1) * rb});\n")
+        out.append(f"    kws_net_s.have[{i}] = {k - 1};\n")
+        if not last:
+            out.append(f"    kws_net_s.have[{i + 1}] += n;\n")
+    out.append("    kws_net_stream_pool_rows(kws_net_s_last_out, n);\n}\n\n")
+    pool = L[sp.pool].params
+    count = sp.pool_rows * (prb // pc)
+    out.append(f"""// The scores of the last window (valid once the pool's ring is full).
+__attribute__((unused)) static void kws_net_stream_scores(int8_t *out) {{
+    int8_t *x = kws_net_s_head[0];
+    for (int c = 0; c < {pc}; c++) {{
+        int32_t acc = kws_net_s_sum[c];
+        acc = acc > 0 ? (acc + {count // 2}) / {count} : (acc - {count // 2}) / {count};
+        x[c] = (int8_t)(acc < {pool['act_min']} ? {pool['act_min']} : acc > {pool['act_max']} ? {pool['act_max']} : acc);
+    }}
+""")
+    for j, i in enumerate(sp.head):
+        src = f"kws_net_s_head[{j % 2}]"
+        dst = "out" if i == sp.head[-1] else f"kws_net_s_head[{(j + 1) % 2}]"
+        out.append(f"    kws_nn_{L[i].kernel}(&kws_net_l{i}, {src}, {dst});\n")
+    if not sp.head:
+        out.append(f"    memcpy(out, x, {pc});\n")
+    R, W = sp.row_bytes, sp.window_rows
+    out.append(f"""}}
+
+// One window in, its scores out, computing only the rows that are new since the previous call.
+// Returns how many rows it computed (KWS_NET_STREAM_WINDOW_ROWS after a restart).
+__attribute__((unused)) static int kws_net_stream_window(const int8_t *in, int8_t *out) {{
+    int s = {W};
+    if (kws_net_s.primed)
+        for (s = 0; s < {W}; s++)
+            if (memcmp(kws_net_s_window + s * {R}, in, (size_t)({W} - s) * {R}) == 0) break;
+    if (s == {W}) kws_net_stream_reset();
+    for (int r = {W} - s; r < {W}; r += KWS_NET_STREAM_CHUNK_ROWS)
+        kws_net_stream_rows(in + r * {R}, {W} - r < KWS_NET_STREAM_CHUNK_ROWS ? {W} - r : KWS_NET_STREAM_CHUNK_ROWS);
+    memcpy(kws_net_s_window, in, sizeof(kws_net_s_window));
+    kws_net_s.primed = 1;
+    kws_net_stream_scores(out);
+    return s;
+}}
+""")
+    return "".join(out)
+
+
 # --- rendering -----------------------------------------------------------------------------------
 
 _STRUCTS = {"conv2d": "kws_nn_conv_t", "pointwise": "kws_nn_pointwise_t", "depthwise": "kws_nn_depthwise_t",
@@ -555,6 +775,7 @@ def render_native_model(tflite: bytes, *, name: str = "model") -> str:
 // little-endian bytes; kws_net_weights_crc32() recomputes it from flash.
 #pragma once
 #include <stdint.h>
+#include <string.h>
 
 #include "kws_nn.h"
 
@@ -604,6 +825,9 @@ static void kws_net_invoke(const int8_t *in, int8_t *out) {
         out.append(f"    kws_nn_{layer.kernel}(&kws_net_l{i}, {src}, {dst}{scratch});\n")
         out.append(f"    KWS_NET_LAYER_DONE({i}, {dst}, {layer.out_bytes});\n")
     out.append("}\n")
+    sp, _ = stream_plan(plan)
+    if sp is not None:
+        out.append(_render_stream(plan, sp))
     return "".join(out)
 
 

@@ -53,6 +53,19 @@ int kws_host_run(const int8_t *in, int8_t *out, int8_t *layers) {
 }
 uint32_t kws_host_weights_crc32(void) { return kws_net_weights_crc32(); }
 int kws_host_uses_dsp(void) { return kws_nn_uses_dsp(); }
+#ifdef KWS_NET_STREAMABLE
+int kws_host_streamable(void) { return 1; }
+int kws_host_stream_window(const int8_t *in, int8_t *out) { return kws_net_stream_window(in, out); }
+void kws_host_stream_reset(void) { kws_net_stream_reset(); }
+void kws_host_stream_rows(const int8_t *rows, int n) { kws_net_stream_rows(rows, n); }
+void kws_host_stream_scores(int8_t *out) { kws_net_stream_scores(out); }
+#else
+int kws_host_streamable(void) { return 0; }
+int kws_host_stream_window(const int8_t *in, int8_t *out) { (void)in; (void)out; return -1; }
+void kws_host_stream_reset(void) {}
+void kws_host_stream_rows(const int8_t *rows, int n) { (void)rows; (void)n; }
+void kws_host_stream_scores(int8_t *out) { (void)out; }
+#endif
 """
 
 
@@ -109,6 +122,12 @@ class NativeNet:
         self.lib.kws_host_run.argtypes = [ctypes.c_void_p] * 3
         self.lib.kws_host_run.restype = ctypes.c_int
         self.lib.kws_host_weights_crc32.restype = ctypes.c_uint32
+        self.lib.kws_host_stream_window.argtypes = [ctypes.c_void_p] * 2
+        self.lib.kws_host_stream_window.restype = ctypes.c_int
+        self.lib.kws_host_stream_rows.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        self.lib.kws_host_stream_scores.argtypes = [ctypes.c_void_p]
+        #: Whether the model runs in streaming mode (only the rows a stride adds; tinykws.export.native.stream_plan).
+        self.streamable = bool(self.lib.kws_host_streamable())
         self.layers = self.info["layers"]
         self.layer_bytes = [int(np.prod(l["out_shape"])) for l in self.layers]
         self.n_out = self.layer_bytes[-1]
@@ -132,6 +151,35 @@ class NativeNet:
             layers[l["tensor"]] = buf[pos : pos + nb].reshape(l["out_shape"]).copy()
             pos += nb
         return out, layers
+
+
+    def stream(self, x: np.ndarray) -> tuple[np.ndarray, int]:
+        """Streaming mode: the scores of window ``x`` computed from the rows that are new since the
+        previous call (``kws_net_stream_window``), and how many rows that was (all of them after a
+        restart). Only for a streamable model."""
+        if not self.streamable:
+            raise ValueError("this model has no streaming mode")
+        x = np.ascontiguousarray(np.asarray(x, np.int8).reshape(-1))
+        out = np.zeros(self.n_out, np.int8)
+        n = self.lib.kws_host_stream_window(x.ctypes.data, out.ctypes.data)
+        return out, int(n)
+
+    def stream_reset(self) -> None:
+        self.lib.kws_host_stream_reset()
+
+    def stream_rows(self, rows: np.ndarray) -> None:
+        """Push feature rows (int8 ``[n, row]``, any n) through the row layers, a chunk at a time."""
+        from tinykws.export.native import STREAM_CHUNK_ROWS
+
+        rows = np.ascontiguousarray(np.asarray(rows, np.int8))
+        for i in range(0, len(rows), STREAM_CHUNK_ROWS):
+            part = np.ascontiguousarray(rows[i : i + STREAM_CHUNK_ROWS])
+            self.lib.kws_host_stream_rows(part.ctypes.data, len(part))
+
+    def stream_scores(self) -> np.ndarray:
+        out = np.zeros(self.n_out, np.int8)
+        self.lib.kws_host_stream_scores(out.ctypes.data)
+        return out
 
 
 class TflmLayers:
