@@ -7,6 +7,12 @@
  * that its shapes match the feature spec and the labels, then recomputes the CRC-32 of every
  * weight array in flash and compares it with the one the generator computed: a corrupted flash
  * page or a mismatched build fails loudly ("weights_crc") instead of producing wrong scores.
+ *
+ * A model with a streaming mode (KWS_NET_STREAMABLE: time convolutions 'valid' with stride 1, a
+ * global average pool) runs kws_net_stream_window: only the rows that are new since the previous
+ * window are computed, and the scores equal the whole window's bit for bit. A window that shares no
+ * rows with the previous one (the first, or after a gap) restarts the state and costs one whole
+ * window. -DKWS_ENGINE_WHOLE_WINDOW forces the whole-window path.
  */
 #include <stdio.h>
 #include <string.h>
@@ -46,16 +52,26 @@ bool kws_engine_begin(const char **error, const char **detail) {
     return true;
 }
 
-size_t kws_engine_ram_used(void) { return ready ? (size_t)KWS_NET_RAM_BYTES : 0; }
+#if defined(KWS_NET_STREAMABLE) && !defined(KWS_ENGINE_WHOLE_WINDOW)
+#define ENGINE_RAM_BYTES KWS_NET_STREAM_RAM_BYTES
+#define ENGINE_RUN(in, out) ((void)kws_net_stream_window((in), (out)))
+#define ENGINE_NAME "native" /* the BOOT line names the engine, not its mode */
+#else
+#define ENGINE_RAM_BYTES KWS_NET_RAM_BYTES
+#define ENGINE_RUN(in, out) kws_net_invoke((in), (out))
+#define ENGINE_NAME "native"
+#endif
 
-size_t kws_engine_ram_reserved(void) { return (size_t)KWS_NET_RAM_BYTES; }
+size_t kws_engine_ram_used(void) { return ready ? (size_t)ENGINE_RAM_BYTES : 0; }
+
+size_t kws_engine_ram_reserved(void) { return (size_t)ENGINE_RAM_BYTES; }
 
 int kws_engine_invoke(const int8_t *input, int8_t *output) {
     if (!ready) return 1;
-    kws_net_invoke(input, output);
+    ENGINE_RUN(input, output);
     return 0;
 }
 
-const char *kws_engine_name(void) { return "native"; }
+const char *kws_engine_name(void) { return ENGINE_NAME; }
 
 uint32_t kws_engine_weights_crc32(void) { return weights_crc; }

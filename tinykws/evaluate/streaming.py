@@ -238,6 +238,8 @@ def model_engine(run, engine: str = "native") -> tuple[Callable[[np.ndarray], np
     from tinykws.target.engines import model_engine as board_engine
 
     predict, name = board_engine(run, engine)
+    if name == "native" and getattr(getattr(predict, "net", None), "streamable", False):
+        return predict, "native int8 engine, streaming mode (host build)"
     return predict, {"native": "native int8 engine (host build)", "tflm": "TFLM interpreter"}[name]
 
 

@@ -128,21 +128,28 @@ def instructions_per_frame(pcm: np.ndarray, spec: FeatureSpec | None = None, fla
 QEMU_LINK_FLAGS = ["--specs=rdimon.specs", "-nostartfiles", "-Wl,--gc-sections"]
 
 
-def _windows_header(windows: np.ndarray) -> str:
+def _int8_rows(name: str, count: str, windows: np.ndarray) -> str:
     w = np.asarray(windows, np.int8).reshape(len(windows), -1)
-    rows = []
-    for x in w:
-        rows.append("    {" + ", ".join(str(int(v)) for v in x) + "},")
+    rows = ["    {" + ", ".join(str(int(v)) for v in x) + "}," for x in w]
+    return (f"#define {count} {len(w)}u\n"
+            f"static const int8_t {name}[{max(len(w), 1)}][{w.shape[1]}] __attribute__((unused)) = {{\n" + "\n".join(rows or ["    {0}"]) + "\n};\n")
+
+
+def _windows_header(windows: np.ndarray, stream_windows: np.ndarray | None = None) -> str:
+    w = np.asarray(windows, np.int8).reshape(len(windows), -1)
+    s = w[:0] if stream_windows is None else np.asarray(stream_windows, np.int8).reshape(len(stream_windows), -1)
     return ("/* Generated for the QEMU engine image; not committed. */\n#include <stdint.h>\n"
-            f"#define ENGINE_WINDOWS {len(w)}u\n"
-            f"static const int8_t engine_windows[ENGINE_WINDOWS][{w.shape[1]}] = {{\n" + "\n".join(rows) + "\n};\n")
+            + _int8_rows("engine_windows", "ENGINE_WINDOWS", w) + _int8_rows("stream_windows", "STREAM_WINDOWS", s))
 
 
-def build_engine_image(header: str, windows: np.ndarray, out_dir: Path, *, flags: list[str], portable: bool = False) -> Path:
+def build_engine_image(header: str, windows: np.ndarray, out_dir: Path, *, flags: list[str], portable: bool = False,
+                       stream_windows: np.ndarray | None = None) -> Path:
     """Cross-compile the engine image (kws_nn + ``header`` as kws_net_model.h + ``windows``); returns the ELF.
 
     ``flags`` are the compiler flags of the board build (e.g. the Nano's ``-mcpu=cortex-m4 ... -Os``);
     ``portable`` adds ``-DKWS_NN_PORTABLE`` (the plain C kernels instead of the DSP ones).
+    ``stream_windows``: consecutive windows of one stream, which a model with a streaming mode also
+    runs through ``kws_net_stream_window`` in order (the image's ``S`` lines).
     """
     from tinykws.target.native_engine import nn_source_dir
 
@@ -151,7 +158,7 @@ def build_engine_image(header: str, windows: np.ndarray, out_dir: Path, *, flags
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "kws_net_model.h").write_text(header)
-    (out_dir / "engine_windows.h").write_text(_windows_header(windows))
+    (out_dir / "engine_windows.h").write_text(_windows_header(windows, stream_windows))
     elf = out_dir / ("engine_portable.elf" if portable else "engine_dsp.elf")
     cmd = ["arm-none-eabi-gcc", *flags, "-Wall", "-Wextra", "-Werror", *(["-DKWS_NN_PORTABLE"] if portable else []), *QEMU_LINK_FLAGS,
            "-I", str(nn / "include"), "-I", str(nn / "src"), "-I", str(out_dir), "-T", str(qemu_dir / "link.ld"),
@@ -167,7 +174,9 @@ def run_engine_image(elf: Path, *, timeout_s: float = 600) -> dict:
     """Run an engine image under ``-icount shift=0``; its outputs and instruction counts.
 
     Returns ``dsp`` (the path it was built with), ``weights_crc32``, ``scores`` [n, labels] int8,
-    ``layer_crc32`` [n, layers], ``instructions`` [n] per call and ``layer_instructions`` [n, layers].
+    ``layer_crc32`` [n, layers], ``instructions`` [n] per call and ``layer_instructions`` [n, layers];
+    with a streaming mode also ``stream_scores`` [m, labels], ``stream_rows`` [m] (rows computed per
+    call) and ``stream_instructions`` [m].
     """
     out = run_qemu(elf, icount=True, timeout_s=timeout_s)
     if "END" not in out:
@@ -187,6 +196,8 @@ def run_engine_image(elf: Path, *, timeout_s: float = 600) -> dict:
             scores.append(np.frombuffer(bytes.fromhex(parts[2]), np.int8))
         elif parts[0] == "L":
             crcs.append([int(v, 16) for v in parts[2:]])
+        elif parts[0] == "S":
+            res.setdefault("_s", []).append((int(parts[2]), int(parts[3]), np.frombuffer(bytes.fromhex(parts[4]), np.int8)))
         elif parts[0] == "calibration_ticks":
             res["instructions_per_tick"] = 400000 / int(parts[1])
     k = res["instructions_per_tick"]
@@ -194,6 +205,11 @@ def run_engine_image(elf: Path, *, timeout_s: float = 600) -> dict:
     res["layer_crc32"] = np.array(crcs, np.uint64)
     res["instructions"] = np.array(ticks, np.float64) * k
     res["layer_instructions"] = np.array(layer_ticks, np.float64) * k
+    s = res.pop("_s", [])
+    if s:
+        res["stream_instructions"] = np.array([t for t, _, _ in s], np.float64) * k
+        res["stream_rows"] = np.array([r for _, r, _ in s], np.int64)
+        res["stream_scores"] = np.stack([o for _, _, o in s])
     return res
 
 

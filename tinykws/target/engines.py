@@ -29,6 +29,9 @@ class NativeScores:
         self.weights_crc32 = int(net.weights_crc32())
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        # As the firmware: a model with a streaming mode computes only the rows new since the last window.
+        if self.net.streamable:
+            return self.net.stream(x)[0]
         return self.net.run(x)[0]
 
 

@@ -6,6 +6,9 @@
  *   W <index> <ticks of the whole call> <ticks of each layer...>
  *   O <index> <the int8 scores as two hex digits each>
  *   L <index> <CRC-32 of each layer's output, hex>
+ * and, for a model with a streaming mode (KWS_NET_STREAMABLE), on every window of stream_windows
+ * (consecutive windows of one stream, a stride apart) in order:
+ *   S <index> <ticks of kws_net_stream_window> <rows it computed> <the int8 scores, hex>
  * then "calibration_ticks <t> for 400000 instructions" and "END". Under `-icount shift=0` a SysTick
  * tick is a fixed number of instructions, measured by a loop of known length. The per-layer hook
  * costs a few instructions per layer; it is inside the whole-call figure.
@@ -52,6 +55,16 @@ int main(void) {
         for (int i = 0; i < KWS_NET_NUM_LAYERS; i++) printf(" %08lx", (unsigned long)layer_crc[i]);
         printf("\n");
     }
+#ifdef KWS_NET_STREAMABLE
+    for (unsigned w = 0; w < STREAM_WINDOWS; w++) {
+        const unsigned t0 = ticks_now();
+        const int rows = kws_net_stream_window(stream_windows[w], scores);
+        const unsigned t = ticks_since(t0);
+        printf("S %u %u %d ", w, t, rows);
+        for (int i = 0; i < KWS_NET_OUTPUT_BYTES; i++) printf("%02x", (unsigned)(uint8_t)scores[i]);
+        printf("\n");
+    }
+#endif
     printf("calibration_ticks %u for 400000 instructions\n", cal);
     printf("END\n");
     return 0;

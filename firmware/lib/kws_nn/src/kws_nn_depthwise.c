@@ -332,7 +332,87 @@ static __attribute__((noinline)) void channel_acc(const kws_nn_depthwise_t *p, c
     }
 }
 
+/*
+ * A time-only depthwise convolution (k_w 1, stride 1, no padding, the input offset folded into the
+ * bias by the generator): the streaming architectures' layer. Straight from the int8 input, one
+ * channel at a time, the taps of a column read a row stride apart; no scratch.
+ */
+#if KWS_NN_DSP
+static inline uint32_t pair16(int32_t lo, int32_t hi) { return (uint32_t)(uint16_t)lo | ((uint32_t)hi << 16); }
+
+/* 5 taps, fast requantization without clamping, one pixel per row: two outputs per step, each two
+ * SMLAD over (row, row + 1) pairs of inputs plus one SMLABB-shaped product. */
+static __attribute__((noinline)) void depthwise_rows5(const kws_nn_depthwise_t *p, const int8_t *in, int8_t *out) {
+    const int c_n = p->c, out_h = p->out_h;
+    for (int c = 0; c < c_n; c++) {
+        const int16_t *w = p->weights + (size_t)c * 5;
+        const uint32_t w01 = pair16(w[0], w[1]), w23 = pair16(w[2], w[3]);
+        const int32_t w4 = w[4], bias = p->q.bias[c], m = p->q.mult[c], add = p->q.fast_add[c], rsh = -p->q.shift[c];
+        const int8_t *s = in + c;
+        int8_t *o = out + c;
+        int32_t x0 = s[0], x1 = s[c_n], x2 = s[2 * c_n], x3 = s[3 * c_n];
+        s += 4 * (size_t)c_n;
+        int y = 0;
+        for (; y + 2 <= out_h; y += 2) {
+            const int32_t x4 = s[0], x5 = s[c_n];
+            s += 2 * (size_t)c_n;
+            const int32_t a = kws_smlad(pair16(x0, x1), w01, kws_smlad(pair16(x2, x3), w23, bias + x4 * w4));
+            const int32_t b = kws_smlad(pair16(x1, x2), w01, kws_smlad(pair16(x3, x4), w23, bias + x5 * w4));
+            o[0] = (int8_t)kws_ssat8(kws_smmlar(a + a, m, add) >> rsh);
+            o[c_n] = (int8_t)kws_ssat8(kws_smmlar(b + b, m, add) >> rsh);
+            o += 2 * (size_t)c_n;
+            x0 = x2; x1 = x3; x2 = x4; x3 = x5;
+        }
+        if (y < out_h) {
+            const int32_t x4 = s[0];
+            const int32_t a = kws_smlad(pair16(x0, x1), w01, kws_smlad(pair16(x2, x3), w23, bias + x4 * w4));
+            o[0] = (int8_t)kws_ssat8(kws_smmlar(a + a, m, add) >> rsh);
+        }
+    }
+}
+#endif
+
+static __attribute__((noinline)) void depthwise_rows(const kws_nn_depthwise_t *p, const int8_t *in, int8_t *out) {
+    const int c_n = p->c, kh = p->k_h, out_h = p->out_h, n_px = p->out_w;
+#if KWS_NN_DSP
+    if (kh == 5 && n_px == 1 && p->q.fast_add != NULL && p->q.act_min <= -128 && p->q.act_max >= 127) {
+        depthwise_rows5(p, in, out);
+        return;
+    }
+#endif
+    const size_t rs = (size_t)n_px * c_n;
+    for (int c = 0; c < c_n; c++) {
+        const int16_t *w = p->weights + (size_t)c * kh;
+        const int32_t bias = p->q.bias[c];
+#if KWS_NN_DSP
+        const int32_t m = p->q.mult[c], rsh = -p->q.shift[c];
+        const int32_t add = p->q.fast_add != NULL ? p->q.fast_add[c] : 0;
+#endif
+        for (int x = 0; x < n_px; x++) {
+            const int8_t *src = in + (size_t)x * c_n + c;
+            int8_t *dst = out + (size_t)x * c_n + c;
+            for (int y = 0; y < out_h; y++, src += rs, dst += rs) {
+                int32_t acc = bias;
+                const int8_t *s = src;
+                for (int t = 0; t < kh; t++, s += rs) acc += (int32_t)*s * w[t];
+#if KWS_NN_DSP
+                if (p->q.fast_add != NULL) {
+                    *dst = kws_requant_fast(acc, m, add, rsh, p->q.act_min, p->q.act_max);
+                    continue;
+                }
+#endif
+                *dst = kws_requant_ref(&p->q, c, acc);
+            }
+        }
+    }
+}
+
 void kws_nn_depthwise(const kws_nn_depthwise_t *p, const int8_t *in, int8_t *out, int16_t *scratch) {
+    if (p->k_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 && p->in_offset == 0 &&
+        p->out_w == p->in_w && p->in_h == p->out_h + p->k_h - 1 && in != out) {
+        depthwise_rows(p, in, out);
+        return;
+    }
     const int c_n = p->c, taps = p->k_h * p->k_w, out_h = p->out_h, out_w = p->out_w;
     const int h2 = (out_h - 1) * p->stride_h + p->k_h, w2 = (out_w - 1) * p->stride_w + p->k_w;
     /* Even column length: aligned words; +1 row when out_h is odd for the dropped output's taps. */
