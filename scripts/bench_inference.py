@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Instructions, RAM and flash of one inference with the native engine on an emulated Cortex-M4.
 
-    python scripts/bench_inference.py [MODEL_DIR] [--windows N] [--tflm TFLM_TREE]
+    python scripts/bench_inference.py [MODEL_DIR] [--windows N] [--stride-ms 100] [--tflm TFLM_TREE]
 
 MODEL_DIR is a model folder (default: firmware/model, the shipped model). The script builds two
 QEMU mps2-an386 images with Debian's arm-none-eabi-gcc and the Nano 33 BLE's compiler flags: the
@@ -10,7 +10,11 @@ chirps and noise through the firmware's C MFCC, quantized with the model's input
 `-icount shift=0`, so SysTick ticks are instructions. It prints a table per layer (mean over the
 windows) with the portable/DSP ratio measured in this run, checks every window's scores and every
 layer's output against the tflite-micro interpreter (bit_exact), reads RAM and flash from the ELF,
-and measures the C MFCC per frame with the same flags. The last line is one JSON object.
+and measures the C MFCC per frame with the same flags. A model with a streaming mode (native
+engine, tinykws.export.native.stream_plan) also runs kws_net_stream_window on consecutive windows of
+one stream of that audio, a stride apart, as the firmware does: instructions per stride (after the
+first window), and its scores against tflite-micro's on each whole window. The last line is one JSON
+object (``stream_instructions_per_stride``, ``stream_bit_exact``; null for a model without one).
 """
 
 from __future__ import annotations
@@ -97,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model_dir", nargs="?", default=str(ROOT / "firmware" / "model"))
     ap.add_argument("--windows", type=int, default=24, help="windows to measure (at least 20)")
+    ap.add_argument("--stride-ms", type=int, default=100, help="stride of the streaming measurement")
     ap.add_argument("--tflm", metavar="DIR", help="a local copy of the TFLM library of tinykws.target.tflm_cross.TFLM_LIBRARY (Chirale_TensorFlowLite): "
                     "also measure TFLM + CMSIS-NN on the same windows")
     args = ap.parse_args(argv)
@@ -137,12 +142,34 @@ def main(argv: list[str] | None = None) -> int:
         ref_crcs.append([zlib.crc32(layers[t].astype(np.int8).tobytes()) for t in tensors])
     ref_scores, ref_crcs = np.stack(ref_scores), np.array(ref_crcs, np.uint64)
 
+    from tinykws.export.native import plan_native, stream_plan
+
+    sp, why_not = stream_plan(plan_native(tflite))
+    if sp is not None and "KWS_NET_STREAMABLE" not in header:
+        print(f"note: {header_path} predates the streaming mode; measuring a fresh one (`tinykws export` writes it)",
+              file=sys.stderr)
+        header = render_native_model(tflite, name=meta.get("name", "model"))
+    stream_windows = stream_ref = None
+    if sp is not None:
+        # One stream: the clips back to back through the C MFCC, a window every stride.
+        from tinykws.target.native import StreamingMfcc, quantize_window
+
+        frames = StreamingMfcc(spec).push(test_audio(n).reshape(-1))
+        step = args.stride_ms // spec.hop_ms
+        ends = list(range(spec.n_frames, len(frames) + 1, step))[: n + 1]
+        stream_windows = np.stack([quantize_window(frames[e - spec.n_frames : e], q["input_scale"], q["input_zero_point"],
+                                                   spec).reshape(-1) for e in ends]).astype(np.int8)
+        stream_ref = np.stack([ref.run(x, [])[0].astype(np.int8) for x in stream_windows])
+
     results = {}
     with tempfile.TemporaryDirectory() as d:
         for path in ("dsp", "portable"):
-            elf = build_engine_image(header, windows, Path(d) / path, flags=BOARD_FLAGS, portable=path == "portable")
+            elf = build_engine_image(header, windows, Path(d) / path, flags=BOARD_FLAGS, portable=path == "portable",
+                                     stream_windows=stream_windows)
             r = run_engine_image(elf)
             r["exact"] = bool(np.array_equal(r["scores"], ref_scores) and np.array_equal(r["layer_crc32"], ref_crcs))
+            if sp is not None:
+                r["stream_exact"] = bool(np.array_equal(r["stream_scores"], stream_ref))
             r["sizes"] = engine_sizes(elf, set(), kernel_symbol_names(BOARD_FLAGS + (["-DKWS_NN_PORTABLE"] if path == "portable" else [])))
             results[path] = r
     pcm = test_audio(2, seed=9).reshape(-1)
@@ -167,6 +194,23 @@ def main(argv: list[str] | None = None) -> int:
           f"MFCC {mfcc:,.0f} instructions per frame")
     bit_exact = dsp["exact"] and port["exact"]
     print(f"bit exact with tflite-micro on every window and layer: DSP {dsp['exact']}, portable {port['exact']}")
+    stream = {}
+    if sp is not None:
+        rows = dsp["stream_rows"][1:]
+        si, sp_i = float(dsp["stream_instructions"][1:].mean()), float(port["stream_instructions"][1:].mean())
+        stream = {"stride_ms": args.stride_ms, "rows": int(np.median(rows)), "dsp": round(si), "portable": round(sp_i),
+                  "first_window": round(float(dsp["stream_instructions"][0])), "ram_bytes": sp.ram_bytes,
+                  "exact": dsp["stream_exact"] and port["stream_exact"]}
+        print(f"streaming mode, {args.stride_ms} ms stride ({stream['rows']} new rows of {sp.window_rows}, "
+              f"{len(rows)} strides of one stream): {si:,.0f} instructions per stride on the DSP path "
+              f"({dt / si:.2f}x fewer than the whole window's {dt:,.0f}), portable {sp_i:,.0f}; first window "
+              f"{stream['first_window']:,}; MACs per stride {sp.macs_per_stride(stream['rows']):,}; RAM "
+              f"{sp.ram_bytes:,} B (state {sp.state_bytes:,} + scratch {sp.scratch_bytes:,}; whole window "
+              f"{info['ram_bytes']:,})")
+        print(f"streaming scores equal tflite-micro's on every whole window of the stream: DSP {dsp['stream_exact']}, "
+              f"portable {port['stream_exact']}")
+    else:
+        print(f"no streaming mode for this model: {why_not}")
     tflm = None
     if args.tflm:
         # TFLM + CMSIS-NN: firmware/test/qemu/tflm_engine.cpp, same windows, same flags, same emulator.
@@ -211,8 +255,14 @@ def main(argv: list[str] | None = None) -> int:
         "per_layer": per_layer,
         "flags": BOARD_FLAGS,
         "bit_exact": bit_exact,
+        "stream_stride_ms": stream.get("stride_ms"),
+        "stream_rows_per_stride": stream.get("rows"),
+        "stream_instructions_per_stride": stream.get("dsp"),
+        "stream_portable_instructions_per_stride": stream.get("portable"),
+        "stream_ram_bytes": stream.get("ram_bytes"),
+        "stream_bit_exact": stream.get("exact"),
     }))
-    return 0 if bit_exact and (tflm is None or tflm["exact"]) else 1
+    return 0 if bit_exact and stream.get("exact", True) and (tflm is None or tflm["exact"]) else 1
 
 
 if __name__ == "__main__":

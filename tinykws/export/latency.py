@@ -76,6 +76,7 @@ OP_COSTS: dict[str, dict[str, OpCost]] = {
         "conv": OpCost(per_mac=8.1023, per_output=6, per_op=39_934),
         "conv_1x1": OpCost(per_mac=7.6357, per_output=6, per_op=200),
         "depthwise": OpCost(per_mac=22.710, per_output=9, per_op=300),
+        "depthwise_time": OpCost(per_mac=0, per_output=110, per_op=300),
         "pool": OpCost(per_mac=11.199, per_output=8, per_op=100),
         "fc": OpCost(per_mac=6.6, per_output=15, per_op=499),
         "softmax": OpCost(per_mac=0, per_output=300, per_op=2_288),
@@ -85,12 +86,27 @@ OP_COSTS: dict[str, dict[str, OpCost]] = {
         "conv": OpCost(per_mac=0.594, per_output=6, per_op=39_934),
         "conv_1x1": OpCost(per_mac=0.6565, per_output=6, per_op=200),
         "depthwise": OpCost(per_mac=1.3792, per_output=9, per_op=300),
+        "depthwise_time": OpCost(per_mac=0, per_output=27.3, per_op=300),
         "pool": OpCost(per_mac=2.6335, per_output=8, per_op=100),
         "fc": OpCost(per_mac=6.6, per_output=15, per_op=499),
         "softmax": OpCost(per_mac=0, per_output=300, per_op=2_288),
         "other": OpCost(per_mac=0, per_output=0, per_op=0),
     },
 }
+
+#: ``depthwise_time`` (a k x 1 depthwise convolution along time, 'valid', stride 1: the streaming
+#: architectures'): fitted to ds-tcn-s trained on speech_commands_dev, 5 taps, 143,613 DSP
+#: instructions for 5,248 outputs (27.3 each) and 657,547 portable for 4,224 outputs in the same run
+#: of ``scripts/bench_inference.py``'s image; the time-only kernel's cost is per output (its taps).
+#:
+#: Streaming mode (a model :func:`tinykws.export.native.stream_plan` accepts): a stride computes only
+#: its new rows, so each layer before the pool costs its per-row share times the rows of the stride
+#: (:func:`stride_instructions`), the pool a running sum per new row and the head once, plus
+#: :data:`STREAM_STRIDE_INSTRUCTIONS` (the window comparison, the copies, the row moves and the
+#: kernels' per-call costs, fitted so that ds-tcn-s's 5-row stride matches QEMU's 439,994).
+STREAM_STRIDE_INSTRUCTIONS = 40_000
+#: Instructions per pooled value and row of the streaming pool's running sums.
+STREAM_POOL_PER_VALUE = 9
 
 #: Instructions per inference besides the layers (native: the call chain).
 INVOKE_INSTRUCTIONS: dict[str, int] = {"native": 0}
@@ -176,6 +192,34 @@ def inference_instructions(model, engine: str, path: str = "dsp") -> int:
     return int(round(total))
 
 
+def stride_instructions(tflite: bytes, rows: int, engine: str = "native", path: str = "dsp") -> int:
+    """Instructions of one stride of ``rows`` new feature rows: the streaming mode's cost for a model
+    that has one, else a whole inference (:func:`inference_instructions`)."""
+    from tinykws.export.boards import check_engine
+    from tinykws.export.native import plan_native, stream_plan
+
+    layers = _layers(tflite)
+    whole = inference_instructions(layers, engine, path)
+    try:
+        sp, _ = stream_plan(plan_native(tflite))
+    except UserError:
+        sp = None
+    if sp is None or not isinstance(tflite, (bytes, bytearray)):
+        return whole
+    costs = OP_COSTS[check_engine(engine) + ("_portable" if path == "portable" else "")]
+    total = float(STREAM_STRIDE_INSTRUCTIONS)
+    weighted = [l for l in layers if l.kind != "other"]
+    pool_at = next(i for i, l in enumerate(weighted) if l.kind == "pool")
+    for l in weighted[:pool_at]:
+        h = max(1, int(l.out_shape[1]) if len(l.out_shape) == 4 else 1)
+        share = min(rows, h) / h
+        total += costs.get(l.kind, costs["other"]).instructions(l.macs * share, l.outputs * share)
+    total += rows * sp.pool_row_bytes * STREAM_POOL_PER_VALUE
+    for l in weighted[pool_at + 1 :]:
+        total += costs.get(l.kind, costs["other"]).instructions(l.macs, l.outputs)
+    return int(round(min(total, whole + STREAM_STRIDE_INSTRUCTIONS) if rows >= sp.window_rows else total))
+
+
 def _cpu(board_name: str):
     from tinykws.export.boards import board
 
@@ -190,14 +234,31 @@ def _check_stride(stride_ms: int, hop_ms: int) -> None:
         raise UserError(f"stride {stride_ms} ms must be a positive multiple of the hop ({hop_ms} ms)")
 
 
-def _shortest(feature_ms_per_frame: float, inference_ms: float, hop_ms: int, max_stride_ms: int) -> int | None:
-    # features(k frames) + inference <= f * stride  <=>  k * (f * hop - feat_per_frame) >= inference
+def _inference_ms_at(model, engine: str, cpu, whole_ms: float):
+    """Inference ms as a function of the frames per stride: a constant, or the streaming mode's cost."""
+    if not isinstance(model, (bytes, bytearray)):
+        return whole_ms
+    from tinykws.export.native import plan_native, stream_plan
+
+    try:
+        sp, _ = stream_plan(plan_native(model))
+    except UserError:
+        sp = None
+    if sp is None:
+        return whole_ms
+    return lambda k: cpu.ms(stride_instructions(model, k, engine, cpu.nn_path), nn=True)
+
+
+def _shortest(feature_ms_per_frame: float, inference_ms, hop_ms: int, max_stride_ms: int) -> int | None:
+    """The shortest stride (k hops) with features(k frames) + inference(k) <= KEEP_UP_FRACTION * stride;
+    ``inference_ms`` is a number or a function of k (the streaming mode's cost grows with the new rows)."""
     room = KEEP_UP_FRACTION * hop_ms - feature_ms_per_frame
     if room <= 0:
         return None
-    k = max(1, math.ceil(inference_ms / room - 1e-9))
+    cost = inference_ms if callable(inference_ms) else (lambda k: inference_ms)
+    k = 1 if callable(inference_ms) else max(1, math.ceil(inference_ms / room - 1e-9))
     while k * hop_ms <= max_stride_ms:
-        if k * feature_ms_per_frame + inference_ms <= KEEP_UP_FRACTION * k * hop_ms + 1e-9:
+        if k * feature_ms_per_frame + cost(k) <= KEEP_UP_FRACTION * k * hop_ms + 1e-9:
             return k * hop_ms
         k += 1
     return None
@@ -222,14 +283,18 @@ def estimate_latency(model, spec, stride_ms: int, board: str, engine: str = "nat
     _check_stride(stride_ms, spec.hop_ms)
     cpu = _cpu(board)
     layers = _layers(model)
-    n_inf = inference_instructions(layers, engine, cpu.nn_path)
     frames = stride_ms // spec.hop_ms
+    if isinstance(model, (bytes, bytearray)):
+        n_inf = stride_instructions(model, frames, engine, cpu.nn_path)
+    else:
+        n_inf = inference_instructions(layers, engine, cpu.nn_path)
     n_feat = frames * MFCC_INSTRUCTIONS_PER_FRAME
     feature_ms, inference_ms = cpu.ms(n_feat), cpu.ms(n_inf, nn=True)
     total = feature_ms + inference_ms
     fraction = total / stride_ms
     keeps_up = fraction <= KEEP_UP_FRACTION + 1e-12
-    shortest = _shortest(cpu.ms(MFCC_INSTRUCTIONS_PER_FRAME), inference_ms, spec.hop_ms, spec.clip_ms)
+    shortest = _shortest(cpu.ms(MFCC_INSTRUCTIONS_PER_FRAME), _inference_ms_at(model, engine, cpu, inference_ms),
+                         spec.hop_ms, spec.clip_ms)
     reason = ""
     if not keeps_up:
         why = (f"(features {_ms(feature_ms)} + inference {_ms(inference_ms)} = {_ms(total)}, {100 * fraction:.0f} % "
@@ -254,7 +319,8 @@ def shortest_sustainable_stride(model, spec, board: str, engine: str = "native",
     cpu = _cpu(board)
     inference_ms = cpu.ms(inference_instructions(_layers(model), engine, cpu.nn_path), nn=True)
     limit = max_stride_ms or spec.clip_ms
-    s = _shortest(cpu.ms(MFCC_INSTRUCTIONS_PER_FRAME), inference_ms, spec.hop_ms, limit)
+    s = _shortest(cpu.ms(MFCC_INSTRUCTIONS_PER_FRAME), _inference_ms_at(model, engine, cpu, inference_ms),
+                  spec.hop_ms, limit)
     if s is None:
         raise UserError(f"{board} with {engine} cannot keep up with this model at any stride up to {limit} ms "
                         f"(inference alone {_ms(inference_ms)}): {SMALLER_MODEL}")

@@ -236,6 +236,8 @@ def model_layers(tflite: bytes) -> list[Layer]:
                 macs = oh * ow * oc_ * kh * kw * cin
             else:
                 kind, macs = "depthwise", oh * ow * oc_ * kh * kw
+                if kw == 1 and stride == (1, 1) and pad == "VALID":
+                    kind = "depthwise_time"  # the native engine's time-only kernel
             layers.append(Layer(kind=kind, kernel=(kh, kw), stride=stride, dilation=dil, padding=pad, macs=macs,
                                 weights=int(np.prod(f)), **common))
         elif name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
