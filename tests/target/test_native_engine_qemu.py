@@ -70,7 +70,7 @@ def test_shipped_model_on_cortex_m4(tmp_path):
     check_estimate(tflite, check_on_qemu(tflite, windows, tmp_path), 0.02)
 
 
-@pytest.mark.parametrize("arch", ["ds-cnn-xs", "tiny-conv"])
+@pytest.mark.parametrize("arch", ["ds-cnn-xs", "tiny-conv", "ds-tcn-s"])
 def test_random_architectures_on_cortex_m4(arch, tmp_path):
     from tests.export.test_native_engine import quantized, random_int8_model, tone_clips
     from tinykws.features import compute_mfcc
@@ -82,3 +82,34 @@ def test_random_architectures_on_cortex_m4(arch, tmp_path):
     windows = np.concatenate([rng.integers(-128, 128, (4, 490)).astype(np.int8), quantized(feats[:6], tflite).reshape(6, -1)])
     # Other shapes than the calibration model's: the per-op constants still hold within a quarter.
     check_estimate(tflite, check_on_qemu(tflite, windows, tmp_path), 0.25)
+
+
+def test_streaming_mode_on_cortex_m4(tmp_path):
+    """ds-tcn-s in streaming mode on the board's code (both paths): the scores of every window of a
+    stream, computing only the 5 new rows per 100 ms stride, equal tflite-micro's on the whole window."""
+    from tests.export.test_native_engine import quantized, random_int8_model, tone_clips
+    from tinykws.export.latency import stride_instructions
+    from tinykws.export.native import render_native_model
+    from tinykws.features import compute_mfcc
+    from tinykws.spec import FeatureSpec
+    from tinykws.target.cross import build_engine_image, run_engine_image
+    from tinykws.target.tflm import TflmModel
+
+    spec = FeatureSpec()
+    feats = compute_mfcc(tone_clips(12, seed=21), spec).astype(np.float32)
+    tflite = random_int8_model("ds-tcn-s", feats, seed=6)
+    rows = quantized(feats.reshape(-1, spec.n_mfcc), tflite)
+    windows = np.stack([rows[e - spec.n_frames : e].reshape(-1) for e in range(spec.n_frames, spec.n_frames + 5 * 12, 5)])
+    want = np.stack([TflmModel(tflite, 400_000).predict_one(w.reshape(spec.n_frames, -1)) for w in windows])
+    header = render_native_model(tflite)
+    for portable in (False, True):
+        r = run_engine_image(build_engine_image(header, windows[:2], tmp_path / str(portable), flags=BOARD_FLAGS,
+                                                portable=portable, stream_windows=windows))
+        np.testing.assert_array_equal(r["stream_scores"], want)
+        assert list(r["stream_rows"]) == [spec.n_frames] + [5] * (len(windows) - 1)
+        per_stride = float(r["stream_instructions"][1:].mean())
+        assert per_stride < float(r["instructions"].mean()) / 4  # the point of it
+        if not portable:
+            est = stride_instructions(tflite, 5)
+            print(f"streaming: {per_stride:,.0f} instructions per stride measured, {est:,.0f} estimated")
+            assert abs(est / per_stride - 1) <= 0.25

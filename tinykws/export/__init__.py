@@ -232,12 +232,21 @@ def board_fit_lines(tflite: bytes, spec, stride_ms: int, board: str, *, ops) -> 
     from tinykws.export.native import native_model_info
     from tinykws.target.tflm import model_layers
 
+    from tinykws.export.native import plan_native, stream_plan
+
     info = native_model_info(tflite)
-    fit = check_fit(board, int(info["weights_bytes"]), int(info["ram_bytes"]), ops)
-    parts = [f"{int(info[k]):,} B {name}" for k, name in (("arena_bytes", "activations"), ("scratch_bytes", "scratch"))
-             if k in info]
-    ram_line = f"native engine RAM {int(info['ram_bytes']):,} B" + (f" ({' + '.join(parts)})" if parts else "")
-    est = estimate_latency(model_layers(tflite), spec, stride_ms, board)
+    sp, _ = stream_plan(plan_native(tflite))
+    if sp is not None:  # the firmware runs the streaming mode: its state and scratch instead of the arena
+        ram = sp.ram_bytes
+        ram_line = (f"native engine RAM {ram:,} B, streaming mode ({sp.state_bytes:,} B state + {sp.scratch_bytes:,} B "
+                    f"scratch; {sp.macs_per_stride(stride_ms // spec.hop_ms):,} MACs per {stride_ms} ms stride)")
+    else:
+        ram = int(info["ram_bytes"])
+        parts = [f"{int(info[k]):,} B {name}" for k, name in (("arena_bytes", "activations"), ("scratch_bytes", "scratch"))
+                 if k in info]
+        ram_line = f"native engine RAM {ram:,} B" + (f" ({' + '.join(parts)})" if parts else "")
+    fit = check_fit(board, int(info["weights_bytes"]), ram, ops)
+    est = estimate_latency(bytes(tflite) if sp is not None else model_layers(tflite), spec, stride_ms, board)
     problems = list(fit.problems)
     if not est.keeps_up:
         problems.append(est.reason)

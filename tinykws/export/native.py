@@ -861,8 +861,14 @@ def native_summary(tflite: bytes) -> dict:
         info = native_model_info(tflite)
     except UserError as e:
         return {"supported": False, "reason": str(e)}
+    sp, why = stream_plan(plan_native(tflite))
+    stream = ({"supported": False, "reason": why} if sp is None else
+              {"supported": True, "ram_bytes": sp.ram_bytes, "state_bytes": sp.state_bytes,
+               "scratch_bytes": sp.scratch_bytes, "chunk_rows": sp.chunk_rows, "macs_per_row": sp.macs_per_row,
+               "head_macs": sp.head_macs, "window_rows": sp.window_rows})
     return {
         "supported": True,
+        "stream": stream,
         "ram_bytes": info["ram_bytes"],
         "arena_bytes": info["arena_bytes"],
         "scratch_bytes": info["scratch_bytes"],

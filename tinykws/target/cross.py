@@ -129,7 +129,7 @@ QEMU_LINK_FLAGS = ["--specs=rdimon.specs", "-nostartfiles", "-Wl,--gc-sections"]
 
 
 def _int8_rows(name: str, count: str, windows: np.ndarray) -> str:
-    w = np.asarray(windows, np.int8).reshape(len(windows), -1)
+    w = np.asarray(windows, np.int8)
     rows = ["    {" + ", ".join(str(int(v)) for v in x) + "}," for x in w]
     return (f"#define {count} {len(w)}u\n"
             f"static const int8_t {name}[{max(len(w), 1)}][{w.shape[1]}] __attribute__((unused)) = {{\n" + "\n".join(rows or ["    {0}"]) + "\n};\n")

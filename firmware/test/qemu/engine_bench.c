@@ -56,11 +56,11 @@ int main(void) {
         printf("\n");
     }
 #ifdef KWS_NET_STREAMABLE
-    for (unsigned w = 0; w < STREAM_WINDOWS; w++) {
+    for (int w = 0; w < (int)STREAM_WINDOWS; w++) {
         const unsigned t0 = ticks_now();
         const int rows = kws_net_stream_window(stream_windows[w], scores);
         const unsigned t = ticks_since(t0);
-        printf("S %u %u %d ", w, t, rows);
+        printf("S %d %u %d ", w, t, rows);
         for (int i = 0; i < KWS_NET_OUTPUT_BYTES; i++) printf("%02x", (unsigned)(uint8_t)scores[i]);
         printf("\n");
     }
