@@ -10,6 +10,7 @@
 // little-endian bytes; kws_net_weights_crc32() recomputes it from flash.
 #pragma once
 #include <stdint.h>
+#include <string.h>
 
 #include "kws_nn.h"
 
