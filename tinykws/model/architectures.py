@@ -104,7 +104,7 @@ ARCHITECTURES: dict[str, Callable] = {
     "ds-cnn-xs": lambda shape, n: ds_cnn(shape, n, channels=32, blocks=3),
     "tiny-conv": lambda shape, n: tiny_conv(shape, n),
     "ds-tcn-s": lambda shape, n: ds_tcn(shape, n, channels=128, blocks=4),
-    "ds-tcn-l": lambda shape, n: ds_tcn(shape, n, channels=256, blocks=5),
+    "ds-tcn-l": lambda shape, n: ds_tcn(shape, n, channels=240, blocks=5),
 }
 #: Architectures whose int8 model the native engine can run in streaming mode (only new rows per stride).
 STREAMING_ARCHITECTURES = ("ds-tcn-s", "ds-tcn-l")
