@@ -232,10 +232,10 @@ def board_fit_lines(tflite: bytes, spec, stride_ms: int, board: str, *, ops) -> 
     from tinykws.export.native import native_model_info
     from tinykws.target.tflm import model_layers
 
-    from tinykws.export.native import plan_native, stream_plan
+    from tinykws.export.native import stream_plan_of
 
     info = native_model_info(tflite)
-    sp, _ = stream_plan(plan_native(tflite))
+    sp = stream_plan_of(tflite)
     if sp is not None:  # the firmware runs the streaming mode: its state and scratch instead of the arena
         ram = sp.ram_bytes
         ram_line = (f"native engine RAM {ram:,} B, streaming mode ({sp.state_bytes:,} B state + {sp.scratch_bytes:,} B "

@@ -192,19 +192,18 @@ def inference_instructions(model, engine: str, path: str = "dsp") -> int:
     return int(round(total))
 
 
-def stride_instructions(tflite: bytes, rows: int, engine: str = "native", path: str = "dsp") -> int:
+def stride_instructions(tflite: bytes, rows: int, engine: str = "native", path: str = "dsp", *, stream=None,
+                        layers=None) -> int:
     """Instructions of one stride of ``rows`` new feature rows: the streaming mode's cost for a model
-    that has one, else a whole inference (:func:`inference_instructions`)."""
+    that has one, else a whole inference (:func:`inference_instructions`). ``stream`` and ``layers``:
+    the model's :class:`~tinykws.export.native.StreamPlan` and layers, when the caller has them."""
     from tinykws.export.boards import check_engine
-    from tinykws.export.native import plan_native, stream_plan
+    from tinykws.export.native import stream_plan_of
 
-    layers = _layers(tflite)
+    layers = layers if layers is not None else _layers(tflite)
+    sp = stream if stream is not None else stream_plan_of(tflite)
     whole = inference_instructions(layers, engine, path)
-    try:
-        sp, _ = stream_plan(plan_native(tflite))
-    except UserError:
-        sp = None
-    if sp is None or not isinstance(tflite, (bytes, bytearray)):
+    if sp is None:
         return whole
     costs = OP_COSTS[check_engine(engine) + ("_portable" if path == "portable" else "")]
     total = float(STREAM_STRIDE_INSTRUCTIONS)
@@ -238,15 +237,13 @@ def _inference_ms_at(model, engine: str, cpu, whole_ms: float):
     """Inference ms as a function of the frames per stride: a constant, or the streaming mode's cost."""
     if not isinstance(model, (bytes, bytearray)):
         return whole_ms
-    from tinykws.export.native import plan_native, stream_plan
+    from tinykws.export.native import stream_plan_of
 
-    try:
-        sp, _ = stream_plan(plan_native(model))
-    except UserError:
-        sp = None
+    sp = stream_plan_of(model)
     if sp is None:
         return whole_ms
-    return lambda k: cpu.ms(stride_instructions(model, k, engine, cpu.nn_path), nn=True)
+    layers = _layers(model)
+    return lambda k: cpu.ms(stride_instructions(model, k, engine, cpu.nn_path, stream=sp, layers=layers), nn=True)
 
 
 def _shortest(feature_ms_per_frame: float, inference_ms, hop_ms: int, max_stride_ms: int) -> int | None:

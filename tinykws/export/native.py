@@ -619,6 +619,14 @@ def stream_plan(plan: NativePlan, chunk_rows: int = STREAM_CHUNK_ROWS) -> tuple[
                       head_bytes, _align4(scratch), macs_row, sum(l.macs for l in L[pool + 1 :])), ""
 
 
+def stream_plan_of(tflite: bytes) -> StreamPlan | None:
+    """The model's :class:`StreamPlan`, or ``None`` when the native engine cannot run it or it cannot stream."""
+    try:
+        return stream_plan(plan_native(tflite))[0]
+    except UserError:
+        return None
+
+
 def _render_stream(plan: NativePlan, sp: StreamPlan) -> str:
     """The streaming half of the header: state, ``kws_net_stream_reset/_rows/_scores/_window``."""
     L = plan.layers
