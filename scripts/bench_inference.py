@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"error: {missing}", file=sys.stderr)
         return 2
+    if args.stride_ms <= 0 or args.stride_ms % 20:
+        print(f"error: --stride-ms {args.stride_ms} must be a positive multiple of the 20 ms hop", file=sys.stderr)
+        return 2
     model_dir = Path(args.model_dir)
     tflite = parse_c_array((model_dir / "kws_model.cc").read_text())
     meta = json.loads((model_dir / "model.json").read_text()) if (model_dir / "model.json").is_file() else {}
