@@ -281,8 +281,13 @@ def estimate_latency(model, spec, stride_ms: int, board: str, engine: str = "nat
     cpu = _cpu(board)
     layers = _layers(model)
     frames = stride_ms // spec.hop_ms
+    sp = None
     if isinstance(model, (bytes, bytearray)):
-        n_inf = stride_instructions(model, frames, engine, cpu.nn_path)
+        from tinykws.export.native import stream_plan_of
+
+        sp = stream_plan_of(model)
+    if sp is not None:
+        n_inf = stride_instructions(model, frames, engine, cpu.nn_path, stream=sp, layers=layers)
     else:
         n_inf = inference_instructions(layers, engine, cpu.nn_path)
     n_feat = frames * MFCC_INSTRUCTIONS_PER_FRAME
@@ -290,8 +295,9 @@ def estimate_latency(model, spec, stride_ms: int, board: str, engine: str = "nat
     total = feature_ms + inference_ms
     fraction = total / stride_ms
     keeps_up = fraction <= KEEP_UP_FRACTION + 1e-12
-    shortest = _shortest(cpu.ms(MFCC_INSTRUCTIONS_PER_FRAME), _inference_ms_at(model, engine, cpu, inference_ms),
-                         spec.hop_ms, spec.clip_ms)
+    cost = inference_ms if sp is None else (
+        lambda k: cpu.ms(stride_instructions(model, k, engine, cpu.nn_path, stream=sp, layers=layers), nn=True))
+    shortest = _shortest(cpu.ms(MFCC_INSTRUCTIONS_PER_FRAME), cost, spec.hop_ms, spec.clip_ms)
     reason = ""
     if not keeps_up:
         why = (f"(features {_ms(feature_ms)} + inference {_ms(inference_ms)} = {_ms(total)}, {100 * fraction:.0f} % "

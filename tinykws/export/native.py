@@ -846,9 +846,10 @@ static void kws_net_invoke(const int8_t *in, int8_t *out) {
     return "".join(out)
 
 
-def native_model_info(tflite: bytes) -> dict:
-    """What the native engine needs for this model (for model.json and the fit report)."""
-    plan = plan_native(tflite)
+def native_model_info(tflite: bytes, plan: NativePlan | None = None) -> dict:
+    """What the native engine needs for this model (for model.json and the fit report); ``plan``:
+    its :func:`plan_native`, when the caller has it."""
+    plan = plan or plan_native(tflite)
     return {
         "ram_bytes": plan.ram_bytes,
         "arena_bytes": plan.arena_bytes,
@@ -866,10 +867,11 @@ def native_model_info(tflite: bytes) -> dict:
 def native_summary(tflite: bytes) -> dict:
     """The ``native`` entry of ``model.json``: RAM, weights and the layers, or why the engine cannot run the model."""
     try:
-        info = native_model_info(tflite)
+        plan = plan_native(tflite)
     except UserError as e:
         return {"supported": False, "reason": str(e)}
-    sp, why = stream_plan(plan_native(tflite))
+    info = native_model_info(tflite, plan)
+    sp, why = stream_plan(plan)
     stream = ({"supported": False, "reason": why} if sp is None else
               {"supported": True, "ram_bytes": sp.ram_bytes, "state_bytes": sp.state_bytes,
                "scratch_bytes": sp.scratch_bytes, "chunk_rows": sp.chunk_rows, "macs_per_row": sp.macs_per_row,
