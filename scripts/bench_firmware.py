@@ -26,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tinykws.target.cross import board_flags, instructions_per_frame, toolchain_missing  # noqa: E402
+from tinykws.boardcode.cross import board_flags, instructions_per_frame, toolchain_missing  # noqa: E402
 from tinykws.features import compute_mfcc  # noqa: E402
-from tinykws.target.native import StreamingMfcc  # noqa: E402
+from tinykws.boardcode.native import StreamingMfcc  # noqa: E402
 from tinykws.spec import FeatureSpec  # noqa: E402
 
 

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 # The Nano 33 BLE's real C flags (firmware/board_flags/nano33ble.txt), so the counts are the board's code.
-from tinykws.target.cross import board_flags  # noqa: E402
+from tinykws.boardcode.cross import board_flags  # noqa: E402
 
 BOARD_FLAGS = board_flags("c")
 SR = 16000
@@ -59,7 +59,7 @@ def test_audio(n: int, seed: int = 0) -> np.ndarray:
 
 
 def windows_from_c_mfcc(audio: np.ndarray, scale: float, zero_point: int, spec) -> np.ndarray:
-    from tinykws.target.native import StreamingMfcc, quantize_window
+    from tinykws.boardcode.native import StreamingMfcc, quantize_window
 
     out = []
     for clip in audio:
@@ -69,7 +69,7 @@ def windows_from_c_mfcc(audio: np.ndarray, scale: float, zero_point: int, spec) 
 
 
 def engine_sizes(elf: Path, header_symbols: set[str], kernel_symbols: set[str]) -> dict:
-    from tinykws.target.cross import elf_symbol_sizes
+    from tinykws.boardcode.cross import elf_symbol_sizes
 
     sizes = elf_symbol_sizes(elf)
     flash = sum(sz for name, (kind, sz) in sizes.items()
@@ -83,7 +83,7 @@ def kernel_symbol_names(flags: list[str]) -> set[str]:
     """Functions defined by the kws_nn sources (static helpers included)."""
     import subprocess
 
-    from tinykws.target.native_engine import nn_source_dir
+    from tinykws.boardcode.native_engine import nn_source_dir
 
     nn = nn_source_dir()
     names: set[str] = set()
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("model_dir", nargs="?", default=str(ROOT / "firmware" / "model"))
     ap.add_argument("--windows", type=int, default=24, help="windows to measure (at least 20)")
     ap.add_argument("--stride-ms", type=int, default=100, help="stride of the streaming measurement")
-    ap.add_argument("--tflm", metavar="DIR", help="a local copy of the TFLM library of tinykws.target.tflm_cross.TFLM_LIBRARY (Chirale_TensorFlowLite): "
+    ap.add_argument("--tflm", metavar="DIR", help="a local copy of the TFLM library of tinykws.boardcode.tflm_cross.TFLM_LIBRARY (Chirale_TensorFlowLite): "
                     "also measure TFLM + CMSIS-NN on the same windows")
     args = ap.parse_args(argv)
 
@@ -111,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     from tinykws.io import sha256_bytes
     from tinykws.model.quantize import tflite_io_quantization
     from tinykws.spec import FeatureSpec
-    from tinykws.target.cross import build_engine_image, instructions_per_frame, run_engine_image, toolchain_missing
-    from tinykws.target.native_engine import TflmLayers
+    from tinykws.boardcode.cross import build_engine_image, instructions_per_frame, run_engine_image, toolchain_missing
+    from tinykws.boardcode.native_engine import TflmLayers
 
     missing = toolchain_missing()
     if missing:
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     stream_windows = stream_ref = None
     if sp is not None:
         # One stream: the clips back to back through the C MFCC, a window every stride.
-        from tinykws.target.native import StreamingMfcc, quantize_window
+        from tinykws.boardcode.native import StreamingMfcc, quantize_window
 
         frames = StreamingMfcc(spec).push(test_audio(n).reshape(-1))
         step = args.stride_ms // spec.hop_ms
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     tflm = None
     if args.tflm:
         # TFLM + CMSIS-NN: firmware/test/qemu/tflm_engine.cpp, same windows, same flags, same emulator.
-        from tinykws.target.tflm_cross import measure_tflm
+        from tinykws.boardcode.tflm_cross import measure_tflm
 
         tflm = measure_tflm(Path(args.tflm), model_dir, windows, log=lambda line: print(line, file=sys.stderr))
         tt = float(tflm["instructions"].mean())
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"TFLM scores equal tflite-micro's on every window: {tflm['exact']}; equal the native engine's: "
               f"{tflm['same_as_native']}")
         if not tflm["exact"]:
-            from tinykws.target.tflm_cross import per_channel_fully_connected
+            from tinykws.boardcode.tflm_cross import per_channel_fully_connected
 
             bad = int((tflm["scores"] != ref_scores).any(axis=1).sum())
             fc = per_channel_fully_connected(tflite)

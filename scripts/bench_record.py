@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tinykws.board.protocol import Audio, LineReader  # noqa: E402
-from tinykws.target.native import encode_audio  # noqa: E402
+from tinykws.boardcode.native import encode_audio  # noqa: E402
 
 SR, CHUNK, BAUD = 16000, 256, 921600
 

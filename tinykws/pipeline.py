@@ -9,7 +9,7 @@ package that takes plain data and gives plain data:
 4. **model** (:mod:`tinykws.model.train`): fit the network on freshly augmented audio, stream windows,
    synthetic and mined negatives (:func:`training_data`), keeping the best validation-stream weights;
 5. **model** (:mod:`tinykws.model.quantize`): full-int8 conversion;
-6. **target** (:mod:`tinykws.target.tflm`): the smallest TFLM arena;
+6. **target** (:mod:`tinykws.boardcode.tflm`): the smallest TFLM arena;
 7. **evaluate** (:mod:`tinykws.evaluate.clips`): float and int8 (TFLM) accuracy on the test split;
 8. **evaluate** (:mod:`tinykws.evaluate.tuning`): the validation and test streams of
    ``docs/evaluation.md`` through the board's code, quiet and noisy; the operating point
@@ -201,7 +201,7 @@ def _stages(cfg: TrainConfig, ds: Dataset, run: Path, run_name: str, say, progre
         tflite = convert_int8(model, splits["train"].X, seed=cfg.seed)
         atomic_write_bytes(run / "model_int8.tflite", tflite)
 
-    from tinykws.target.tflm import arena_with_margin, find_min_arena
+    from tinykws.boardcode.tflm import arena_with_margin, find_min_arena
 
     with _timed(timing, "arena_search_s"):
         arena_min = find_min_arena(tflite)

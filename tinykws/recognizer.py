@@ -2,7 +2,7 @@
 
 One :class:`RecognizerConfig` travels with a run (``report.json``), into the
 generated firmware header (``KWS_RECOGNIZER_*``), into the host build of the C
-recognizer (:mod:`tinykws.target.native`) and into streaming evaluation. Its
+recognizer (:mod:`tinykws.boardcode.native`) and into streaming evaluation. Its
 defaults are stated here and nowhere else.
 """
 

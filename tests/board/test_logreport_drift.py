@@ -13,7 +13,7 @@ def _board_records(run, stream):
     from tinykws.board.protocol import parse_line
     from tinykws.data.audio import to_int16
     from tinykws.evaluate.streaming import model_engine
-    from tinykws.target.native import App
+    from tinykws.boardcode.native import App
 
     lines = []
     predict, _ = model_engine(run)

@@ -21,7 +21,7 @@ def test_wheel_carries_the_whole_firmware_and_finds_it(tmp_path):
     assert not missing, missing
     # Every module of the package, in every stage folder.
     modules = [str(p.relative_to(REPO)) for p in (REPO / "tinykws").rglob("*.py") if "_firmware" not in p.parts]
-    assert "tinykws/target/native.py" in modules
+    assert "tinykws/boardcode/native.py" in modules
     assert not [m for m in modules if m not in names]
     assert not any("/.pio/" in n for n in names)
     # The pretrained encoder `tinykws train --encoder pretrained` starts from is package data.
@@ -30,7 +30,7 @@ def test_wheel_carries_the_whole_firmware_and_finds_it(tmp_path):
     # Installed (here: unpacked, away from any checkout), tinykws finds its own copy of the sources.
     site = tmp_path / "site"
     wheel.extractall(site)
-    probe = ("import tinykws.target.native, tinykws.evaluate.tuning, tinykws.features.cache; from tinykws import paths; "
+    probe = ("import tinykws.boardcode.native, tinykws.evaluate.tuning, tinykws.features.cache; from tinykws import paths; "
              "print(paths.source_project_dir()); print(paths.core_source_dir()); print(paths.default_model_dir())")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
                          env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}, timeout=120)

@@ -174,7 +174,7 @@ def test_native_engine_and_tflm_give_the_same_stream_scores(tiny_run):
 def test_a_native_engine_that_cannot_run_says_so(tiny_run, monkeypatch, capsys):
     from tinykws.errors import UserError
     from tinykws.run import load_run
-    from tinykws.target import engines, native_engine
+    from tinykws.boardcode import engines, native_engine
 
     def refuse(*a, **k):
         raise UserError("op SQUARE is not in the native engine")

@@ -7,7 +7,7 @@ import pytest
 
 from tinykws.export import compiled_arena
 from tinykws.export.carray import parse_c_array
-from tinykws.target.tflm import Layer, arena_with_margin, cmsis_nn_scratch, model_layers
+from tinykws.boardcode.tflm import Layer, arena_with_margin, cmsis_nn_scratch, model_layers
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,7 +50,7 @@ def test_1x1_stride_1_conv_needs_no_scratch_strided_one_does():
 def test_compiled_arena_adds_scratch_and_says_which_kernels(shipped):
     import json
 
-    from tinykws.target.tflm import find_min_arena
+    from tinykws.boardcode.tflm import find_min_arena
 
     host_min = find_min_arena(shipped)  # computed here, not a constant that goes stale with the model
     assert host_min == json.loads((REPO / "firmware" / "model" / "model.json").read_text())["arena_min_bytes"]

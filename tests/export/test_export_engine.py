@@ -49,7 +49,7 @@ def test_cli_names_the_native_engine_and_no_build_flags(tiny_run, tmp_path):
 
 def test_models_are_quantized_with_one_scale_per_dense_layer(tiny_run):
     # The QEMU comparator's TFLM library reads only the first scale of a per-channel FULLY_CONNECTED layer.
-    from tinykws.target.tflm_cross import per_channel_fully_connected
+    from tinykws.boardcode.tflm_cross import per_channel_fully_connected
 
     assert per_channel_fully_connected((tiny_run / "model_int8.tflite").read_bytes()) == []
 

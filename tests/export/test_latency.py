@@ -11,7 +11,7 @@ from tinykws.export.carray import parse_c_array
 from tinykws.export.latency import (KEEP_UP_FRACTION, MFCC_INSTRUCTIONS_PER_FRAME, SMALLER_MODEL, estimate_latency, estimate_table,
                                     inference_instructions, latency_report, shortest_sustainable_stride)
 from tinykws.spec import FeatureSpec
-from tinykws.target.tflm import Layer, model_layers
+from tinykws.boardcode.tflm import Layer, model_layers
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ folded per-channel scales differ), converted with the project's own full-int8 pa
 random int8 windows and on real-looking ones (MFCC of tones, chirps and noise; real speech when
 shared/datasets/speech_commands_mini exists). Both kernel paths run on the host: the portable C
 and the DSP kernels with C versions of the intrinsics. The real DSP instructions are checked
-under QEMU in tests/target/test_native_engine_qemu.py.
+under QEMU in tests/boardcode/test_native_engine_qemu.py.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def quantized(features: np.ndarray, tflite: bytes) -> np.ndarray:
 
 
 def assert_layers_equal(tflite: bytes, windows: np.ndarray, paths=("portable", "dsp")) -> None:
-    from tinykws.target.native_engine import NativeNet, TflmLayers
+    from tinykws.boardcode.native_engine import NativeNet, TflmLayers
 
     ref = TflmLayers(tflite)
     for path in paths:
@@ -135,7 +135,7 @@ def test_model_facts(arch_model):
 
 def test_weights_crc_recomputed_in_c_equals_header(arch_model):
     from tinykws.export.native import native_model_info
-    from tinykws.target.native_engine import NativeNet
+    from tinykws.boardcode.native_engine import NativeNet
 
     _, tflite = arch_model
     assert NativeNet(tflite).weights_crc32() == int(native_model_info(tflite)["weights_crc32"], 16)

@@ -4,7 +4,7 @@ A streamable architecture (tinykws.model.architectures.STREAMING_ARCHITECTURES) 
 is converted to full int8 and run on streams: consecutive windows of one feature stream a stride
 apart (1, 5 and 7 rows, and after a gap), on both kernel paths. Every window's streaming scores must
 equal tflite-micro's on the whole window, and the engine must have computed only the new rows. The
-real Cortex-M4 code is checked under QEMU in tests/target/test_native_engine_qemu.py.
+real Cortex-M4 code is checked under QEMU in tests/boardcode/test_native_engine_qemu.py.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def stream_windows(rows: np.ndarray, step: int, n: int | None = None) -> list[np
 
 
 def check_stream(tflite: bytes, rows: np.ndarray, steps=(5, 1, 7)) -> None:
-    from tinykws.target.native_engine import NativeNet
-    from tinykws.target.tflm import TflmModel
+    from tinykws.boardcode.native_engine import NativeNet
+    from tinykws.boardcode.tflm import TflmModel
 
     tflm = TflmModel(tflite, 400_000)
     for path in ("portable", "dsp"):
@@ -63,7 +63,7 @@ def test_streaming_equals_tflm_on_a_feature_stream(tcn_model, tone_features_stre
 def test_streaming_equals_tflm_on_real_speech(tcn_model, shared_speech):
     from tests.export.test_native_engine import quantized
     from tinykws.data.audio import load_audio
-    from tinykws.target.native import StreamingMfcc
+    from tinykws.boardcode.native import StreamingMfcc
 
     clips = [load_audio(p, SPEC.sample_rate).y for w in ("yes", "no", "left", "stop") for p in sorted((shared_speech / w).glob("*.wav"))[:3]]
     frames = StreamingMfcc(SPEC).push((np.concatenate(clips) * 32767).astype(np.int16))
@@ -72,7 +72,7 @@ def test_streaming_equals_tflm_on_real_speech(tcn_model, shared_speech):
 
 def test_a_window_that_shares_nothing_restarts_the_state(tcn_model, tone_features_stream):
     from tests.export.test_native_engine import quantized
-    from tinykws.target.native_engine import NativeNet
+    from tinykws.boardcode.native_engine import NativeNet
 
     rows = quantized(tone_features_stream, tcn_model)
     net = NativeNet(tcn_model)

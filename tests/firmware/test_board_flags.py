@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tinykws.target.cross import ARM_FLAGS, board_flags
+from tinykws.boardcode.cross import ARM_FLAGS, board_flags
 
 REPO = Path(__file__).resolve().parents[2]
 CORE = REPO / "firmware" / "lib" / "kws_core"

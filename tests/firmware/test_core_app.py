@@ -1,4 +1,4 @@
-"""The core's application loop (kws_app.c, host build via tinykws.target.native.App): what a board does on
+"""The core's application loop (kws_app.c, host build via tinykws.boardcode.native.App): what a board does on
 overflows, on mode changes and recording, and with settings it cannot run. Invoke failures and the start-up
 faults main.cpp reports are in test_board_sources.py, on a fake port."""
 
@@ -13,7 +13,7 @@ from tinykws.board.protocol import Ack, Audio, Boot, Error, Inference, Stats, pa
 from tinykws.errors import UserError
 from tinykws.recognizer import RecognizerConfig
 from tinykws.spec import FeatureSpec
-from tinykws.target.native import App
+from tinykws.boardcode.native import App
 
 LABELS = ["yes", "no", "_unknown_", "_silence_"]
 SECOND = np.zeros(16000, np.int16)

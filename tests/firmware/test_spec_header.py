@@ -76,7 +76,7 @@ def test_header_compiles_cleanly(tmp_path):
 
 @pytest.mark.parametrize("spec", [ODD_SPEC, ODD_WINDOW_SPEC], ids=["odd", "odd-window"])
 def test_core_built_for_a_non_default_spec_matches_the_host(spec, tmp_path, monkeypatch):
-    from tinykws.target.native import StreamingMfcc
+    from tinykws.boardcode.native import StreamingMfcc
 
     monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path))
     rng = np.random.default_rng(3)
@@ -92,7 +92,7 @@ def test_core_built_for_a_non_default_spec_matches_the_host(spec, tmp_path, monk
 
 
 def test_missing_compiler_is_a_user_error(tmp_path, monkeypatch):
-    from tinykws.target import native
+    from tinykws.boardcode import native
 
     monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path))
     monkeypatch.setenv("CC", "no-such-compiler")
@@ -117,7 +117,7 @@ def test_missing_compiler_is_a_user_error(tmp_path, monkeypatch):
     ("reboot", ("bad", None, None)),
 ])
 def test_parse_command(line, expected):
-    from tinykws.target.native import parse_command
+    from tinykws.boardcode.native import parse_command
 
     c = parse_command(line)
     assert (c.kind, c.mode) == expected[:2]

@@ -70,7 +70,7 @@ def test_report_value_names_a_missing_key(tmp_path):
 
 
 def test_arena_search_failures_are_one_line_errors(monkeypatch):
-    from tinykws.target import tflm
+    from tinykws.boardcode import tflm
 
     def hang(*a, **kw):
         raise subprocess.TimeoutExpired(cmd="probe", timeout=kw.get("timeout"))

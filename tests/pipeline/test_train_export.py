@@ -84,7 +84,7 @@ def test_header_compiles_with_the_host_compiler(tiny_run, tmp_path):
 
 
 def test_tflm_runs_in_the_exported_arena_and_agrees(tiny_run):
-    from tinykws.target.tflm import TflmModel
+    from tinykws.boardcode.tflm import TflmModel
 
     run = load_run(tiny_run)
     m = TflmModel(run.tflite_bytes, run.arena_bytes)
@@ -102,14 +102,14 @@ def test_tflm_runs_in_the_exported_arena_and_agrees(tiny_run):
 
 def test_arena_search_finds_the_boundary(tiny_run):
     from tinykws.errors import UserError
-    from tinykws.target.tflm import TflmModel, find_min_arena
+    from tinykws.boardcode.tflm import TflmModel, find_min_arena
 
     tfl = (tiny_run / "model_int8.tflite").read_bytes()
     n = find_min_arena(tfl)
     TflmModel(tfl, n)  # works at the minimum
     assert n == load_run(tiny_run).report["tflm"]["arena_bytes"]
     # ... and 16 bytes less does not (in a child process: TFLM may abort instead of raising).
-    child = ("import sys\nfrom tinykws.target.tflm import TflmModel\n"
+    child = ("import sys\nfrom tinykws.boardcode.tflm import TflmModel\n"
              "data = open(sys.argv[1], 'rb').read()\n"
              "try:\n    TflmModel(data, int(sys.argv[2]))\nexcept Exception:\n    sys.exit(3)\nprint('allocated')\n")
     for size, allocates in ((n - 16, False), (n, True)):
@@ -163,7 +163,7 @@ def test_training_is_reproducible(tone_dataset, tmp_path):
 
     (The .tflite bytes themselves may differ: the converter's serialisation order is not stable.)
     """
-    from tinykws.target.tflm import TflmModel
+    from tinykws.boardcode.tflm import TflmModel
     from tinykws.pipeline import TrainConfig, train
 
     runs = []

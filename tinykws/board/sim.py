@@ -1,6 +1,6 @@
 """A virtual board on a pseudo-terminal.
 
-It runs the firmware's portable core (its host build, :class:`tinykws.target.native.App`)
+It runs the firmware's portable core (its host build, :class:`tinykws.boardcode.native.App`)
 with the run's int8 model on the TFLM interpreter as the engine and WAV files as
 its microphone, writes the lines the core's own encoder makes, and answers the
 same commands as a board (recording mode included). Any serial tool can attach to
@@ -40,7 +40,7 @@ class VirtualBoard:
     def __init__(self, run, wavs: list[str | Path] = (), *, realtime: bool = True, loop: bool = False, seed: int = 0,
                  engine: Callable[[np.ndarray], np.ndarray] | None = None):
         from tinykws.data.audio import load_audio, to_int16
-        from tinykws.target.native import App
+        from tinykws.boardcode.native import App
 
         self.run = run
         self.sr = run.spec.sample_rate
@@ -59,7 +59,7 @@ class VirtualBoard:
         self._slave = slave  # kept open so the port exists while nobody is attached
         os.set_blocking(self.master, False)
         if engine is None:
-            from tinykws.target.engines import model_engine
+            from tinykws.boardcode.engines import model_engine
 
             engine, self.engine_name = model_engine(run)
         else:

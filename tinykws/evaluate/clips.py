@@ -3,7 +3,7 @@
 :func:`evaluate_models` is used by training (on the test split) and
 :func:`evaluate_run_on_dataset` by ``tinykws evaluate`` (on any dataset in the
 same layout). int8 accuracy is measured with
-:class:`tinykws.target.tflm.TflmModel`; tf.lite's int8 outputs are compared with
+:class:`tinykws.boardcode.tflm.TflmModel`; tf.lite's int8 outputs are compared with
 TFLM's to report top-1 agreement and the largest raw output difference, because
 the two are not always bit-identical.
 """
@@ -18,7 +18,7 @@ from tinykws.data.dataset import SILENCE, UNKNOWN, discover, load_examples
 from tinykws.errors import UserError
 from tinykws.features import FeatureCache
 from tinykws.model.quantize import quantize_input, tflite_predict
-from tinykws.target.tflm import TflmModel
+from tinykws.boardcode.tflm import TflmModel
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n: int) -> np.ndarray:

@@ -7,7 +7,7 @@ constants are the protocol's numbers, stated once.
    recording; :func:`build_stream` lays them out as a stream (validation or
    test, quiet or noisy) with the ground truth;
 2. :func:`stream_scores` runs the stream through the **firmware's portable C
-   core** (host build, via :mod:`tinykws.target.native`): streaming MFCC, the
+   core** (host build, via :mod:`tinykws.boardcode.native`): streaming MFCC, the
    int8 input window, the int8 model on the board's engine every stride. It keeps
    the raw scores (:class:`StreamScores`); :func:`at_stride` gives the scores of
    any multiple of that stride without running the model again;
@@ -232,10 +232,10 @@ class StreamScores:
 def model_engine(run, engine: str = "native") -> tuple[Callable[[np.ndarray], np.ndarray], str]:
     """The int8 model as the board runs it: ``(callable(int8 window) -> int8 scores, description)``.
 
-    :func:`tinykws.target.engines.model_engine`: the firmware's native int8 engine built for this
+    :func:`tinykws.boardcode.engines.model_engine`: the firmware's native int8 engine built for this
     computer (bit-exact with TFLM's kernels), or TFLM's kernels where it cannot run the model.
     """
-    from tinykws.target.engines import model_engine as board_engine
+    from tinykws.boardcode.engines import model_engine as board_engine
 
     predict, name = board_engine(run, engine)
     if name == "native" and getattr(getattr(predict, "net", None), "streamable", False):
@@ -248,7 +248,7 @@ def stream_scores(run, stream: Stream, stride_ms: int, *, engine: str = "native"
     """Run ``stream`` through the firmware core's loop at ``stride_ms``; the model's scores of every inference."""
     from tinykws.board.protocol import Inference, parse_line
     from tinykws.data.audio import to_int16
-    from tinykws.target.native import App
+    from tinykws.boardcode.native import App
 
     rec = run.recognizer
     at = replace(run, recognizer=replace(rec, stride_ms=int(stride_ms), average_window_ms=max(rec.average_window_ms, int(stride_ms))))
@@ -364,7 +364,7 @@ def replay(times_ms, scores, labels, recognizer) -> list[Detection]:
 
 def recognize(times_ms, scores, labels, recognizer) -> list[Detection]:
     """Recorded scores through the core's C recognizer (slow; :func:`replay` gives the same)."""
-    from tinykws.target.native import Recognizer
+    from tinykws.boardcode.native import Recognizer
 
     r = Recognizer(labels, recognizer)
     out = []

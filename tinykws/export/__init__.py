@@ -206,10 +206,10 @@ def compiled_arena(tflite: bytes, arena_min_bytes: int, run_arena_bytes: int = 0
     """The TFLM arena to compile in, and one line saying what it is made of.
 
     The host finds the minimum with TFLM's reference kernels; the board runs CMSIS-NN, whose
-    kernels ask for scratch buffers in the arena (:func:`tinykws.target.tflm.cmsis_nn_scratch`).
+    kernels ask for scratch buffers in the arena (:func:`tinykws.boardcode.tflm.cmsis_nn_scratch`).
     A run whose recorded arena is already larger keeps it.
     """
-    from tinykws.target.tflm import arena_with_margin, cmsis_nn_scratch
+    from tinykws.boardcode.tflm import arena_with_margin, cmsis_nn_scratch
 
     scratch = cmsis_nn_scratch(tflite)
     arena = max(arena_with_margin(arena_min_bytes, scratch.bytes), int(run_arena_bytes or 0))
@@ -230,7 +230,7 @@ def board_fit_lines(tflite: bytes, spec, stride_ms: int, board: str, *, ops) -> 
     from tinykws.export.boards import check_fit
     from tinykws.export.latency import estimate_latency
     from tinykws.export.native import native_model_info
-    from tinykws.target.tflm import model_layers
+    from tinykws.boardcode.tflm import model_layers
 
     from tinykws.export.native import stream_plan_of
 

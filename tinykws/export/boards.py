@@ -32,7 +32,7 @@ from tinykws.export.carray import RESOLVER_METHODS
 SUPPORTED_OPS: frozenset[str] = frozenset(RESOLVER_METHODS)
 
 #: The inference engines the firmware can be built with: its own generated int8 code only. TFLM is
-#: the host reference (:mod:`tinykws.target.tflm`), not a firmware engine.
+#: the host reference (:mod:`tinykws.boardcode.tflm`), not a firmware engine.
 ENGINES: tuple[str, ...] = ("native",)
 
 #: Flash each engine's code takes besides the model, in bytes.

@@ -11,7 +11,7 @@ The estimate is an instruction count times the board's cycles per instruction
 
 - features: :data:`MFCC_INSTRUCTIONS_PER_FRAME` for each new frame of the stride
   (``stride_ms / hop_ms`` frames);
-- inference: for each layer (:func:`tinykws.target.tflm.model_layers`), the engine's
+- inference: for each layer (:func:`tinykws.boardcode.tflm.model_layers`), the engine's
   :data:`OP_COSTS` entry for its kind, ``per_mac * MACs + per_output * outputs + per_op``, plus
   :data:`INVOKE_INSTRUCTIONS` once.
 
@@ -51,7 +51,7 @@ class OpCost:
         return self.per_mac * macs + self.per_output * outputs + self.per_op
 
 
-#: Instructions per layer, by engine and layer kind (see :class:`tinykws.target.tflm.Layer`).
+#: Instructions per layer, by engine and layer kind (see :class:`tinykws.boardcode.tflm.Layer`).
 #:
 #: ``native``: the generated int8 engine (lib/kws_nn, DSP path), -Os with the Nano's flags, fitted to
 #: the per-layer counts of ``python scripts/bench_inference.py`` for the shipped DS-CNN-S
@@ -62,7 +62,7 @@ class OpCost:
 #: with its row loading); the rest per MAC. The first conv's fixed part (the padded input and the
 #: patch copies, per output position) and the fully connected layer (the generic path, 6.6 per MAC)
 #: were fitted together with tiny-conv's counts (conv 10x8 to 8 channels 93,487; fully connected
-#: 5,000 MACs 35,360). tests/target/test_native_engine_qemu.py checks the estimate against QEMU
+#: 5,000 MACs 35,360). tests/boardcode/test_native_engine_qemu.py checks the estimate against QEMU
 #: for every architecture.
 #:
 #: ``native_portable``: the same engine's portable path (``-DKWS_NN_PORTABLE``: plain C, no SIMD
@@ -173,7 +173,7 @@ def _ms(v: float) -> str:
 
 
 def _layers(model) -> list:
-    from tinykws.target.tflm import model_layers
+    from tinykws.boardcode.tflm import model_layers
 
     return model_layers(model) if isinstance(model, (bytes, bytearray)) else list(model)
 
@@ -267,7 +267,7 @@ def estimate_latency(model, spec, stride_ms: int, board: str, engine: str = "nat
     Parameters
     ----------
     model : bytes or list of Layer
-        The int8 ``.tflite`` (or :func:`tinykws.target.tflm.model_layers` of it).
+        The int8 ``.tflite`` (or :func:`tinykws.boardcode.tflm.model_layers` of it).
     spec : FeatureSpec
         The model's features (its ``hop_ms`` sets the frames per stride).
     stride_ms : int

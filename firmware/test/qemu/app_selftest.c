@@ -5,8 +5,8 @@
  *
  * Audio arrives one hop at a time, as from the microphone's ring, and the app steps until it has
  * consumed it; the microsecond clock is the audio clock (samples delivered / sample rate), so a run is
- * deterministic and the host replays it exactly (tinykws.target.cross.run_app_on_qemu, compared with
- * the host build of the same core in tests/target/test_qemu_app.py). Every line the app writes goes to
+ * deterministic and the host replays it exactly (tinykws.boardcode.cross.run_app_on_qemu, compared with
+ * the host build of the same core in tests/boardcode/test_qemu_app.py). Every line the app writes goes to
  * the semihosting console; "END" marks the end.
  *
  * The engine is whichever firmware/app/ engine the image is linked with (the native one by default);

@@ -4,7 +4,7 @@
  * Under -icount shift=0 virtual time advances a fixed amount per instruction, so SysTick (24 bit,
  * counting down from the processor clock) measures instructions. qemu_ticks_start() starts it and
  * returns the ticks a loop of 400,000 instructions takes, which the host uses to turn ticks into
- * instructions (tinykws.target.cross). One measured interval must stay under 2^24 ticks.
+ * instructions (tinykws.boardcode.cross). One measured interval must stay under 2^24 ticks.
  */
 #ifndef QEMU_TICKS_H
 #define QEMU_TICKS_H

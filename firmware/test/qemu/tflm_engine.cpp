@@ -1,5 +1,5 @@
 // A TensorFlow Lite Micro engine (firmware/app/kws_engine.h) for the QEMU comparator only
-// (tflm_bench.cpp, built by tinykws.target.tflm_cross against a local TFLM copy). The firmware runs
+// (tflm_bench.cpp, built by tinykws.boardcode.tflm_cross against a local TFLM copy). The firmware runs
 // the native engine alone: no package ships TFLM's sources, so CI could never build this file. It
 // is the firmware's former TFLM engine, kept as it was measured (hence the Arduino library include
 // and the ESP32 heap arena).

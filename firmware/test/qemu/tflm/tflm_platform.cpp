@@ -3,7 +3,7 @@
  *
  * On the board the library's Arduino files supply them (system_setup.cpp: DebugLog over Serial;
  * peripherals/utility_arduino.cpp: the microsecond counter behind tflite::GetCurrentTimeTicks).
- * Those files include Arduino.h and are left out of the QEMU build (tinykws.target.tflm_cross);
+ * Those files include Arduino.h and are left out of the QEMU build (tinykws.boardcode.tflm_cross);
  * here DebugLog writes to the host through semihosting and the counter is SysTick's. The image
  * links without the C runtime's start files (-nostartfiles), so __dso_handle, which crtbegin.o
  * defines and a function-local static object with a destructor refers to, is defined here too.

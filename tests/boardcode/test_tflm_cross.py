@@ -4,7 +4,7 @@ The image runs the QEMU comparator's TFLM engine (firmware/test/qemu/tflm_engine
 TFLM engine; the firmware itself runs the native engine only) on the shipped model; its scores must equal the
 tflite-micro package's interpreter on every window. No package ships TFLM's sources (the tflite-micro wheel
 holds a compiled library, no headers), so CI cannot build this: the tests run only when TINYKWS_TFLM_DIR names
-a local copy of tinykws.target.tflm_cross.TFLM_LIBRARY. Each test session compiles the library once
+a local copy of tinykws.boardcode.tflm_cross.TFLM_LIBRARY. Each test session compiles the library once
 (minutes) into its own cache, unless TINYKWS_TFLM_CACHE names a folder to keep the compiled library in.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinykws.target.cross import toolchain_missing
+from tinykws.boardcode.cross import toolchain_missing
 
 TFLM_DIR = os.environ.get("TINYKWS_TFLM_DIR")
 
@@ -22,7 +22,7 @@ pytestmark = [
     pytest.mark.skipif(toolchain_missing() is not None, reason=str(toolchain_missing())),
     pytest.mark.skipif(not TFLM_DIR, reason="no package ships TFLM's sources, so CI cannot build the QEMU comparator "
                                             "(firmware/test/qemu/tflm_engine.cpp); set TINYKWS_TFLM_DIR to a local copy "
-                                            "of tinykws.target.tflm_cross.TFLM_LIBRARY to run it"),
+                                            "of tinykws.boardcode.tflm_cross.TFLM_LIBRARY to run it"),
 ]
 
 
@@ -34,7 +34,7 @@ def shipped_on_qemu():
     from tinykws.features import compute_mfcc
     from tinykws.paths import default_model_dir
     from tinykws.spec import FeatureSpec
-    from tinykws.target.tflm_cross import measure_tflm
+    from tinykws.boardcode.tflm_cross import measure_tflm
 
     model_dir = default_model_dir()
     tflite = parse_c_array((model_dir / "kws_model.cc").read_text())
@@ -45,7 +45,7 @@ def shipped_on_qemu():
 
 
 def host_scores(tflite: bytes, windows: np.ndarray) -> np.ndarray:
-    from tinykws.target.native_engine import TflmLayers
+    from tinykws.boardcode.native_engine import TflmLayers
 
     ref = TflmLayers(tflite)
     return np.stack([ref.run(x, [])[0].astype(np.int8) for x in windows])
@@ -70,7 +70,7 @@ def with_per_tensor_fully_connected(tflite: bytes) -> bytes:
 
 
 def test_tflm_image_equals_tflite_micro(shipped_on_qemu):
-    from tinykws.target.tflm_cross import per_channel_fully_connected
+    from tinykws.boardcode.tflm_cross import per_channel_fully_connected
 
     tflite, windows, r = shipped_on_qemu
     fc = per_channel_fully_connected(tflite)

@@ -3,7 +3,7 @@
 :func:`model_engine` gives a callable (int8 window ``[n_frames, n_mfcc]`` -> int8 scores) for a run:
 ``"native"`` is the firmware's own int8 engine (``firmware/lib/kws_nn`` and the generated
 ``kws_net_model.h``) built with this computer's C compiler, bit-exact with TFLM's kernels; where it
-cannot be built or does not support the model, TFLM's kernels (:class:`tinykws.target.tflm.TflmModel`)
+cannot be built or does not support the model, TFLM's kernels (:class:`tinykws.boardcode.tflm.TflmModel`)
 run instead and give the same scores. The virtual board and the streaming evaluation use it.
 """
 
@@ -41,7 +41,7 @@ def model_engine(run, engine: str = "native") -> tuple[Callable[[np.ndarray], np
         raise UserError(f"unknown engine {engine!r} (native or tflm)")
     if engine == "native":
         try:
-            from tinykws.target.native_engine import NativeNet
+            from tinykws.boardcode.native_engine import NativeNet
 
             return NativeScores(NativeNet(run.tflite_bytes)), "native"
         except (UserError, OSError, RuntimeError) as e:
@@ -54,6 +54,6 @@ def model_engine(run, engine: str = "native") -> tuple[Callable[[np.ndarray], np
                 sys.stderr.write(f"note: the native engine cannot run this model here ({reason}); "
                                  "TFLM's kernels compute its scores instead\n")
                 sys.stderr.flush()
-    from tinykws.target.tflm import TflmModel
+    from tinykws.boardcode.tflm import TflmModel
 
     return TflmModel(run.tflite_bytes, run.arena_bytes).predict_one, "tflm"

@@ -151,7 +151,7 @@ def build_engine_image(header: str, windows: np.ndarray, out_dir: Path, *, flags
     ``stream_windows``: consecutive windows of one stream, which a model with a streaming mode also
     runs through ``kws_net_stream_window`` in order (the image's ``S`` lines).
     """
-    from tinykws.target.native_engine import nn_source_dir
+    from tinykws.boardcode.native_engine import nn_source_dir
 
     nn = nn_source_dir()
     qemu_dir = qemu_source_dir()

@@ -1,4 +1,4 @@
-"""Target: the board's own code, run on the laptop.
+"""The board's own code, run on the laptop (built with the host compiler, or cross-built and run on QEMU).
 
 - :mod:`.tflm`: the TensorFlow Lite Micro interpreter (the ``tflite-micro`` package) and the
   smallest tensor arena a model allocates in;

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinykws.target.cross import mfcc_on_qemu, toolchain_missing
+from tinykws.boardcode.cross import mfcc_on_qemu, toolchain_missing
 from tinykws.features import compute_mfcc
 from tinykws.spec import FeatureSpec
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinykws.target.cross import board_flags, toolchain_missing
+from tinykws.boardcode.cross import board_flags, toolchain_missing
 
 pytestmark = pytest.mark.skipif(toolchain_missing() is not None, reason=str(toolchain_missing()))
 
@@ -22,8 +22,8 @@ BOARD_FLAGS = board_flags("c")
 def check_on_qemu(tflite: bytes, windows: np.ndarray, tmp_path: Path) -> float:
     """Both paths equal TFLM on every layer; returns the DSP path's mean instructions per call."""
     from tinykws.export.native import native_model_info, render_native_model
-    from tinykws.target.cross import build_engine_image, run_engine_image
-    from tinykws.target.native_engine import TflmLayers
+    from tinykws.boardcode.cross import build_engine_image, run_engine_image
+    from tinykws.boardcode.native_engine import TflmLayers
 
     info = native_model_info(tflite)
     tensors = [l["tensor"] for l in info["layers"]]
@@ -92,8 +92,8 @@ def test_streaming_mode_on_cortex_m4(tmp_path):
     from tinykws.export.native import render_native_model
     from tinykws.features import compute_mfcc
     from tinykws.spec import FeatureSpec
-    from tinykws.target.cross import build_engine_image, run_engine_image
-    from tinykws.target.tflm import TflmModel
+    from tinykws.boardcode.cross import build_engine_image, run_engine_image
+    from tinykws.boardcode.tflm import TflmModel
 
     spec = FeatureSpec()
     feats = compute_mfcc(tone_clips(12, seed=21), spec).astype(np.float32)

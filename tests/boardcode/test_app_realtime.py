@@ -1,4 +1,4 @@
-"""The C application loop in real time (ctypes, tinykws.target.native.App): a fake clock, a
+"""The C application loop in real time (ctypes, tinykws.boardcode.native.App): a fake clock, a
 microphone ring with the Nano 33 BLE port's capacity, and an engine slower than the stride.
 
 One kws_app_step must do bounded work and return, so the caller's loop keeps answering commands
@@ -16,7 +16,7 @@ import numpy as np
 from tinykws.board.protocol import Audio, Boot, Detection, Inference, Stats, parse_line
 from tinykws.recognizer import RecognizerConfig
 from tinykws.spec import FeatureSpec
-from tinykws.target.native import App, StreamingMfcc, quantize_window
+from tinykws.boardcode.native import App, StreamingMfcc, quantize_window
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = FeatureSpec()

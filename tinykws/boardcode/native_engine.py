@@ -6,7 +6,7 @@ shared library cached under ``$TINYKWS_CACHE/native_engine/`` (one per sources,
 header, compiler and path). Two paths can be built: ``"portable"`` (the plain C
 kernels) and ``"dsp"`` (the Cortex-M DSP kernels with C versions of the
 intrinsics, ``-DKWS_NN_EMULATE_DSP``), so the host tests cover the logic of
-both; the real instructions are checked under QEMU (:mod:`tinykws.target.cross`).
+both; the real instructions are checked under QEMU (:mod:`tinykws.boardcode.cross`).
 
 API: :class:`NativeNet` ``(tflite, path=...)``; ``.run(x) -> (scores, layers)``
 where ``layers`` holds every layer's int8 output, keyed by the TFLite tensor
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tinykws.paths import cache_dir, core_source_dir
-from tinykws.target.native import find_compiler
+from tinykws.boardcode.native import find_compiler
 
 PATH_FLAGS = {"portable": ["-DKWS_NN_PORTABLE"], "dsp": ["-DKWS_NN_EMULATE_DSP"]}
 CFLAGS = ["-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
@@ -187,7 +187,7 @@ class TflmLayers:
 
     def __init__(self, tflite: bytes):
         from tinykws.io import quiet_fd
-        from tinykws.target.tflm import _runtime
+        from tinykws.boardcode.tflm import _runtime
 
         rt = _runtime()
         with quiet_fd(1):

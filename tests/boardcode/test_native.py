@@ -10,7 +10,7 @@ import pytest
 from tinykws.board.protocol import Ack, Audio, Boot, Detection, Error, Inference, Stats, parse_line
 from tinykws.recognizer import RecognizerConfig
 from tinykws.features import compute_mfcc
-from tinykws.target.native import (App, Recognizer, StreamingMfcc, encode_ack, encode_audio, encode_boot, encode_detection,
+from tinykws.boardcode.native import (App, Recognizer, StreamingMfcc, encode_ack, encode_audio, encode_boot, encode_detection,
                             encode_error, encode_inference, encode_stats, load_core, quantize_window)
 from tinykws.model.quantize import quantize_input
 from tinykws.paths import default_model_dir
@@ -214,7 +214,7 @@ def test_app_loop_runs_the_int8_model_on_tflm(tiny_run):
     from tinykws.data.audio import to_int16
     from tinykws.evaluate.streaming import recognize
     from tinykws.run import load_run
-    from tinykws.target.tflm import TflmModel
+    from tinykws.boardcode.tflm import TflmModel
 
     run = load_run(tiny_run)
     y, _ = keyword_stream(["up", "down", "flat", "up"], gap_s=1.5, seed=2)
@@ -320,7 +320,7 @@ def test_small_thresholds_are_acknowledged_as_set(tiny_run_free_app):
 
 def test_threshold_round_trip_host_board_host(tiny_run_free_app):
     from tinykws.board.protocol import ack_threshold, encode_command, format_threshold
-    from tinykws.target.native import format_threshold as c_format_threshold, parse_command
+    from tinykws.boardcode.native import format_threshold as c_format_threshold, parse_command
 
     app, lines = tiny_run_free_app
     for x in (0.0004, 0.8, 0.55, 0.123456, 1.0, 0.000001):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tinykws.paths import default_model_dir
-from tinykws.target.cross import run_app_on_qemu, toolchain_missing
+from tinykws.boardcode.cross import run_app_on_qemu, toolchain_missing
 
 pytestmark = pytest.mark.skipif(toolchain_missing() is not None, reason=str(toolchain_missing()))
 
@@ -56,8 +56,8 @@ def shipped_model():
 def host_lines(pcm, model_dir, run):
     """The host build of the core, fed and clocked exactly as app_selftest.c feeds the emulated one."""
     from tinykws.export.carray import parse_c_array
-    from tinykws.target.native import App
-    from tinykws.target.native_engine import NativeNet
+    from tinykws.boardcode.native import App
+    from tinykws.boardcode.native_engine import NativeNet
 
     net = NativeNet(parse_c_array((model_dir / "kws_model.cc").read_text()), path="portable")
     hop = run.spec.hop_length

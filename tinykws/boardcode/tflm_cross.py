@@ -3,7 +3,7 @@
 The comparison point of the native engine (``scripts/bench_inference.py --tflm DIR``): the same
 windows through a TFLM engine (``firmware/test/qemu/tflm_engine.cpp``, the firmware's TFLM engine
 before the firmware became native-only), compiled with the Nano's real flags
-(:func:`tinykws.target.cross.board_flags`) and counted in instructions under ``-icount shift=0``.
+(:func:`tinykws.boardcode.cross.board_flags`) and counted in instructions under ``-icount shift=0``.
 
 ``DIR`` is a local copy of :data:`TFLM_LIBRARY` (the Arduino library Chirale_TensorFlowLite the
 firmware's TFLM build used): its ``src/`` holds TFLM, CMSIS-NN, flatbuffers and the rest. No package
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from tinykws.paths import cache_dir, qemu_source_dir, source_project_dir
-from tinykws.target.cross import _windows_header, board_flags, qemu_link_flags, run_qemu
+from tinykws.boardcode.cross import _windows_header, board_flags, qemu_link_flags, run_qemu
 
 #: Defines the board's build gives the library that its sources test. The Arduino core's builder
 #: defines ARDUINO=10810 (platform nordicnrf52, arduino-core-mbed); TFLM's headers then declare the
