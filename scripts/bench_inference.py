@@ -13,8 +13,14 @@ layer's output against the tflite-micro interpreter (bit_exact), reads RAM and f
 and measures the C MFCC per frame with the same flags. A model with a streaming mode (native
 engine, tinykws.export.native.stream_plan) also runs kws_net_stream_window on consecutive windows of
 one stream of that audio, a stride apart, as the firmware does: instructions per stride (after the
-first window), and its scores against tflite-micro's on each whole window. The last line is one JSON
-object (``stream_instructions_per_stride``, ``stream_bit_exact``; null for a model without one).
+first window), and its scores against tflite-micro's on each whole window.
+
+Cycles: the DSP path is built once more with markers (-DKWS_CYCLE_TRACE) and run with QEMU's log of
+executed blocks, to which tinykws.boardcode.m4cycles applies a Cortex-M4 timing model (Arm's cycles
+per instruction class, a 2-cycle refill after a taken branch, zero flash wait states assumed): cycles
+per layer, per inference (``native_cycles``) and per MFCC frame, and milliseconds at the Nano's 64 MHz.
+The last line is one JSON object (``native_cycles``, ``bit_exact``, ``stream_instructions_per_stride``,
+``stream_bit_exact``; null for a model without one).
 """
 
 from __future__ import annotations
@@ -175,27 +181,48 @@ def main(argv: list[str] | None = None) -> int:
                 r["stream_exact"] = bool(np.array_equal(r["stream_scores"], stream_ref))
             r["sizes"] = engine_sizes(elf, set(), kernel_symbol_names(BOARD_FLAGS + (["-DKWS_NN_PORTABLE"] if path == "portable" else [])))
             results[path] = r
+        from tinykws.boardcode.m4cycles import engine_cycles, mfcc_cycles
+
+        cyc = engine_cycles(header, windows[:1], flags=BOARD_FLAGS,
+                            stream_windows=stream_windows[:4] if stream_windows is not None else None)
+        cyc["exact"] = bool(np.array_equal(cyc["scores"], ref_scores[0]))
     pcm = test_audio(2, seed=9).reshape(-1)
     mfcc = instructions_per_frame(pcm, spec, flags=BOARD_FLAGS)["instructions_per_frame"]
+    mfcc_cyc = mfcc_cycles(pcm, spec=spec, flags=BOARD_FLAGS)
 
     dsp, port = results["dsp"], results["portable"]
     print(f"model {model_dir} sha256 {sha256_bytes(tflite)[:16]}..., {info['macs']:,} MACs, {n} windows, flags: "
           + " ".join(BOARD_FLAGS))
-    print(f"{'layer':<6}{'op':<20}{'kernel':<11}{'MACs':>10}{'DSP instr':>12}{'instr/MAC':>10}{'portable':>12}{'ratio':>7}")
+    print(f"{'layer':<6}{'op':<20}{'kernel':<11}{'MACs':>10}{'DSP instr':>12}{'instr/MAC':>10}{'cycles':>11}"
+          f"{'cyc/MAC':>8}{'CPI':>6}{'portable':>12}{'ratio':>7}")
     per_layer = []
+    layer_cycles = cyc["layer_cycles"] if len(cyc["layer_cycles"]) == len(info["layers"]) else [0] * len(info["layers"])
     for i, l in enumerate(info["layers"]):
         di, pi = float(dsp["layer_instructions"][:, i].mean()), float(port["layer_instructions"][:, i].mean())
+        ci, ni = layer_cycles[i], cyc["layer_instructions"][i] if layer_cycles[i] else 1
         ipm = f"{di / l['macs']:.2f}" if l["macs"] else "-"
-        print(f"{i:<6}{l['op']:<20}{l['kernel']:<11}{l['macs']:>10,}{di:>12,.0f}{ipm:>10}{pi:>12,.0f}{pi / di:>7.2f}")
+        cpm = f"{ci / l['macs']:.2f}" if l["macs"] else "-"
+        print(f"{i:<6}{l['op']:<20}{l['kernel']:<11}{l['macs']:>10,}{di:>12,.0f}{ipm:>10}{ci:>11,}{cpm:>8}{ci / ni:>6.2f}"
+              f"{pi:>12,.0f}{pi / di:>7.2f}")
         per_layer.append({"op": l["op"], "kernel": l["kernel"], "macs": l["macs"], "instructions": round(di),
-                          "portable_instructions": round(pi)})
+                          "cycles": ci, "portable_instructions": round(pi)})
     dt, pt = float(dsp["instructions"].mean()), float(port["instructions"].mean())
-    print(f"{'total':<37}{info['macs']:>10,}{dt:>12,.0f}{dt / info['macs']:>10.2f}{pt:>12,.0f}{pt / dt:>7.2f}")
+    ct = cyc["cycles"]
+    print(f"{'total':<37}{info['macs']:>10,}{dt:>12,.0f}{dt / info['macs']:>10.2f}{ct:>11,}{ct / info['macs']:>8.2f}"
+          f"{ct / cyc['instructions']:>6.2f}{pt:>12,.0f}{pt / dt:>7.2f}")
+    print(f"cycles (Cortex-M4 timing model over QEMU's executed blocks, zero wait states assumed; "
+          f"tinykws.boardcode.m4cycles): inference {ct:,} = {1000 * ct / 64e6:.1f} ms at 64 MHz "
+          f"({ct / cyc['instructions']:.2f} cycles per instruction, the traced build's scores equal tflite-micro's: "
+          f"{cyc['exact']}); MFCC {mfcc_cyc['cycles_per_frame']:,.0f} cycles per frame = "
+          f"{1000 * mfcc_cyc['cycles_per_frame'] / 64e6:.2f} ms ({mfcc_cyc['cpi']:.2f} per instruction); "
+          f"{args.stride_ms} ms stride: {1000 * (ct + args.stride_ms // spec.hop_ms * mfcc_cyc['cycles_per_frame']) / 64e6:.1f} ms "
+          f"of features + inference; SMLAD floor (2 MACs per cycle) {info['macs'] // 2:,}, "
+          f"{ct / (info['macs'] / 2):.2f}x it")
     s = dsp["sizes"]
     print(f"RAM {s['ram_bytes']:,} B (activations {s['arena_bytes']:,} + scratch {s['scratch_bytes']:,}; the generator says "
           f"{info['ram_bytes']:,}); flash {s['flash_bytes']:,} B (kernels + model data, DSP image); "
           f"MFCC {mfcc:,.0f} instructions per frame")
-    bit_exact = dsp["exact"] and port["exact"]
+    bit_exact = dsp["exact"] and port["exact"] and cyc["exact"]
     print(f"bit exact with tflite-micro on every window and layer: DSP {dsp['exact']}, portable {port['exact']}")
     stream = {}
     if sp is not None:
@@ -246,6 +273,11 @@ def main(argv: list[str] | None = None) -> int:
         "model_macs": info["macs"],
         "native_instructions": round(dt),
         "native_portable_instructions": round(pt),
+        "native_cycles": ct,
+        "native_cpi": round(ct / cyc["instructions"], 4),
+        "mfcc_frame_cycles": round(mfcc_cyc["cycles_per_frame"]),
+        "mfcc_cpi": round(mfcc_cyc["cpi"], 4),
+        "stream_cycles_per_stride": round(float(np.mean(cyc["stream_cycles"][1:]))) if len(cyc.get("stream_cycles", [])) > 1 else None,
         "native_ram_bytes": s["ram_bytes"],
         "native_flash_bytes": s["flash_bytes"],
         "mfcc_frame_instructions": round(mfcc),

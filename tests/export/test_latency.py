@@ -34,13 +34,15 @@ def test_nano_native_at_100_ms_keeps_up_and_at_20_ms_does_not(shipped):
     spec = FeatureSpec()
     e = estimate_latency(shipped, spec, 100, "nano33ble", "native")
     cpu = boards.BOARDS["nano33ble"].cpu
-    # 5 new frames per 100 ms stride at 1.25 cycles per instruction and 64 MHz.
-    assert e.feature_ms == pytest.approx(5 * MFCC_INSTRUCTIONS_PER_FRAME * 1.25 / 64e3)
-    assert e.inference_ms == pytest.approx(e.inference_instructions * cpu.cycles_per_instruction / 64e3)
+    # 5 new frames per 100 ms stride at 64 MHz, at the cycles per instruction the timing model measured.
+    assert e.feature_ms == pytest.approx(5 * MFCC_INSTRUCTIONS_PER_FRAME * boards.NANO_MFCC_CPI / 64e3)
+    assert e.inference_ms == pytest.approx(e.inference_instructions * boards.NANO_NN_CPI / 64e3)
+    assert e.cycles == pytest.approx(e.total_ms * 64e3, abs=1)
     assert e.total_ms == pytest.approx(e.feature_ms + e.inference_ms)
     assert e.budget_fraction == pytest.approx(e.total_ms / 100)
     assert e.keeps_up and e.reason == ""
-    assert e.line().startswith("nano33ble, native: features 5.5 ms + inference ") and "per 100 ms stride" in e.line()
+    assert e.line().startswith("nano33ble, native: features 6.4 ms + inference ") and "per 100 ms stride" in e.line()
+    assert e.line().endswith(f" %; {e.cycles / 1e6:.2f} M cycles)")
     e = estimate_latency(shipped, spec, 20, "nano33ble", "native")
     assert not e.keeps_up
     assert e.reason.startswith(f"stride 20 ms needs ≥ {e.shortest_stride_ms} ms on nano33ble with native")
@@ -55,14 +57,15 @@ def test_tflm_is_no_engine_to_estimate(shipped):
         estimate_latency(shipped, FeatureSpec(), 100, "nano33ble", "tflm")
 
 
-def test_keep_up_rule_is_60_percent_of_the_stride():
-    # A made-up one-layer model whose inference is just what fits in 60 % of a 200 ms stride with its features.
+def test_keep_up_rule_is_80_percent_of_the_stride():
+    # A made-up one-layer model whose inference is just what fits in 80 % of a 200 ms stride with its features.
     from tinykws.export import latency
 
     spec = FeatureSpec()
     cpu = boards.BOARDS["nano33ble"].cpu
     fc = latency.OP_COSTS["native"]["fc"]
-    budget_instr = (KEEP_UP_FRACTION * 200 - cpu.ms(10 * MFCC_INSTRUCTIONS_PER_FRAME)) * 64e3 / cpu.cycles_per_instruction
+    assert KEEP_UP_FRACTION == 0.8
+    budget_instr = (KEEP_UP_FRACTION * 200 - cpu.ms(10 * MFCC_INSTRUCTIONS_PER_FRAME)) * 64e3 / cpu.nn_cycles_per_instruction
     n_macs = int((budget_instr - latency.INVOKE_INSTRUCTIONS["native"] - fc.per_op) / fc.per_mac)
     layer = Layer(0, "FULLY_CONNECTED", "fc", (1, 1), (1, 1), macs=n_macs, outputs=0)
     fits = estimate_latency([layer], spec, 200, "nano33ble", "native")
@@ -124,7 +127,7 @@ def test_run_report_prints_the_estimate_per_board_and_engine(shipped):
 
     rep = latency_report(shipped, FeatureSpec(), 100)
     md = "\n".join(latency_md(rep))
-    assert "## Speed on the boards (estimate, 100 ms stride)" in md and "at most 60 % of the stride" in md
+    assert "## Speed on the boards (estimate, 100 ms stride)" in md and "at most 80 % of the stride" in md
     for e in rep["estimates"]:
         assert f"| {e['board']} | {e['engine']} | {e['feature_ms']:.1f} ms | {e['inference_ms']:.1f} ms |" in md
     assert latency_md(None) == []
@@ -140,7 +143,7 @@ def test_the_esp32_is_estimated_on_the_portable_path(shipped):
     assert e.inference_instructions == inference_instructions(shipped, "native", "portable")
     # 25.4 M x 1.10 Xtensa instructions per M4 instruction x 1.2 cycles at 240 MHz: about 140 ms.
     assert 110 < e.inference_ms < 150
-    assert not e.keeps_up and e.shortest_stride_ms == 260 and "needs ≥ 260 ms on esp32dev" in e.reason
+    assert not e.keeps_up and e.shortest_stride_ms == 200 and "needs ≥ 200 ms on esp32dev" in e.reason
     nano = estimate_latency(shipped, FeatureSpec(), 100, "nano33ble")
     assert nano.keeps_up and nano.inference_instructions == inference_instructions(shipped, "native")
 

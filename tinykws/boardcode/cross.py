@@ -143,13 +143,14 @@ def _windows_header(windows: np.ndarray, stream_windows: np.ndarray | None = Non
 
 
 def build_engine_image(header: str, windows: np.ndarray, out_dir: Path, *, flags: list[str], portable: bool = False,
-                       stream_windows: np.ndarray | None = None) -> Path:
+                       stream_windows: np.ndarray | None = None, defines: tuple[str, ...] = ()) -> Path:
     """Cross-compile the engine image (kws_nn + ``header`` as kws_net_model.h + ``windows``); returns the ELF.
 
     ``flags`` are the compiler flags of the board build (e.g. the Nano's ``-mcpu=cortex-m4 ... -Os``);
     ``portable`` adds ``-DKWS_NN_PORTABLE`` (the plain C kernels instead of the DSP ones).
     ``stream_windows``: consecutive windows of one stream, which a model with a streaming mode also
     runs through ``kws_net_stream_window`` in order (the image's ``S`` lines).
+    ``defines``: extra ``-D`` flags (e.g. ``-DKWS_CYCLE_TRACE`` for :mod:`tinykws.boardcode.m4cycles`).
     """
     from tinykws.boardcode.native_engine import nn_source_dir
 
@@ -160,7 +161,8 @@ def build_engine_image(header: str, windows: np.ndarray, out_dir: Path, *, flags
     (out_dir / "kws_net_model.h").write_text(header)
     (out_dir / "engine_windows.h").write_text(_windows_header(windows, stream_windows))
     elf = out_dir / ("engine_portable.elf" if portable else "engine_dsp.elf")
-    cmd = ["arm-none-eabi-gcc", *flags, "-Wall", "-Wextra", "-Werror", *(["-DKWS_NN_PORTABLE"] if portable else []), *QEMU_LINK_FLAGS,
+    cmd = ["arm-none-eabi-gcc", *flags, "-Wall", "-Wextra", "-Werror", *(["-DKWS_NN_PORTABLE"] if portable else []),
+           *[f"-D{d}" for d in defines], *QEMU_LINK_FLAGS,
            "-I", str(nn / "include"), "-I", str(nn / "src"), "-I", str(out_dir), "-T", str(qemu_dir / "link.ld"),
            str(qemu_dir / "startup.c"), str(qemu_dir / "engine_bench.c"), *[str(p) for p in sorted((nn / "src").glob("*.c"))],
            "-o", str(elf)]

@@ -17,7 +17,8 @@ without a model; measure a real build (``pio run -e ENV`` prints its size) to ti
 so a model that cannot work is refused on the laptop instead of failing on the board.
 
 Each board also has a :class:`CpuModel`: how many of its clock cycles one Cortex-M4 instruction
-(as counted on QEMU by ``scripts/bench_inference.py``) costs there. :mod:`tinykws.export.latency`
+(as counted on QEMU by ``scripts/bench_inference.py``) costs there: on the Nano, cycles per instruction
+measured by the Cortex-M4 timing model over QEMU's trace (:mod:`tinykws.boardcode.m4cycles`). :mod:`tinykws.export.latency`
 turns instruction counts into milliseconds with it.
 """
 
@@ -92,26 +93,23 @@ class CpuModel:
         return 1000.0 * instructions * self.cycles_per_instruction / self.clock_hz
 
 
-# Cortex-M4 cycles per instruction, 1.25. The M4 is single-issue with a 3-stage pipeline: most ALU
-# and multiply / multiply-accumulate instructions (MUL, MLA, SMLAD, SMLABB, SXTB16) take 1 cycle;
-# a single LDR takes 2, but back-to-back independent loads pipeline to 1 each (LDM/LDRD likewise
-# N+1); a taken branch costs 1 plus a 1-3 cycle pipeline refill; division takes 2-12. Int8
-# kernel inner loops are loads, SMLAD and a loop branch, so they average a little above 1; the
-# MFCC's float code (VFP single precision, 1-cycle VADD/VMUL, 3-cycle VMLA latency) is similar.
-# Arm's published CoreMark/MHz for the M4 is 3.40. On the nRF52840 the code and the weights are
-# in flash, which the CPU reads at 64 MHz through the NVMC's instruction cache (ICACHECNF): the
-# cache must be on for these figures; with it off every flash fetch waits and the board is slower
-# still. The "est. at 64 MHz" range in the firmware notes uses 1.1-1.4; 1.25 is its middle.
-CORTEX_M4_CPI = 1.25
+# Cortex-M4 cycles per instruction, measured, not guessed: `python scripts/bench_inference.py` applies a
+# Cortex-M4 timing model (tinykws.boardcode.m4cycles: Arm's cycles per instruction class, loads 2 or 1
+# when pipelined, LDM 1+N, a 2-cycle refill after each taken branch) to QEMU's log of the blocks the
+# real binary executed, built with the Nano's flags. The shipped DS-CNN-S on the engine's DSP path:
+# 4,252,809 cycles for 2,529,325 instructions (1.68; the 1x1 convolutions' LDM + SMLAD loop is 1.79,
+# the depthwise layers 1.42); the C MFCC: 82,165 cycles per frame for 55,861 instructions (1.47).
+# Assumed: zero flash wait states, i.e. the nRF52840's instruction cache (NVMC ICACHECNF) is on and
+# hits; a miss costs more, so these are lower bounds. tests/boardcode/test_m4cycles.py checks the
+# constants against a fresh trace of the shipped model.
+NANO_NN_CPI = 1.68
+NANO_MFCC_CPI = 1.47
 
-# The ESP32's Xtensa LX6 runs no Cortex-M4 code, and no Xtensa compiler is available here, so its
-# figures are an estimate from published ratios: CoreMark/MHz of one LX6 core is about 2.07
+# The ESP32's Xtensa LX6 runs no Cortex-M4 code, and no ESP32 compiler is available here, so its
+# features are an estimate from published ratios: CoreMark/MHz of one LX6 core is about 2.07
 # (497.8 CoreMark at 240 MHz, -O3, ESP-IDF; EEMBC lists 4.13/MHz for both cores) against the M4's
-# 3.40, so one M4 instruction's work takes about 1.25 * 3.40 / 2.07 = 2.05 LX6 cycles. The LX6 as
-# GCC uses it has no dual 16-bit SIMD multiply-accumulate, so the int8 kernels (whose M4 counts
-# rely on SMLAD) are taken to need 1.5 times the instructions: an assumption to replace with a
-# measured ``INF`` line from an ESP32 (``tinykws monitor`` prints measured against estimate).
-ESP32_CPI = round(CORTEX_M4_CPI * 3.40 / 2.07, 2)
+# 3.40, so one M4 instruction's work of the MFCC takes about 1.47 * 3.40 / 2.07 = 2.41 LX6 cycles.
+ESP32_CPI = round(NANO_MFCC_CPI * 3.40 / 2.07, 2)
 
 # The int8 engine on the ESP32 is its portable path (no SMLAD on the LX6): 25.4 M Cortex-M4
 # instructions per inference of the shipped DS-CNN-S (scripts/bench_inference.py), 10 times the
@@ -187,8 +185,9 @@ BOARDS: dict[str, BoardBudget] = {
         ram_reserved_bytes=96 * 1024,
         env="nano33ble",
         upload_hint="if the upload cannot find the board, double-press its reset button (the LED pulses) and try again",
-        cpu=CpuModel("nRF52840 Cortex-M4F", 64_000_000, CORTEX_M4_CPI,
-                     basis="Cortex-M4 at 64 MHz, 1.25 cycles per instruction, flash instruction cache on"),
+        cpu=CpuModel("nRF52840 Cortex-M4F", 64_000_000, NANO_MFCC_CPI, nn_cycles_per_instruction=NANO_NN_CPI,
+                     basis="Cortex-M4 at 64 MHz, cycles modelled over QEMU's trace: 1.68 per instruction in the int8 "
+                           "engine, 1.47 in the MFCC; zero flash wait states assumed (instruction cache on)"),
     ),
     "esp32dev": BoardBudget(
         "esp32dev", "ESP32 DevKit, 240 MHz, 4 MB flash",

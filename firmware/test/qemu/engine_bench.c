@@ -12,6 +12,10 @@
  * then "calibration_ticks <t> for 400000 instructions" and "END". Under `-icount shift=0` a SysTick
  * tick is a fixed number of instructions, measured by a loop of known length. The per-layer hook
  * costs a few instructions per layer; it is inside the whole-call figure.
+ *
+ * Built with -DKWS_CYCLE_TRACE (tinykws.boardcode.m4cycles), the layer hook is an empty marker
+ * function instead: kws_cycle_begin() runs before each engine call and kws_cycle_mark() after each
+ * layer and at the end of each call, so the trace of QEMU's executed blocks can be cut at them.
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,18 +25,31 @@
 #include "qemu_ticks.h"
 
 
+#ifdef KWS_CYCLE_TRACE
+__attribute__((noinline)) void kws_cycle_begin(void) { __asm volatile(""); }
+__attribute__((noinline)) void kws_cycle_mark(void) { __asm volatile(""); }
+#define KWS_NET_LAYER_DONE(index, data, bytes) kws_cycle_mark()
+#define CYCLE_BEGIN() kws_cycle_begin()
+#define CYCLE_END() kws_cycle_mark()
+#else
+#define CYCLE_BEGIN() ((void)0)
+#define CYCLE_END() ((void)0)
+#endif
+
 static unsigned layer_mark;
 static unsigned layer_ticks[64];
 static uint32_t layer_crc[64];
 
-static void layer_done(int index, const int8_t *data, int bytes) {
+__attribute__((unused)) static void layer_done(int index, const int8_t *data, int bytes) {
     const unsigned t = ticks_now();
     layer_ticks[index] = (layer_mark - t) & 0xFFFFFFu;
     /* Outputs that later layers overwrite in place must be summed now; the CRC is outside the timing. */
     layer_crc[index] = kws_nn_crc32(0, data, (size_t)bytes);
     layer_mark = ticks_now();
 }
+#ifndef KWS_NET_LAYER_DONE
 #define KWS_NET_LAYER_DONE(index, data, bytes) layer_done((index), (data), (bytes))
+#endif
 
 #include "engine_windows.h"
 #include "kws_net_model.h"
@@ -44,7 +61,9 @@ int main(void) {
     printf("dsp %d crc %08lx\n", kws_nn_uses_dsp(), (unsigned long)kws_net_weights_crc32());
     for (unsigned w = 0; w < ENGINE_WINDOWS; w++) {
         layer_mark = ticks_now();
+        CYCLE_BEGIN();
         kws_net_invoke(engine_windows[w], scores);
+        CYCLE_END();
         unsigned total = 0;
         for (int i = 0; i < KWS_NET_NUM_LAYERS; i++) total += layer_ticks[i];
         printf("W %u %u", w, total);
@@ -58,7 +77,9 @@ int main(void) {
 #ifdef KWS_NET_STREAMABLE
     for (int w = 0; w < (int)STREAM_WINDOWS; w++) {
         const unsigned t0 = ticks_now();
+        CYCLE_BEGIN();
         const int rows = kws_net_stream_window(stream_windows[w], scores);
+        CYCLE_END();
         const unsigned t = ticks_since(t0);
         printf("S %d %u %d ", w, t, rows);
         for (int i = 0; i < KWS_NET_OUTPUT_BYTES; i++) printf("%02x", (unsigned)(uint8_t)scores[i]);
