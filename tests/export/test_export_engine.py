@@ -25,6 +25,8 @@ def test_native_export_reports_its_own_ram(tiny_run, tmp_path):
     stride = load_run(tiny_run).recognizer.stride_ms  # the run's operating point
     speed = [l for l in res.fit_lines if l.startswith("speed")]
     assert len(speed) == 1 and speed[0].startswith("speed: nano33ble, native: features ") and f"per {stride} ms stride" in speed[0]
+    energy = [l for l in res.fit_lines if l.startswith("energy: ")]
+    assert len(energy) == 1 and " mW (" in energy[0] and "days on a 1000 mAh cell" in energy[0]
 
 
 def test_too_slow_is_refused_before_anything_is_written(tiny_run, tmp_path, monkeypatch):
@@ -43,6 +45,7 @@ def test_cli_names_the_native_engine_and_no_build_flags(tiny_run, tmp_path):
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert "speed: esp32dev, native: " in p.stdout and "fits esp32dev with the native engine." in p.stdout
+    assert "energy: " in p.stdout and " mW (" in p.stdout
     assert "PLATFORMIO_BUILD_FLAGS" not in p.stdout and ", tflm: " not in p.stdout
     assert f"  TINYKWS_MODEL_DIR={run / 'firmware'} pio run -d " in p.stdout
 

@@ -218,16 +218,22 @@ def latency_md(lat: dict | None) -> list[str]:
     share = f"{100 * lat['keep_up_fraction']:.0f} %"
     lines = ["", f"## Speed on the boards (estimate, {lat['stride_ms']} ms stride)", "",
              f"A board keeps up when features + inference take at most {share} of the stride.", "",
-             "| board | engine | features | inference | total | share of stride | keeps up | shortest stride |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| board | engine | features | inference | total | share of stride | keeps up | shortest stride "
+             "| power | days on 1000 mAh |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for e in lat["estimates"]:
         shortest = f"{e['shortest_stride_ms']} ms" if e.get("shortest_stride_ms") else "none"
+        en = e.get("energy") or {}
+        power = f"{en['mw']:.1f} mW" if en else "-"
+        days = f"{en['days']:.1f}" if en else "-"
         lines.append(f"| {e['board']} | {e['engine']} | {e['feature_ms']:.1f} ms | {e['inference_ms']:.1f} ms | "
                      f"{e['total_ms']:.1f} ms | {100 * e['budget_fraction']:.0f} % | {'yes' if e['keeps_up'] else 'no'} | "
-                     f"{shortest} |")
+                     f"{shortest} | {power} | {days} |")
     lines += ["", "Estimated from Cortex-M4 instruction counts per layer and each board's clock and cycles per",
               "instruction (`tinykws/export/latency.py`, `tinykws/export/boards.py`); `tinykws monitor` shows the",
-              "board's measured inference time next to it."]
+              "board's measured inference time next to it. Power: the MCU and the microphone from datasheet",
+              "currents and the share of time the CPU computes (`tinykws/export/energy.py`); not the board's LEDs",
+              "or regulator."]
     return lines
 
 

@@ -252,7 +252,9 @@ def board_fit_lines(tflite: bytes, spec, stride_ms: int, board: str, *, ops) -> 
         problems.append(est.reason)
     if problems:
         raise UserError(f"the model does not fit {board}: " + "; ".join(problems) if fit.problems else problems[0])
-    return [*fit.lines, ram_line, f"speed: {est.line()}"]
+    from tinykws.export.energy import estimate_energy
+
+    return [*fit.lines, ram_line, f"speed: {est.line()}", estimate_energy(est).line()]
 
 
 def build_command(board: str, project_dir: Path, *, upload: bool = False, upload_port: str | None = None) -> list[str]:

@@ -313,3 +313,52 @@ def ensure_fits(board_name: str, tflite_bytes: int, arena_bytes: int, ops, *, en
     if not r.fits:
         raise UserError(f"the model does not fit {r.board}: " + "; ".join(r.problems))
     return r
+
+
+@dataclass(frozen=True)
+class PowerModel:
+    """What a board's MCU and microphone draw while it listens, from datasheet figures.
+
+    Attributes
+    ----------
+    listen_ma : float
+        The MCU with its CPU asleep between interrupts while the microphone's clock, the audio
+        peripheral and its DMA run (the floor while listening).
+    compute_ma : float
+        What the CPU adds while it computes (features, inference, the loop).
+    mic_ma : float
+        The microphone.
+    supply_v : float
+        The supply the figures are given at (mW = mA x V).
+    sources : str
+        Where each figure comes from.
+    """
+
+    listen_ma: float
+    compute_ma: float
+    mic_ma: float
+    supply_v: float
+    sources: str
+
+
+#: Per board. Counted: the MCU and the microphone only; not the board's power LED, regulator, USB
+#: bridge or other sensors (on a battery, cut the Nano's LED jumper; a DevKit's USB-UART chip and
+#: regulator draw on their own), so the days are an upper bound for the bare module.
+POWER: dict[str, PowerModel] = {
+    # nRF52840 Product Specification v1.8, "CPU running" (CoreMark from flash, cache enabled,
+    # 64 MHz, DC/DC at 3 V): 3.3 mA (6.3 mA with the LDO). While listening the PDM needs the 32 MHz
+    # clock and EasyDMA, so the chip cannot reach its microamp sleep: about 1.9 mA, from a
+    # published nRF52 measurement (Nordic DevZone, "Better mic solution for power constraint
+    # application than PDM": ~2.5 mA average with the PDM running, 0.65 mA of it the microphone).
+    # ST MP34DT05-A datasheet: 650 uA typical in normal mode.
+    "nano33ble": PowerModel(1.9, 3.3, 0.65, 3.0,
+                            "nRF52840 PS v1.8 (CPU 3.3 mA at 64 MHz, DC/DC); PDM listening floor ~1.9 mA "
+                            "(Nordic DevZone measurement); MP34DT05-A 0.65 mA"),
+    # ESP32 Series Datasheet (v4.x), "Power consumption by power modes", modem-sleep (radio off),
+    # 240 MHz: 30 mA (cores idle in WAITI) to 68 mA (both cores busy); one core computing is taken as
+    # the middle, 49 mA. The I2S DMA keeps the APB clock on, so light sleep (0.8 mA) is out while
+    # listening. InvenSense INMP441 datasheet: 1.4 mA supply current, typical.
+    "esp32dev": PowerModel(30.0, 19.0, 1.4, 3.3,
+                           "ESP32 datasheet modem-sleep at 240 MHz (30 mA idle, 68 mA both cores busy: 49 mA one "
+                           "core); INMP441 1.4 mA"),
+}

@@ -354,5 +354,7 @@ def run_estimates(run, boards=None, engines=None, stride_ms: int | None = None) 
 
 def latency_report(tflite: bytes, spec, stride_ms: int) -> dict:
     """The ``latency`` section of a run's ``report.json``: every board and engine at the run's stride."""
-    rows = [e.to_dict() for e in estimate_table(tflite, spec, stride_ms)]
+    from tinykws.export.energy import estimate_energy
+
+    rows = [{**e.to_dict(), "energy": estimate_energy(e).to_dict()} for e in estimate_table(tflite, spec, stride_ms)]
     return {"stride_ms": stride_ms, "keep_up_fraction": KEEP_UP_FRACTION, "estimates": rows}
