@@ -229,12 +229,17 @@ def elf_symbol_sizes(elf: Path) -> dict[str, tuple[str, int]]:
 # --- the whole application loop on the emulated Cortex-M4 ---------------------------------------
 
 
-def build_app_image(pcm: np.ndarray, model_dir: Path, out_dir: Path) -> Path:
+def build_app_image(pcm: np.ndarray, model_dir: Path, out_dir: Path, *, clock_hz: int | None = None,
+                    cycles_per_instruction: float = 1.0, ring_samples: int = 8191) -> Path:
     """Cross-compile the whole-core image (``firmware/test/qemu/app_selftest.c``) for ``model_dir``.
 
     The board's C sources as they are: the core, the native engine and its kernels, the app's
     configuration from the model folder, all with the Nano's real C flags; ``kws_model.cc`` (labels)
     with its C++ flags. ``pcm`` (int16) is the microphone. Returns the ELF path.
+
+    ``clock_hz``: the real-time variant (run it with ``-icount``): the image's clock is its own executed
+    instructions x ``cycles_per_instruction`` at ``clock_hz``, and audio arrives by that clock into a
+    ring of ``ring_samples``.
     """
     from tinykws.paths import source_project_dir
 
@@ -251,7 +256,10 @@ def build_app_image(pcm: np.ndarray, model_dir: Path, out_dir: Path) -> Path:
     elf = out_dir / "app_selftest.elf"
     sources = [qemu_dir / "startup.c", qemu_dir / "app_selftest.c", app / "native_engine.c", app / "kws_app_config.c",
                *sorted((core / "src").glob("*.c")), *sorted((nn / "src").glob("*.c"))]
-    cmds.append(["arm-none-eabi-gcc", *board_flags("c"), *qemu_link_flags(), '-DKWS_FW_VERSION="selftest"', *inc,
+    clock = [] if clock_hz is None else [f"-DKWS_SELFTEST_CLOCK_HZ={int(clock_hz)}u",
+                                         f"-DKWS_SELFTEST_CPI_X100={round(100 * cycles_per_instruction)}u",
+                                         f"-DKWS_SELFTEST_RING={int(ring_samples)}u", "-I", str(qemu_dir)]
+    cmds.append(["arm-none-eabi-gcc", *board_flags("c"), *qemu_link_flags(), '-DKWS_FW_VERSION="selftest"', *clock, *inc,
                  "-T", str(qemu_dir / "link.ld"), *[str(s) for s in sources], str(labels_obj), "-lm", "-o", str(elf)])
     for cmd in cmds:
         p = subprocess.run(cmd, capture_output=True, text=True)
@@ -260,10 +268,16 @@ def build_app_image(pcm: np.ndarray, model_dir: Path, out_dir: Path) -> Path:
     return elf
 
 
-def run_app_on_qemu(pcm: np.ndarray, model_dir: Path, *, timeout_s: float = 600) -> list[str]:
-    """The protocol lines the firmware's application loop writes for ``pcm`` on the emulated Cortex-M4F."""
+def run_app_on_qemu(pcm: np.ndarray, model_dir: Path, *, timeout_s: float = 600, clock_hz: int | None = None,
+                    cycles_per_instruction: float = 1.0, ring_samples: int = 8191) -> list[str]:
+    """The protocol lines the firmware's application loop writes for ``pcm`` on the emulated Cortex-M4F.
+
+    With ``clock_hz``, in real time by the core's own executed cycles (:func:`build_app_image`).
+    """
     with tempfile.TemporaryDirectory() as d:
-        out = run_qemu(build_app_image(pcm, model_dir, Path(d)), timeout_s=timeout_s)
+        elf = build_app_image(pcm, model_dir, Path(d), clock_hz=clock_hz, cycles_per_instruction=cycles_per_instruction,
+                              ring_samples=ring_samples)
+        out = run_qemu(elf, icount=clock_hz is not None, timeout_s=timeout_s)
     lines = out.splitlines()
     if "END" not in lines:
         raise RuntimeError(f"whole-core image did not finish: {out[-300:]}")
