@@ -28,5 +28,6 @@ void pinMode(uint8_t pin, uint8_t mode);
 void digitalWrite(uint8_t pin, uint8_t val);
 unsigned long millis(void);
 unsigned long micros(void);
+void delay(uint32_t ms);  // esp32-hal-misc.c: vTaskDelay
 }
 static const uint8_t LED_BUILTIN = 2;  // variants/esp32/pins_arduino.h (not a macro there)

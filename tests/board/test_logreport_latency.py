@@ -122,3 +122,21 @@ def test_monitor_shows_the_same_lines_live(tmp_path):
     # A new BOOT (the board reset) forgets the previous run's STAT lines.
     state.add(parse_line(_boot()))
     assert state.stats == [] and "skipped" not in state.summary()["latency_check"]
+
+
+def test_monitor_says_when_the_watchdog_reset_the_board():
+    from tinykws.board.monitor import WATCHDOG_NOTE
+
+    state = MonitorState()
+    state.add(parse_line(_boot() + " reset=power"))
+    assert state.watchdog_resets == 0 and state.summary()["reset_reason"] == "power" and not state.notices
+    state.add(parse_line(_boot() + " reset=wdt"))
+    s = state.summary()
+    assert s["resets"] == 1 and s["watchdog_resets"] == 1 and s["reset_reason"] == "wdt"
+    caption = live_view(state).caption
+    assert "resets 1 (last: wdt)" in caption and WATCHDOG_NOTE in caption
+    # INFO repeats the reason of the boot it answers from: not a second reset.
+    state.add(parse_line(_boot().replace("BOOT", "INFO", 1) + " reset=wdt"))
+    assert state.summary()["watchdog_resets"] == 1
+    # Older firmware says nothing: no reason, no notice.
+    assert parse_line(_boot()).reset is None

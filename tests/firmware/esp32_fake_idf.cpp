@@ -15,6 +15,8 @@
 
 #include "Arduino.h"
 #include "driver/i2s.h"
+#include "esp_system.h"
+#include "esp_task_wdt.h"
 #include "esp_timer.h"
 #include "freertos/queue.h"
 #include "kws_engine.h"
@@ -55,7 +57,33 @@ static void dma_catch_up() {
     }
 }
 
+// The task watchdog: its configuration, the loop task's feeds and the longest gap between two.
+static long wdt_timeout_s = 0, wdt_tasks = 0, feeds = 0, idles = 0, loops = 0, feeds_in_loop = 0;
+static int64_t last_feed_us = -1, max_feed_gap_us = 0;
+
 extern "C" {
+esp_err_t esp_task_wdt_init(uint32_t timeout_seconds, bool panic) {
+    wdt_timeout_s = panic ? (long)timeout_seconds : -1;
+    return ESP_OK;
+}
+esp_err_t esp_task_wdt_add(TaskHandle_t task) {
+    wdt_tasks += task == NULL;  // the calling task: the loop's
+    return ESP_OK;
+}
+esp_err_t esp_task_wdt_reset(void) {
+    if (last_feed_us >= 0 && now_us - last_feed_us > max_feed_gap_us) max_feed_gap_us = now_us - last_feed_us;
+    last_feed_us = now_us;
+    feeds++;
+    feeds_in_loop++;
+    return ESP_OK;
+}
+esp_reset_reason_t esp_reset_reason(void) {
+    return getenv("FAKE_RESET_WDT") ? ESP_RST_TASK_WDT : ESP_RST_POWERON;
+}
+void delay(uint32_t ms) {
+    idles++;
+    now_us += (int64_t)ms * 1000;
+}
 int64_t esp_timer_get_time(void) { return now_us; }
 unsigned long millis(void) { return (unsigned long)(now_us / 1000); }
 unsigned long micros(void) { return (unsigned long)now_us; }
@@ -139,10 +167,16 @@ void loop();
 
 int main(void) {
     setup();
+    long unfed_loops = 0;
     while (now_us < (int64_t)FAKE_SECONDS * 1000000) {
+        feeds_in_loop = 0;
         loop();
+        loops++;
+        unfed_loops += feeds_in_loop != 1;
         now_us += FAKE_LOOP_US;
     }
-    printf("END invocations=%ld driver_overflows=%lld\n", invocations, overflowed);
+    printf("END invocations=%ld driver_overflows=%lld wdt_timeout_s=%ld wdt_tasks=%ld feeds=%ld loops=%ld "
+           "unfed_loops=%ld max_feed_gap_us=%lld idles=%ld\n", invocations, overflowed, wdt_timeout_s, wdt_tasks,
+           feeds, loops, unfed_loops, (long long)max_feed_gap_us, idles);
     return 0;
 }

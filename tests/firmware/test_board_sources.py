@@ -84,7 +84,7 @@ def test_esp32_port_against_the_standin_headers(std):
 def test_ports_implement_every_port_function_and_nothing_else():
     header = (CORE_INC / "kws_port.h").read_text()
     declared = set(re.findall(r"^[a-z_ 0-9]+?\**(kws_port_[a-z_]+)\(", header, re.M))
-    assert len(declared) == 11, declared
+    assert len(declared) == 15, declared
     for port in ("nano33ble/port_nano33ble.cpp", "esp32dev/port_esp32dev.cpp"):
         text = (FW / "ports" / port).read_text()
         defined = set(re.findall(r"^[a-z_ 0-9]+?\**(kws_port_[a-z_]+)\([^;]*\{", text, re.M))
@@ -155,11 +155,24 @@ void kws_port_poll(void) {
     audio_given = 0;
     now_us += 20000;
 }
+static int feeds, idles, wdt_ms;
+void kws_port_idle(void) { idles++; }
+void kws_port_watchdog_start(uint32_t timeout_ms) {
+    wdt_ms = (int)timeout_ms;
+    printf("WDT start %d loops=%d\n", wdt_ms, loops);
+}
+void kws_port_watchdog_feed(void) { feeds++; }
+const char *kws_port_reset_reason(void) { return getenv("FAKE_RESET") ? getenv("FAKE_RESET") : "power"; }
 
 int main(void) {
     int n = getenv("FAKE_LOOPS") ? env_int("FAKE_LOOPS") : 150;
     setup();
-    for (loops = 1; loops <= n; loops++) loop();
+    for (loops = 1; loops <= n; loops++) {
+        int before = feeds;
+        loop();
+        if (feeds != before + 1) printf("WDT fed %d times in loop %d\n", feeds - before, loops);
+    }
+    printf("WDT feeds=%d loops=%d idles=%d\n", feeds, n, idles);
     return 0;
 }
 """
@@ -239,7 +252,7 @@ def test_app_runs_on_a_fake_c_port(fake_board):
 
     assert lines[0].startswith("BOOT ") and " status=ok" in lines[0] and " mic=fake" in lines[0], lines[0]
     # main.cpp reports what the engine says: its RAM, its name and the weights CRC it checked.
-    assert " arena_used=1234 arena_size=4096 " in lines[0] and lines[0].endswith(" engine=fake weights_crc=1234abcd"), lines[0]
+    assert " arena_used=1234 arena_size=4096 " in lines[0] and lines[0].endswith(" engine=fake weights_crc=1234abcd reset=power"), lines[0]
     # Commands assembled from 3-byte reads, CR dropped, one answer each, in order.
     answers = [ln for ln in lines if ln.split(" ")[0] in ("INFO", "ACK", "ERR")]
     assert answers[0].startswith("INFO ") and " labels=yes,no,up,down" in answers[0], answers
@@ -255,10 +268,30 @@ def test_app_runs_on_a_fake_c_port(fake_board):
     assert len([x for x in leds if x[1] == "1"]) == len(dets), (leds, dets)
 
 
+def test_the_watchdog_starts_after_setup_and_is_fed_once_per_whole_loop(fake_board):
+    lines = fake_board()
+    wdt = [ln for ln in lines if ln.startswith("WDT ")]
+    assert wdt[0] == "WDT start 8000 loops=0", wdt  # in setup, after BOOT and the start-up checks
+    assert wdt[-1].startswith("WDT feeds=150 loops=150 "), wdt
+    assert not [ln for ln in wdt if " fed " in ln], wdt
+    # Every loop here finds a hop of audio, so none sleeps (the ESP32 port's test counts the sleeps).
+    assert wdt[-1].endswith(" idles=0"), wdt
+
+
+def test_boot_reports_the_reset_reason(fake_board):
+    from tinykws.board.protocol import parse_line
+
+    lines = fake_board(FAKE_RESET="wdt")
+    boot = parse_line(lines[0])
+    assert boot.reset == "wdt" and lines[0].endswith(" reset=wdt"), lines[0]
+    # A faulty start still says why it reset.
+    assert " reset=wdt" in fake_board(FAKE_RESET="wdt", FAKE_PORT_ERROR="mic")[0]
+
+
 def _records(lines: list[str]) -> list:
     from tinykws.board.protocol import parse_line
 
-    recs = [parse_line(ln) for ln in lines if not ln.startswith("LED ")]
+    recs = [parse_line(ln) for ln in lines if not ln.startswith(("LED ", "WDT "))]
     assert None not in recs, lines
     return recs
 

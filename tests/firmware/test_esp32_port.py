@@ -72,3 +72,24 @@ def test_a_fast_engine_infers_every_stride(tmp_path):
     end = dict(re.findall(r"(\w+)=(\d+)", lines[-1]))
     assert s["dropped"] == 0 and s["skipped"] == 0, s
     assert int(end["invocations"]) >= 20_000 / 100 - 12, lines[-1]  # every 100 ms stride once the window is full
+    # 20 ms of every 100 ms computing: the loop sleeps (delay, one FreeRTOS tick each) most of the rest.
+    assert int(end["idles"]) * 1000 > 0.6 * 20_000_000, lines[-1]
+
+
+def test_the_loop_task_feeds_the_watchdog_once_per_whole_loop_and_sleeps_when_idle(tmp_path):
+    lines = build_and_run(tmp_path)
+    end = dict(re.findall(r"(\w+)=(\d+)", lines[-1]))
+    # The task watchdog is set to reset (panic) after 8 s, with the loop's own task subscribed.
+    assert int(end["wdt_timeout_s"]) == 8 and int(end["wdt_tasks"]) == 1, lines[-1]
+    # Fed exactly once in every pass of loop(), after the step: the longest gap is one inference, not 8 s.
+    assert int(end["unfed_loops"]) == 0 and int(end["feeds"]) == int(end["loops"]), lines[-1]
+    assert 105_000 <= int(end["max_feed_gap_us"]) < 1_000_000, lines[-1]
+    # An engine slower than the stride leaves little to sleep, but the loop still does when a pass found nothing.
+    assert int(end["idles"]) > 0, lines[-1]
+    assert " reset=power" in lines[0], lines[0]
+
+
+def test_boot_says_the_board_was_reset_by_its_watchdog(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_RESET_WDT", "1")
+    lines = build_and_run(tmp_path)
+    assert lines[0].startswith("BOOT ") and " reset=wdt" in lines[0], lines[0]

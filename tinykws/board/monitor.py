@@ -25,6 +25,11 @@ from tinykws.errors import UserError
 from tinykws.io import writing
 
 
+#: Shown when a BOOT line says the watchdog reset the board (firmware/app/main.cpp: kWatchdogMs).
+WATCHDOG_NOTE = ("the board was reset by its watchdog: one pass of its loop hung for over 8 s (a microphone, "
+                 "USB or serial driver, or the engine); it restarted and listens again. If it repeats, "
+                 "keep the log (`tinykws monitor --log FILE`) and report it")
+
 @dataclass
 class MonitorState:
     boot: Boot | None = None
@@ -36,6 +41,7 @@ class MonitorState:
     errors: list[Error] = field(default_factory=list)
     last_stats: Stats | None = None
     resets: int = 0
+    watchdog_resets: int = 0  # BOOT lines saying reset=wdt
     disconnects: int = 0
     bad_lines: int = 0  # lines that are not protocol, counted by the line readers
     filter: BootFilter = field(default_factory=BootFilter)  # refuses INF/DET of labels the BOOT did not name
@@ -61,6 +67,9 @@ class MonitorState:
             if rec.tag == "BOOT":
                 self.stats = []
                 self.mode, self.audio_lines = None, 0
+                if rec.reset == "wdt":
+                    self.watchdog_resets += 1
+                    self.notices.append(WATCHDOG_NOTE)
             self.boot = rec
         elif isinstance(rec, Inference):
             self.inferences += 1
@@ -99,6 +108,8 @@ class MonitorState:
             "detections": [{"t_ms": d.t_ms, "label": d.label, "score": d.score} for d in self.detections],
             "errors": [{"code": e.code, "msg": e.msg} for e in self.errors],
             "resets": self.resets,
+            "reset_reason": self.boot.reset if self.boot else None,
+            "watchdog_resets": self.watchdog_resets,
             "disconnects": self.disconnects,
             "connected": self.connected,
             "mode": self.mode,
@@ -276,6 +287,7 @@ def live_view(state: MonitorState):
         t.add_row(name, *(str(v[x]) if v else "-" for x in ("p50", "p95", "max")))
     t.caption = (f"{s['inferences']} inferences, {s['rate_hz'] or '-'} Hz, dropped {s['dropped'] or 0}, "
                  f"overflows {s['overflows'] or 0}, resets {s['resets']}"
+                 + (f" (last: {s['reset_reason']})" if s.get("reset_reason") else "")
                  + (f", protocol errors {s['protocol_errors']}" if s["protocol_errors"] else "") + "\n"
                  + "detections: " + (", ".join(f"{d['label']} ({d['score']:.2f}) @ {d['t_ms'] / 1000:.1f}s"
                                                for d in s["detections"][-6:]) or "none yet"))

@@ -35,10 +35,11 @@ OVERLONG = "<line over 1024 bytes, dropped>"
 
 @dataclass(frozen=True)
 class Boot:
-    """A ``BOOT``/``INFO`` line. The last three fields are optional on the line (newer firmware):
+    """A ``BOOT``/``INFO`` line. The last four fields are optional on the line (newer firmware):
     ``engine`` (what runs the model, ``None`` if not said), ``weights_crc`` (CRC-32 of the weights,
-    ``None`` if not said) and ``labels_cut`` (how many labels the board left out of ``labels``
-    because the line was full; 0 when ``labels`` is complete)."""
+    ``None`` if not said), ``labels_cut`` (how many labels the board left out of ``labels``
+    because the line was full; 0 when ``labels`` is complete) and ``reset`` (why the board last
+    reset: ``wdt`` when its watchdog did; ``None`` if not said)."""
 
     tag: str  # "BOOT" or "INFO"
     proto: int
@@ -55,6 +56,7 @@ class Boot:
     engine: str | None = None
     weights_crc: int | None = None
     labels_cut: int = 0
+    reset: str | None = None  # why the board last reset ("power", "pin", "wdt", ...; None: older firmware)
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,8 @@ def parse_line(line: bytes | str) -> Line | None:
             return Boot(tag, _uint(f["proto"]), f["board"], f["fw"], f["model"], f["spec"],
                         tuple(_label(x) for x in f["labels"].split(",") if x), _uint(f["arena_used"]), _uint(f["arena_size"]),
                         f["mic"], _uint(f["sr"]), f["status"], f.get("engine"),
-                        _hex32(f["weights_crc"]) if "weights_crc" in f else None, _opt_uint(f, "labels_cut") or 0)
+                        _hex32(f["weights_crc"]) if "weights_crc" in f else None, _opt_uint(f, "labels_cut") or 0,
+                        f.get("reset"))
         if tag == "INF":
             f = _fields(rest)
             return Inference(_uint(f["t_ms"]), _uint(f["feat_us"]), _uint(f["inf_us"]), _uint(f["total_us"]),

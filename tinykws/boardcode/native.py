@@ -83,7 +83,8 @@ class Identity(ctypes.Structure):
     _fields_ = [("board", ctypes.c_char_p), ("fw", ctypes.c_char_p), ("model_hash", ctypes.c_char_p),
                 ("spec_hash", ctypes.c_char_p), ("labels_csv", ctypes.c_char_p), ("arena_used", ctypes.c_uint32),
                 ("arena_size", ctypes.c_uint32), ("mic", ctypes.c_char_p), ("sample_rate", ctypes.c_uint32),
-                ("status", ctypes.c_char_p), ("engine", ctypes.c_char_p), ("weights_crc", ctypes.c_uint32)]
+                ("status", ctypes.c_char_p), ("engine", ctypes.c_char_p), ("weights_crc", ctypes.c_uint32),
+                ("reset", ctypes.c_char_p)]
 
 
 class RecognizerConfig(ctypes.Structure):
@@ -341,7 +342,7 @@ def _identity(d: dict) -> Identity:
     return Identity(_enc(d.get("board", "sim")), _enc(d.get("fw", "0")), _enc(d.get("model", "")), _enc(d.get("spec", "")),
                     _enc(d.get("labels", "")), int(d.get("arena_used", 0)), int(d.get("arena_size", 0)),
                     _enc(d.get("mic", "wav")), int(d.get("sr", 16000)), _enc(d.get("status", "ok")),
-                    _enc(d.get("engine")), int(d.get("weights_crc", 0)))
+                    _enc(d.get("engine")), int(d.get("weights_crc", 0)), _enc(d.get("reset")))
 
 
 class App:
@@ -360,7 +361,7 @@ class App:
     micros : callable() -> int, optional
         Microsecond clock; default: the process's monotonic clock.
     identity : dict, optional
-        BOOT line fields (board, fw, mic, arena_used, arena_size, engine, weights_crc).
+        BOOT line fields (board, fw, mic, arena_used, arena_size, engine, weights_crc, reset).
     realtime : bool, optional
         Whether audio arrives in real time, as from a microphone: then the core skips inferences
         it cannot keep up with (``STAT skipped=``), as on a board. Default: True when ``audio``

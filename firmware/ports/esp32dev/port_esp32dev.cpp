@@ -13,6 +13,8 @@
 // on, so recordings and features see the same DC-free audio.
 #include <Arduino.h>
 #include <driver/i2s.h>
+#include <esp_system.h>
+#include <esp_task_wdt.h>
 #include <esp_timer.h>
 #include <freertos/FreeRTOS.h>
 #include <freertos/queue.h>
@@ -179,3 +181,32 @@ void kws_port_set_led(int on) { digitalWrite(LED_BUILTIN, on ? HIGH : LOW); }
 // Nothing to look after: the I2S driver keeps running through overflows (kws_port_read_audio
 // counts them from its event queue).
 void kws_port_poll(void) {}
+
+// delay() is vTaskDelay: the loop's task sleeps one FreeRTOS tick (1 ms) and the idle task runs
+// WAITI; the I2S DMA keeps filling its buffers meanwhile (7 x 16 ms queued).
+void kws_port_idle(void) { delay(1); }
+
+// ESP-IDF's task watchdog, with the loop's task subscribed: a panic and reset when that task does
+// not feed it for the timeout (whole seconds, rounded up). Arduino-ESP32 has already initialised it
+// for the idle tasks; esp_task_wdt_init reconfigures it then.
+void kws_port_watchdog_start(uint32_t timeout_ms) {
+    esp_task_wdt_init((timeout_ms + 999u) / 1000u, true);
+    esp_task_wdt_add(NULL);
+}
+
+void kws_port_watchdog_feed(void) { esp_task_wdt_reset(); }
+
+const char *kws_port_reset_reason(void) {
+    switch (esp_reset_reason()) {
+        case ESP_RST_POWERON: return "power";  // also the DevKit's EN button: it powers the chip down
+        case ESP_RST_EXT: return "pin";
+        case ESP_RST_SW: return "soft";
+        case ESP_RST_PANIC: return "panic";
+        case ESP_RST_INT_WDT:
+        case ESP_RST_TASK_WDT:
+        case ESP_RST_WDT: return "wdt";
+        case ESP_RST_BROWNOUT: return "brownout";
+        case ESP_RST_DEEPSLEEP: return "sleep";
+        default: return "other";
+    }
+}

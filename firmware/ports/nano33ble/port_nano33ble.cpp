@@ -198,3 +198,37 @@ void kws_port_poll(void) {
         }
     }
 }
+
+// A bounded sleep: mbed's delay() puts the thread to sleep for 1 ms and its idle thread waits for an
+// interrupt (WFI); the PDM's buffer interrupt, USB and the 1 ms timer wake it. Bounded, so the PDM
+// stall check in kws_port_poll still runs when the microphone has stopped interrupting.
+void kws_port_idle(void) { delay(1); }
+
+// The nRF52840's WDT counts the 32.768 kHz clock down from CRV and resets the chip at zero unless RR[0]
+// is written with the reload value. It keeps counting while the CPU sleeps and pauses while a debugger
+// halts it. Once started it cannot be stopped or reconfigured until a reset, so a second start is a no-op.
+void kws_port_watchdog_start(uint32_t timeout_ms) {
+    if (NRF_WDT->RUNSTATUS) return;
+    NRF_WDT->CONFIG = (WDT_CONFIG_SLEEP_Run << WDT_CONFIG_SLEEP_Pos) | (WDT_CONFIG_HALT_Pause << WDT_CONFIG_HALT_Pos);
+    NRF_WDT->CRV = (uint32_t)((uint64_t)timeout_ms * 32768u / 1000u) - 1u;
+    NRF_WDT->RREN = WDT_RREN_RR0_Msk;
+    NRF_WDT->TASKS_START = 1;
+}
+
+void kws_port_watchdog_feed(void) { NRF_WDT->RR[0] = WDT_RR_RR_Reload; }
+
+// POWER.RESETREAS keeps a bit per reset source until it is written back; none set means a power-on
+// (or brown-out) reset. Read once and cleared, so the next reset reports only its own cause.
+const char *kws_port_reset_reason(void) {
+    static const char *reason = nullptr;
+    if (reason) return reason;
+    const uint32_t r = NRF_POWER->RESETREAS;
+    NRF_POWER->RESETREAS = r;
+    if (r & POWER_RESETREAS_DOG_Msk) reason = "wdt";
+    else if (r & POWER_RESETREAS_LOCKUP_Msk) reason = "lockup";
+    else if (r & POWER_RESETREAS_SREQ_Msk) reason = "soft";
+    else if (r & POWER_RESETREAS_RESETPIN_Msk) reason = "pin";
+    else if (r == 0) reason = "power";
+    else reason = "other";  // wake from System OFF (pin, LPCOMP, NFC, VBUS) or a debugger reset
+    return reason;
+}

@@ -55,6 +55,23 @@
  *   kws_port_poll          housekeeping, called once per loop: e.g. restart a
  *                          microphone driver that stopped itself (and count that
  *                          as an overflow). May do nothing.
+ *   kws_port_idle          sleep until the next interrupt (the microphone's
+ *                          buffer, serial, a timer), a few milliseconds at most;
+ *                          called when a loop found no new audio, so the CPU
+ *                          sleeps for the share of the stride it does not
+ *                          compute. May return at once.
+ *   kws_port_watchdog_start start the hardware watchdog: the board resets when
+ *                          it is not fed for timeout_ms. Called once, after
+ *                          setup; it cannot be stopped. A board without one does
+ *                          nothing.
+ *   kws_port_watchdog_feed restart the watchdog's count. The application feeds
+ *                          it once per loop, after a whole step (audio, at most
+ *                          one inference, host commands, housekeeping) returned,
+ *                          never from an interrupt: a hang anywhere in the loop
+ *                          (a driver, USB, the engine) resets the board.
+ *   kws_port_reset_reason  why the board last reset, one word for the BOOT
+ *                          line's reset=: "power", "pin", "wdt", "soft",
+ *                          "lockup", "brownout", "other".
  *
  * KWS_BOARD_NAME (the BOOT line's board=) and KWS_FW_VERSION (fw=) are build
  * flags set in platformio.ini; the defaults below only keep a bare build going.
@@ -90,6 +107,10 @@ uint32_t kws_port_take_overflows(void);
 uint32_t kws_port_take_tx_dropped(void);
 void kws_port_set_led(int on);
 void kws_port_poll(void);
+void kws_port_idle(void);
+void kws_port_watchdog_start(uint32_t timeout_ms);
+void kws_port_watchdog_feed(void);
+const char *kws_port_reset_reason(void);
 
 #ifdef __cplusplus
 }

@@ -40,6 +40,7 @@ typedef struct {
     /* Appended to the line (protocol: new fields go at the end); a zeroed struct leaves them out. */
     const char *engine;  /* what runs the model: "tflm", "native", ... (NULL: not written) */
     uint32_t weights_crc; /* CRC-32 of the model's weights as the engine holds them (0: not written) */
+    const char *reset;    /* why the board last reset: "power", "pin", "wdt", ... (NULL: not written) */
 } kws_identity_t;
 
 typedef enum { KWS_MODE_INFER = 0, KWS_MODE_REC = 1, KWS_MODE_IDLE = 2 } kws_mode_t;

@@ -157,6 +157,7 @@ static size_t encode_boot_keeping(char *buf, size_t cap, const char *tag, const 
         sb_str(&s, " weights_crc=");
         for (int sh = 28; sh >= 0; sh -= 4) sb_char(&s, "0123456789abcdef"[(id->weights_crc >> sh) & 15u]);
     }
+    if (id->reset) sb_field_str(&s, "reset", id->reset);
     if (cut) sb_field_u32(&s, "labels_cut", (uint32_t)cut);
     return sb_end(&s);
 }
