@@ -22,7 +22,11 @@
 
 #include "kws_nn.h"
 
+#ifdef __XTENSA__
+#include "xtensa_ticks.h" /* firmware/test/xtensa: the same interface over CCOUNT */
+#else
 #include "qemu_ticks.h"
+#endif
 
 
 #ifdef KWS_CYCLE_TRACE
@@ -42,7 +46,7 @@ static uint32_t layer_crc[64];
 
 __attribute__((unused)) static void layer_done(int index, const int8_t *data, int bytes) {
     const unsigned t = ticks_now();
-    layer_ticks[index] = (layer_mark - t) & 0xFFFFFFu;
+    layer_ticks[index] = (layer_mark - t) & QEMU_TICKS_MASK;
     /* Outputs that later layers overwrite in place must be summed now; the CRC is outside the timing. */
     layer_crc[index] = kws_nn_crc32(0, data, (size_t)bytes);
     layer_mark = ticks_now();
