@@ -19,7 +19,12 @@ Cycles: the DSP path is built once more with markers (-DKWS_CYCLE_TRACE) and run
 executed blocks, to which tinykws.boardcode.m4cycles applies a Cortex-M4 timing model (Arm's cycles
 per instruction class, a 2-cycle refill after a taken branch, zero flash wait states assumed): cycles
 per layer, per inference (``native_cycles``) and per MFCC frame, and milliseconds at the Nano's 64 MHz.
-The last line is one JSON object (``native_cycles``, ``bit_exact``, ``stream_instructions_per_stride``,
+The ESP32's path: the portable path built by tinykws.boardcode.xtensa for an Xtensa stand-in (Debian's
+xtensa-lx106-elf-gcc with the ESP32 build's C flags, qemu-system-xtensa -M sim -cpu lx106: the ESP8266's
+core, not the ESP32's LX6) on the same windows: lx106 instructions per layer (column "Xtensa") and per
+inference (``esp32_instructions``), checked against tflite-micro (``esp32_bit_exact``); skipped with a note
+when that compiler or emulator is missing.
+The last line is one JSON object (``native_cycles``, ``bit_exact``, ``esp32_instructions``, ``stream_instructions_per_stride``,
 ``stream_bit_exact``; null for a model without one).
 """
 
@@ -181,6 +186,14 @@ def main(argv: list[str] | None = None) -> int:
                 r["stream_exact"] = bool(np.array_equal(r["stream_scores"], stream_ref))
             r["sizes"] = engine_sizes(elf, set(), kernel_symbol_names(BOARD_FLAGS + (["-DKWS_NN_PORTABLE"] if path == "portable" else [])))
             results[path] = r
+        # The ESP32's path (portable) on the Xtensa stand-in: lx106 on qemu-system-xtensa (tinykws.boardcode.xtensa).
+        from tinykws.boardcode import xtensa
+
+        xt_missing = xtensa.toolchain_missing()
+        xt = None
+        if xt_missing is None:
+            xt = xtensa.run_engine_image(xtensa.build_engine_image(header, windows, Path(d) / "xtensa"))
+            xt["exact"] = bool(np.array_equal(xt["scores"], ref_scores) and np.array_equal(xt["layer_crc32"], ref_crcs))
         from tinykws.boardcode.m4cycles import engine_cycles, mfcc_cycles
 
         cyc = engine_cycles(header, windows[:1], flags=BOARD_FLAGS,
@@ -194,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {model_dir} sha256 {sha256_bytes(tflite)[:16]}..., {info['macs']:,} MACs, {n} windows, flags: "
           + " ".join(BOARD_FLAGS))
     print(f"{'layer':<6}{'op':<20}{'kernel':<11}{'MACs':>10}{'DSP instr':>12}{'instr/MAC':>10}{'cycles':>11}"
-          f"{'cyc/MAC':>8}{'CPI':>6}{'portable':>12}{'ratio':>7}")
+          f"{'cyc/MAC':>8}{'CPI':>6}{'portable':>12}{'ratio':>7}{'Xtensa':>12}")
     per_layer = []
     layer_cycles = cyc["layer_cycles"] if len(cyc["layer_cycles"]) == len(info["layers"]) else [0] * len(info["layers"])
     for i, l in enumerate(info["layers"]):
@@ -202,14 +215,24 @@ def main(argv: list[str] | None = None) -> int:
         ci, ni = layer_cycles[i], cyc["layer_instructions"][i] if layer_cycles[i] else 1
         ipm = f"{di / l['macs']:.2f}" if l["macs"] else "-"
         cpm = f"{ci / l['macs']:.2f}" if l["macs"] else "-"
+        xi = float(xt["layer_instructions"][:, i].mean()) if xt else None
         print(f"{i:<6}{l['op']:<20}{l['kernel']:<11}{l['macs']:>10,}{di:>12,.0f}{ipm:>10}{ci:>11,}{cpm:>8}{ci / ni:>6.2f}"
-              f"{pi:>12,.0f}{pi / di:>7.2f}")
+              f"{pi:>12,.0f}{pi / di:>7.2f}" + (f"{xi:>12,.0f}" if xt else f"{'-':>12}"))
         per_layer.append({"op": l["op"], "kernel": l["kernel"], "macs": l["macs"], "instructions": round(di),
-                          "cycles": ci, "portable_instructions": round(pi)})
+                          "cycles": ci, "portable_instructions": round(pi),
+                          "esp32_instructions": round(xi) if xt else None})
     dt, pt = float(dsp["instructions"].mean()), float(port["instructions"].mean())
     ct = cyc["cycles"]
     print(f"{'total':<37}{info['macs']:>10,}{dt:>12,.0f}{dt / info['macs']:>10.2f}{ct:>11,}{ct / info['macs']:>8.2f}"
-          f"{ct / cyc['instructions']:>6.2f}{pt:>12,.0f}{pt / dt:>7.2f}")
+          f"{ct / cyc['instructions']:>6.2f}{pt:>12,.0f}{pt / dt:>7.2f}"
+          + (f"{float(xt['instructions'].mean()):>12,.0f}" if xt else f"{'-':>12}"))
+    if xt:
+        xtt = float(xt["instructions"].mean())
+        print(f"Xtensa: the portable path on the ESP32's stand-in ({xtensa.STANDIN}), flags "
+              + " ".join(xtensa.ESP32_FLAGS) + f": {xtt:,.0f} instructions per inference, {xtt / pt:.3f} per Cortex-M4 "
+              f"portable instruction; bit exact with tflite-micro on every window and layer: {xt['exact']}")
+    else:
+        print(f"Xtensa: not measured ({xt_missing})")
     print(f"cycles (Cortex-M4 timing model over QEMU's executed blocks, zero wait states assumed; "
           f"tinykws.boardcode.m4cycles): inference {ct:,} = {1000 * ct / 64e6:.1f} ms at 64 MHz "
           f"({ct / cyc['instructions']:.2f} cycles per instruction, the traced build's scores equal tflite-micro's: "
@@ -222,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"RAM {s['ram_bytes']:,} B (activations {s['arena_bytes']:,} + scratch {s['scratch_bytes']:,}; the generator says "
           f"{info['ram_bytes']:,}); flash {s['flash_bytes']:,} B (kernels + model data, DSP image); "
           f"MFCC {mfcc:,.0f} instructions per frame")
-    bit_exact = dsp["exact"] and port["exact"] and cyc["exact"]
+    bit_exact = dsp["exact"] and port["exact"] and cyc["exact"] and (xt is None or xt["exact"])
     print(f"bit exact with tflite-micro on every window and layer: DSP {dsp['exact']}, portable {port['exact']}")
     stream = {}
     if sp is not None:
@@ -287,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         "tflm_arena_used_bytes": tflm["arena_used_bytes"] if tflm else None,
         "tflm_code_bytes": tflm["code_bytes"] if tflm else None,
         "tflm_exact": tflm["exact"] if tflm else None,
+        "esp32_instructions": round(float(xt["instructions"].mean())) if xt else None,
+        "esp32_bit_exact": xt["exact"] if xt else None,
         "per_layer": per_layer,
         "flags": BOARD_FLAGS,
         "bit_exact": bit_exact,

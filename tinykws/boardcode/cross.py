@@ -180,7 +180,15 @@ def run_engine_image(elf: Path, *, timeout_s: float = 600) -> dict:
     with a streaming mode also ``stream_scores`` [m, labels], ``stream_rows`` [m] (rows computed per
     call) and ``stream_instructions`` [m].
     """
-    out = run_qemu(elf, icount=True, timeout_s=timeout_s)
+    return parse_engine_output(run_qemu(elf, icount=True, timeout_s=timeout_s))
+
+
+def parse_engine_output(out: str, instructions_per_tick: float | None = None) -> dict:
+    """The results of ``engine_bench.c``'s lines (see :func:`run_engine_image`).
+
+    ``instructions_per_tick``: the tick's worth in instructions; by default the image's own
+    calibration line (a loop of 400,000 instructions).
+    """
     if "END" not in out:
         raise RuntimeError(f"engine image did not finish: {out[-300:]}")
     ticks, layer_ticks, scores, crcs = [], [], [], []
@@ -202,6 +210,8 @@ def run_engine_image(elf: Path, *, timeout_s: float = 600) -> dict:
             res.setdefault("_s", []).append((int(parts[2]), int(parts[3]), np.frombuffer(bytes.fromhex(parts[4]), np.int8)))
         elif parts[0] == "calibration_ticks":
             res["instructions_per_tick"] = 400000 / int(parts[1])
+    if instructions_per_tick is not None:
+        res["instructions_per_tick"] = instructions_per_tick
     k = res["instructions_per_tick"]
     res["scores"] = np.stack(scores)
     res["layer_crc32"] = np.array(crcs, np.uint64)

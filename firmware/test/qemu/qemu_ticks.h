@@ -9,12 +9,14 @@
 #ifndef QEMU_TICKS_H
 #define QEMU_TICKS_H
 
+#define QEMU_TICKS_MASK 0xFFFFFFu /* SysTick is 24 bits wide */
+
 #define QEMU_SYST_CSR (*(volatile unsigned *)0xE000E010)
 #define QEMU_SYST_RVR (*(volatile unsigned *)0xE000E014)
 #define QEMU_SYST_CVR (*(volatile unsigned *)0xE000E018)
 
 static inline unsigned ticks_now(void) { return QEMU_SYST_CVR; }
-static inline unsigned ticks_since(unsigned start) { return (start - QEMU_SYST_CVR) & 0xFFFFFFu; } /* counts down */
+static inline unsigned ticks_since(unsigned start) { return (start - QEMU_SYST_CVR) & QEMU_TICKS_MASK; } /* counts down */
 
 /* Start SysTick; returns the calibration: ticks for 200,000 iterations of a 2-instruction loop. */
 static inline unsigned qemu_ticks_start(void) {

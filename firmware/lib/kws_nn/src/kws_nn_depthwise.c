@@ -22,8 +22,11 @@
 
 #include "kws_nn_internal.h"
 
-#if KWS_NN_DSP && defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O2") /* second hottest kernel: see kws_nn_gemm.c */
+#if !KWS_NN_DSP
+#pragma GCC optimize("no-schedule-insns")
+#endif
 #endif
 
 enum { GROUP = 4 };
@@ -298,6 +301,36 @@ static __attribute__((noinline)) void channel3x3_fast(const kws_nn_depthwise_t *
 }
 #endif
 
+#if !KWS_NN_DSP
+/*
+ * Channel c of a 3x3 layer on the portable path (the ESP32's Xtensa): each output straight from
+ * its nine int16 inputs, read at fixed offsets of one pointer walking down the column, with the
+ * nine weights and the requantization constants in registers; one 16 x 16 multiply and one add a
+ * MAC, no array of sums. The fast form when the generator proved it exact over the whole int8
+ * range, else TFLM's reference form.
+ */
+static __attribute__((noinline)) void channel3x3_portable(const kws_nn_depthwise_t *p, const int16_t *plane, int c,
+                                                          int h2p, int8_t *out) {
+    const int16_t *w = p->weights + (size_t)c * 9;
+    const int32_t w00 = w[0], w01 = w[1], w02 = w[2], w10 = w[3], w11 = w[4], w12 = w[5], w20 = w[6], w21 = w[7],
+                  w22 = w[8];
+    const int fast = p->q.fast_add != NULL && p->q.act_min <= -128 && p->q.act_max >= 127;
+    const int32_t m = p->q.mult[c], add = fast ? p->q.fast_add[c] : 0, rs = -p->q.shift[c], bias = p->q.bias[c];
+    const int c_n = p->c, out_h = p->out_h, out_w = p->out_w;
+    const size_t row_step = (size_t)out_w * c_n, col_step = (size_t)p->stride_w * h2p;
+    for (int ox = 0; ox < out_w; ox++, plane += col_step) {
+        const int16_t *x0 = plane, *x1 = plane + h2p, *x2 = plane + 2 * h2p;
+        int8_t *o = out + (size_t)ox * c_n + c;
+        for (int oy = 0; oy < out_h; oy++, x0++, x1++, x2++, o += row_step) {
+            int32_t a = bias + x0[0] * w00 + x0[1] * w10 + x0[2] * w20;
+            a += x1[0] * w01 + x1[1] * w11 + x1[2] * w21;
+            a += x2[0] * w02 + x2[1] * w12 + x2[2] * w22;
+            *o = fast ? (int8_t)kws_ssat8_c(kws_smmlar_c(a + a, m, add) >> rs) : kws_requant_ref(&p->q, c, a);
+        }
+    }
+}
+#endif
+
 /*
  * Sums of every output of one channel (the bias NOT included: the requantization adds it) from its
  * plane, column by column: acc[ox * oh2 + oy], oh2 = out_h rounded up to even. One call per channel
@@ -434,6 +467,12 @@ void kws_nn_depthwise(const kws_nn_depthwise_t *p, const int8_t *in, int8_t *out
 #if KWS_NN_DSP
             if (fast3x3) {
                 channel3x3_fast(p, scratch + (size_t)j * plane, c, h2p, acc, out);
+                continue;
+            }
+#endif
+#if !KWS_NN_DSP
+            if (p->k_h == 3 && p->k_w == 3 && p->stride_h == 1) {
+                channel3x3_portable(p, scratch + (size_t)j * plane, c, h2p, out);
                 continue;
             }
 #endif

@@ -16,10 +16,14 @@
 
 #include "kws_nn_internal.h"
 
-#if KWS_NN_DSP && defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__)
 /* The hot loop of the whole network runs here; -O2 (scheduling, no size-driven spills) is worth it
- * even in the board's -Os build. */
+ * even in the board's -Os build, on both paths. On a core with 16 registers and no DSP pairs
+ * (Xtensa) the scheduler's early loads would spill the accumulators: not there. */
 #pragma GCC optimize("O2")
+#if !KWS_NN_DSP
+#pragma GCC optimize("no-schedule-insns")
+#endif
 #endif
 
 enum { PIX = 4 };
@@ -308,42 +312,58 @@ static void packed_run(const int32_t *w, int steps, const uint32_t *x, int8_t *o
     (void)q;
     const kws_packed_ctx_t ctx = {x, (steps - 1) % 16 + 1, o0, stride, w, x + 4 * steps, steps > 16};
     packed_blocks(&ctx);
-#else
+#elif KWS_NN_DSP
     for (int c = 0;; c += 2) {
         int32_t a0 = w[0], a1 = w[1], b0 = w[2], b1 = w[3];
         w += 4;
         for (int s = 0; s < steps; s++, w += 4) {
             const uint32_t *xs = x + 4 * s;
-#if KWS_NN_DSP
             a0 = kws_smlad(xs[0], (uint32_t)w[0], a0), a1 = kws_smlad(xs[1], (uint32_t)w[0], a1);
             b0 = kws_smlad(xs[0], (uint32_t)w[1], b0), b1 = kws_smlad(xs[1], (uint32_t)w[1], b1);
             a0 = kws_smlad(xs[2], (uint32_t)w[2], a0), a1 = kws_smlad(xs[3], (uint32_t)w[2], a1);
             b0 = kws_smlad(xs[2], (uint32_t)w[3], b0), b1 = kws_smlad(xs[3], (uint32_t)w[3], b1);
-#else
-            for (int h = 0; h < 2; h++) { /* pairs 2s and 2s+1 */
-                const int32_t wa = w[2 * h], wb = w[2 * h + 1];
-                const uint32_t x0 = xs[2 * h], x1 = xs[2 * h + 1];
-                const int32_t x0l = (int16_t)x0, x0h = (int16_t)(x0 >> 16), x1l = (int16_t)x1, x1h = (int16_t)(x1 >> 16);
-                const int32_t wal = (int16_t)wa, wah = (int16_t)((uint32_t)wa >> 16);
-                const int32_t wbl = (int16_t)wb, wbh = (int16_t)((uint32_t)wb >> 16);
-                a0 += x0l * wal + x0h * wah, a1 += x1l * wal + x1h * wah;
-                b0 += x0l * wbl + x0h * wbh, b1 += x1l * wbl + x1h * wbh;
-            }
-#endif
         }
-#if KWS_NN_DSP
         (void)q;
         o0[stride + c] = (int8_t)kws_ssat8(kws_smmlar(a1, w[0], w[1]) >> w[2]);
         o0[c] = (int8_t)kws_ssat8(kws_smmlar(a0, w[0], w[1]) >> w[2]);
         o0[stride + c + 1] = (int8_t)kws_ssat8(kws_smmlar(b1, w[3], w[4]) >> w[5]);
         o0[c + 1] = (int8_t)kws_ssat8(kws_smmlar(b0, w[3], w[4]) >> w[5]);
+        const int last = w[6] != 0;
+        w += 7;
+        if (last) break;
+    }
 #else
-        /* The accumulators are 2 * acc (doubled weights and bias): the reference takes acc. */
-        o0[stride + c] = kws_requant_ref(q, c, a1 / 2);
-        o0[c] = kws_requant_ref(q, c, a0 / 2);
-        o0[stride + c + 1] = kws_requant_ref(q, c + 1, b1 / 2);
-        o0[c + 1] = kws_requant_ref(q, c + 1, b0 / 2);
-#endif
+    /*
+     * Without the DSP extension (the ESP32's Xtensa, the host): the same stream, its int16 weights
+     * and the widened inputs read as int16, one 16 x 16 multiply and one add per MAC. A step's
+     * int16 are wa(k) = w16[0..1], wb(k) = w16[2..3], wa(k+1) = w16[4..5], wb(k+1) = w16[6..7]; the
+     * inputs x16[0..1] pixel 0's pair k, [2..3] pixel 1's, [4..5] and [6..7] their pair k + 1.
+     */
+    (void)q;
+    const kws_i16_alias *x16 = (const kws_i16_alias *)(const void *)x;
+    const kws_i16_alias *const x_end = x16 + 8 * steps;
+    for (int c = 0;; c += 2) {
+        int32_t a0 = w[0], a1 = w[1], b0 = w[2], b1 = w[3];
+        const kws_i16_alias *ws = (const kws_i16_alias *)(const void *)(w + 4);
+        for (const kws_i16_alias *xs = x16; xs != x_end; xs += 8, ws += 8) {
+            const int32_t wa0 = ws[0], wa1 = ws[1], wb0 = ws[2], wb1 = ws[3];
+            const int32_t wa2 = ws[4], wa3 = ws[5], wb2 = ws[6], wb3 = ws[7];
+            int32_t v = xs[0];
+            a0 += v * wa0, b0 += v * wb0;
+            v = xs[1], a0 += v * wa1, b0 += v * wb1;
+            v = xs[2], a1 += v * wa0, b1 += v * wb0;
+            v = xs[3], a1 += v * wa1, b1 += v * wb1;
+            v = xs[4], a0 += v * wa2, b0 += v * wb2;
+            v = xs[5], a0 += v * wa3, b0 += v * wb3;
+            v = xs[6], a1 += v * wa2, b1 += v * wb2;
+            v = xs[7], a1 += v * wa3, b1 += v * wb3;
+        }
+        w += 4 + 4 * steps;
+        /* The DSP path's requantization in C (the accumulators are 2 * acc, see kws_nn.h). */
+        o0[stride + c] = (int8_t)kws_ssat8_c(kws_smmlar_c(a1, w[0], w[1]) >> w[2]);
+        o0[c] = (int8_t)kws_ssat8_c(kws_smmlar_c(a0, w[0], w[1]) >> w[2]);
+        o0[stride + c + 1] = (int8_t)kws_ssat8_c(kws_smmlar_c(b1, w[3], w[4]) >> w[5]);
+        o0[c + 1] = (int8_t)kws_ssat8_c(kws_smmlar_c(b0, w[3], w[4]) >> w[5]);
         const int last = w[6] != 0;
         w += 7;
         if (last) break;
@@ -351,8 +371,81 @@ static void packed_run(const int32_t *w, int steps, const uint32_t *x, int8_t *o
 #endif
 }
 
+#if !KWS_NN_DSP
+/*
+ * Four pixels of a 1x1 layer against the packed stream (the portable path): two channels x four
+ * pixels per pass, so each weight is loaded once for four MACs and each input once for two. The
+ * inputs x16[s * 16 + e * 4 + pix] hold element e of step s of every pixel, e in the stream's order
+ * (channels 4s, 4s+2, 4s+1, 4s+3: the DSP path's SXTB16 pairs). o[] may repeat a pixel.
+ */
+static void packed_run4(const int32_t *w, int steps, const int16_t *x16, int8_t *const o[PIX]) {
+    const int16_t *const x_end = x16 + 16 * steps;
+    int8_t *o0 = o[0], *o1 = o[1], *o2 = o[2], *o3 = o[3];
+    for (int c = 0;; c += 2) {
+        int32_t a0 = w[0], b0 = w[2];
+        int32_t a1 = a0, a2 = a0, a3 = a0, b1 = b0, b2 = b0, b3 = b0;
+        const kws_i16_alias *ws = (const kws_i16_alias *)(const void *)(w + 4);
+        for (const int16_t *xs = x16; xs != x_end; xs += 16, ws += 8) {
+            /* Element e of channel a is ws[0, 1, 4, 5][e], of channel b ws[2, 3, 6, 7][e]. */
+#define KWS_MAC_4X2(e, ia, ib)                                                  \
+    do {                                                                       \
+        const int32_t wa = ws[ia], wb = ws[ib];                                \
+        int32_t v = xs[4 * (e)];                                               \
+        a0 += v * wa, b0 += v * wb;                                            \
+        v = xs[4 * (e) + 1], a1 += v * wa, b1 += v * wb;                       \
+        v = xs[4 * (e) + 2], a2 += v * wa, b2 += v * wb;                       \
+        v = xs[4 * (e) + 3], a3 += v * wa, b3 += v * wb;                       \
+    } while (0)
+            KWS_MAC_4X2(0, 0, 2);
+            KWS_MAC_4X2(1, 1, 3);
+            KWS_MAC_4X2(2, 4, 6);
+            KWS_MAC_4X2(3, 5, 7);
+#undef KWS_MAC_4X2
+        }
+        w += 4 + 4 * steps;
+        const int32_t ma = w[0], adda = w[1], sa = w[2], mb = w[3], addb = w[4], sb = w[5];
+        /* Pixels in reverse: a repeated last pixel gets the same value anyway. */
+        o3[c] = (int8_t)kws_ssat8_c(kws_smmlar_c(a3, ma, adda) >> sa);
+        o3[c + 1] = (int8_t)kws_ssat8_c(kws_smmlar_c(b3, mb, addb) >> sb);
+        o2[c] = (int8_t)kws_ssat8_c(kws_smmlar_c(a2, ma, adda) >> sa);
+        o2[c + 1] = (int8_t)kws_ssat8_c(kws_smmlar_c(b2, mb, addb) >> sb);
+        o1[c] = (int8_t)kws_ssat8_c(kws_smmlar_c(a1, ma, adda) >> sa);
+        o1[c + 1] = (int8_t)kws_ssat8_c(kws_smmlar_c(b1, mb, addb) >> sb);
+        o0[c] = (int8_t)kws_ssat8_c(kws_smmlar_c(a0, ma, adda) >> sa);
+        o0[c + 1] = (int8_t)kws_ssat8_c(kws_smmlar_c(b0, mb, addb) >> sb);
+        const int last = w[6] != 0;
+        w += 7;
+        if (last) break;
+    }
+}
+
+/* One pixel's in_c int8 inputs into slot pix of packed_run4's layout. */
+static void widen4(const int8_t *in, int in_c, int16_t *x16, int pix) {
+    int16_t *d = x16 + pix;
+    for (int c = 0; c < in_c; c += 4, in += 4, d += 16) {
+        d[0] = in[0];
+        d[4] = in[2];
+        d[8] = in[1];
+        d[12] = in[3];
+    }
+}
+#endif
+
 static void pointwise_packed(const kws_nn_pointwise_t *p, const int8_t *in, int8_t *out, int16_t *scratch) {
     const int in_c = p->in_c, out_c = p->out_c, n = p->n_pix;
+#if !KWS_NN_DSP
+    /* Four pixels at a time: the layer's scratch holds 4 * in_c int16 (kws_nn.h). */
+    for (int i = 0; i < n; i += PIX) {
+        int8_t *o[PIX];
+        for (int j = 0; j < PIX; j++) {
+            const int pix = i + j < n ? i + j : n - 1; /* a short last group repeats its last pixel */
+            widen4(in + (size_t)pix * in_c, in_c, scratch, j);
+            o[j] = out + (size_t)pix * out_c;
+        }
+        packed_run4(p->packed, in_c / 4, scratch, o);
+    }
+    return;
+#endif
     uint32_t *x = (uint32_t *)(void *)scratch;
     for (int i = 0; i < n; i += 2) {
         const int j = i + 1 < n ? i + 1 : i; /* an odd last pixel pairs with itself */

@@ -20,6 +20,45 @@
 
 #include "kws_nn.h"
 
+/*
+ * SMMLAR in C: acc + floor((a * b + 2^31) / 2^32). One 32 x 32 -> 64 multiply where the core has
+ * the high word (MULL and MULSH on the ESP32's Xtensa LX6). Cores without it (the call0-ABI Xtensa
+ * lx106 of the ESP8266, the ESP32's stand-in in tinykws.boardcode.xtensa; or -DKWS_NN_NO_MULHI)
+ * would call a 64-bit multiply routine; there it is four 32-bit multiplies of 16-bit halves:
+ * with a = ah 2^16 + al, b = bh 2^16 + bl (al, bl unsigned),
+ *   a b + 2^31 = ah bh 2^32 + (ah bl + al bh) 2^16 + al bl + 2^31, and floor division by 2^32
+ *   splits exactly into ah bh + (ah bl >> 16) + (al bh >> 16) + (the low halves' sum >> 16),
+ * every term within 32 bits.
+ */
+#if defined(KWS_NN_NO_MULHI) || (defined(__XTENSA__) && defined(__XTENSA_CALL0_ABI__))
+static inline int32_t kws_smmlar_c(int32_t a, int32_t b, int32_t acc) {
+    const int32_t ah = a >> 16, bh = b >> 16;
+    const uint32_t al = (uint32_t)a & 0xFFFFu, bl = (uint32_t)b & 0xFFFFu;
+    const int32_t m1 = ah * (int32_t)bl, m2 = (int32_t)al * bh;
+    const uint32_t low = ((al * bl) >> 16) + ((uint32_t)m1 & 0xFFFFu) + ((uint32_t)m2 & 0xFFFFu) + 0x8000u;
+    return (int32_t)((uint32_t)acc + (uint32_t)(ah * bh) + (uint32_t)(m1 >> 16) + (uint32_t)(m2 >> 16) + (low >> 16));
+}
+#else
+static inline int32_t kws_smmlar_c(int32_t a, int32_t b, int32_t acc) {
+    return (int32_t)((((int64_t)acc * 4294967296LL) + (int64_t)a * b + 0x80000000LL) >> 32);
+}
+#endif
+static inline int32_t kws_ssat8_c(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+
+/*
+ * The portable kernels read the generator's int16 pairs (packed in int32 words, low half first)
+ * as int16 through this type, so that no shifts unpack them: the stores are little-endian on every
+ * target (Cortex-M, Xtensa, x86 hosts). may_alias: the words are declared int32_t.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#error "kws_nn reads int16 pairs from int32 words as little-endian"
+#endif
+#if defined(__GNUC__)
+typedef int16_t kws_i16_alias __attribute__((may_alias));
+#else
+typedef int16_t kws_i16_alias;
+#endif
+
 #if defined(KWS_NN_PORTABLE)
 #define KWS_NN_DSP 0
 #elif defined(__ARM_FEATURE_DSP)
@@ -57,10 +96,8 @@ static inline uint32_t kws_sxtb16(uint32_t x) {
     return (uint32_t)(uint16_t)(int16_t)(int8_t)x | ((uint32_t)(uint16_t)(int16_t)(int8_t)(x >> 16) << 16);
 }
 static inline uint32_t kws_sxtb16_ror8(uint32_t x) { return kws_sxtb16((x >> 8) | (x << 24)); }
-static inline int32_t kws_smmlar(int32_t a, int32_t b, int32_t acc) {
-    return (int32_t)((((int64_t)acc * 4294967296LL) + (int64_t)a * b + 0x80000000LL) >> 32);
-}
-static inline int32_t kws_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+static inline int32_t kws_smmlar(int32_t a, int32_t b, int32_t acc) { return kws_smmlar_c(a, b, acc); }
+static inline int32_t kws_ssat8(int32_t x) { return kws_ssat8_c(x); }
 static inline uint32_t kws_sxtab16(uint32_t acc, uint32_t x) {
     const uint32_t e = kws_sxtb16(x);
     return (uint32_t)(uint16_t)((int16_t)acc + (int16_t)e) | ((uint32_t)(uint16_t)((int16_t)(acc >> 16) + (int16_t)(e >> 16)) << 16);
