@@ -19,8 +19,9 @@ namespace {
 const uint32_t kLedOnUs = 500000;  // the LED stays on this long after a detection
 const size_t kSerialChunk = 64;    // host bytes taken per loop; commands are short and rare
 // The watchdog resets the board when one loop takes longer than this. A loop does bounded work: at
-// most 8 hops of audio and one inference (66 ms for the shipped model on the Nano, 140 ms on the
-// ESP32; the export refuses models slower than their stride), so 8 s is only ever reached by a hang.
+// most 8 hops of audio and one inference (66 ms for the shipped model on the Nano, about 61 ms
+// estimated on the ESP32; the export refuses models slower than their stride), so 8 s is only ever
+// reached by a hang. A port may take longer (the Nano: at least 60 s, kws_port_watchdog_start says why).
 const uint32_t kWatchdogMs = 8000;
 
 kws_app_t app;

@@ -38,7 +38,7 @@ def test_energy_follows_the_compute_share(shipped):
 
 
 def test_a_board_that_cannot_keep_up_computes_all_the_time(shipped):
-    over = estimate_latency(shipped, FeatureSpec(), 100, "esp32dev")
+    over = estimate_latency(shipped, FeatureSpec(), 40, "esp32dev")
     assert over.budget_fraction > 1
     e = estimate_energy(over)
     p = POWER["esp32dev"]

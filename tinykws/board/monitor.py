@@ -26,9 +26,9 @@ from tinykws.io import writing
 
 
 #: Shown when a BOOT line says the watchdog reset the board (firmware/app/main.cpp: kWatchdogMs).
-WATCHDOG_NOTE = ("the board was reset by its watchdog: one pass of its loop hung for over 8 s (a microphone, "
-                 "USB or serial driver, or the engine); it restarted and listens again. If it repeats, "
-                 "keep the log (`tinykws monitor --log FILE`) and report it")
+WATCHDOG_NOTE = ("the board was reset by its watchdog: one pass of its loop hung (a microphone, USB or serial "
+                 "driver, or the engine) for 8 s on an ESP32, 60 s on a Nano 33 BLE; it restarted and listens "
+                 "again. If it repeats, keep the log (`tinykws monitor --log FILE`) and report it")
 
 @dataclass
 class MonitorState:

@@ -106,6 +106,9 @@ void enable_instruction_cache() {
 }  // namespace
 
 const char *kws_port_begin(void) {
+    // A watchdog still running from before a soft reset (an upload) counts on: feed it before the
+    // 3 s wait for a host below. RREN and RR[0] survive that reset with it.
+    if (NRF_WDT->RUNSTATUS) NRF_WDT->RR[0] = WDT_RR_RR_Reload;
     enable_instruction_cache();
     Serial.begin(115200);  // USB CDC: the rate is ignored
     kws_txgate_init(&tx, usb_send, tx_micros, nullptr, KWS_SERIAL_STALL_US, KWS_SERIAL_TIMEOUT_US);
@@ -206,9 +209,19 @@ void kws_port_idle(void) { delay(1); }
 
 // The nRF52840's WDT counts the 32.768 kHz clock down from CRV and resets the chip at zero unless RR[0]
 // is written with the reload value. It keeps counting while the CPU sleeps and pauses while a debugger
-// halts it. Once started it cannot be stopped or reconfigured until a reset, so a second start is a no-op.
+// halts it. Once started it cannot be stopped or reconfigured until a power-on, pin or watchdog reset:
+// a soft reset leaves it running. An upload is a soft reset into the bootloader (the 1200-baud touch,
+// variant.cpp), and the Nano 33 BLE's bootloader does not feed the watchdog, so the timeout here is
+// at least a minute: an upload (about 10 s) finishes and the new firmware starts feeding first.
+// Started already (by the firmware before the soft reset): kept as it is, and fed from now on.
+const uint32_t kMinWatchdogMs = 60000;
+
 void kws_port_watchdog_start(uint32_t timeout_ms) {
-    if (NRF_WDT->RUNSTATUS) return;
+    if (NRF_WDT->RUNSTATUS) {
+        kws_port_watchdog_feed();
+        return;
+    }
+    if (timeout_ms < kMinWatchdogMs) timeout_ms = kMinWatchdogMs;
     NRF_WDT->CONFIG = (WDT_CONFIG_SLEEP_Run << WDT_CONFIG_SLEEP_Pos) | (WDT_CONFIG_HALT_Pause << WDT_CONFIG_HALT_Pos);
     NRF_WDT->CRV = (uint32_t)((uint64_t)timeout_ms * 32768u / 1000u) - 1u;
     NRF_WDT->RREN = WDT_RREN_RR0_Msk;
