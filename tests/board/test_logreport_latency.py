@@ -140,3 +140,14 @@ def test_monitor_says_when_the_watchdog_reset_the_board():
     assert state.summary()["watchdog_resets"] == 1
     # Older firmware says nothing: no reason, no notice.
     assert parse_line(_boot()).reset is None
+
+
+def test_report_counts_watchdog_resets(tmp_path):
+    lines = [_boot() + " reset=power", _inf(100, 60_000), _boot() + " reset=wdt", _inf(100, 60_000),
+             _boot().replace("BOOT", "INFO", 1) + " reset=wdt", _stat(5000, 25, 0)]
+    log = _log(tmp_path, lines)
+    s = summarize(read_log(log))
+    assert s["starts"] == 2 and s["watchdog_resets"] == 1
+    p = subprocess.run([sys.executable, "-m", "tinykws", "report", str(log)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "WATCHDOG: the board was reset by its watchdog 1 time(s) of 2 start(s)" in p.stdout

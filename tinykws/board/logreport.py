@@ -92,6 +92,8 @@ def summarize(records, run=None) -> dict:
         "protocol_errors": sum(1 for _, r in records if isinstance(r, BadLine)),
         "boards": sorted({b.board for b in boots}),
         "models": sorted({b.model for b in boots}),
+        "starts": sum(1 for b in boots if b.tag == "BOOT"),
+        "watchdog_resets": sum(1 for b in boots if b.tag == "BOOT" and b.reset == "wdt"),
     }
     if run is not None and infs:
         ours = run_inferences(records, run)

@@ -43,6 +43,9 @@ def report(log, run, runs_dir, out, as_json):
         echo("dropped samples and microphone overflows: not known (the log holds no STAT line)")
     else:
         echo(f"dropped samples {s['dropped']}, microphone overflows {s['overflows']}")
+    if s["watchdog_resets"]:
+        echo(f"WATCHDOG: the board was reset by its watchdog {s['watchdog_resets']} time(s) of {s['starts']} start(s) "
+             "in this log: a pass of its loop hung (docs/protocol.md, BOOT reset=)")
     if s["protocol_errors"]:
         echo(f"{s['protocol_errors']} protocol errors ignored: lines that are not protocol, or name a label the board's "
              "BOOT did not")
