@@ -19,20 +19,28 @@ pytestmark = pytest.mark.skipif(toolchain_missing() is not None, reason=str(tool
 BOARD_FLAGS = board_flags("c")
 
 
+def tflm_reference(tflite: bytes, windows: np.ndarray) -> tuple[list, list]:
+    """The tflite-micro interpreter's int8 scores and the CRC-32 of every layer's output, per window."""
+    from tinykws.boardcode.native_engine import TflmLayers
+    from tinykws.export.native import native_model_info
+
+    tensors = [l["tensor"] for l in native_model_info(tflite)["layers"]]
+    ref = TflmLayers(tflite)
+    scores, crcs = [], []
+    for x in windows:
+        out, layers = ref.run(x, tensors)
+        scores.append(out.astype(np.int8))
+        crcs.append([zlib.crc32(layers[t].astype(np.int8).tobytes()) for t in tensors])
+    return scores, crcs
+
+
 def check_on_qemu(tflite: bytes, windows: np.ndarray, tmp_path: Path) -> float:
     """Both paths equal TFLM on every layer; returns the DSP path's mean instructions per call."""
     from tinykws.export.native import native_model_info, render_native_model
     from tinykws.boardcode.cross import build_engine_image, run_engine_image
-    from tinykws.boardcode.native_engine import TflmLayers
 
     info = native_model_info(tflite)
-    tensors = [l["tensor"] for l in info["layers"]]
-    ref = TflmLayers(tflite)
-    want_scores, want_crcs = [], []
-    for x in windows:
-        out, layers = ref.run(x, tensors)
-        want_scores.append(out.astype(np.int8))
-        want_crcs.append([zlib.crc32(layers[t].astype(np.int8).tobytes()) for t in tensors])
+    want_scores, want_crcs = tflm_reference(tflite, windows)
     header = render_native_model(tflite)
     dsp_instructions = 0.0
     for portable in (False, True):

@@ -6,8 +6,6 @@ CRC-32 of every layer's output, compared with the tflite-micro interpreter's, an
 counts (CCOUNT under -icount). The lx106 is the ESP8266's core, standing in for the ESP32's LX6.
 """
 
-import zlib
-
 import numpy as np
 import pytest
 
@@ -22,7 +20,7 @@ MAX_INSTRUCTIONS = 13_000_000
 
 def test_shipped_model_on_the_xtensa_standin(tmp_path):
     from tests.export.test_native_engine import quantized, shipped_model, tone_clips
-    from tinykws.boardcode.native_engine import TflmLayers
+    from tests.boardcode.test_native_engine_qemu import tflm_reference
     from tinykws.boardcode.xtensa import build_engine_image, run_engine_image
     from tinykws.export.native import native_model_info, render_native_model
     from tinykws.features import compute_mfcc
@@ -33,13 +31,7 @@ def test_shipped_model_on_the_xtensa_standin(tmp_path):
     windows = np.concatenate([rng.integers(-128, 128, (3, 490)).astype(np.int8),
                               quantized(compute_mfcc(tone_clips(3, seed=22), FeatureSpec()), tflite).reshape(3, -1)])
     info = native_model_info(tflite)
-    tensors = [l["tensor"] for l in info["layers"]]
-    ref = TflmLayers(tflite)
-    want_scores, want_crcs = [], []
-    for x in windows:
-        out, layers = ref.run(x, tensors)
-        want_scores.append(out.astype(np.int8))
-        want_crcs.append([zlib.crc32(layers[t].astype(np.int8).tobytes()) for t in tensors])
+    want_scores, want_crcs = tflm_reference(tflite, windows)
     r = run_engine_image(build_engine_image(render_native_model(tflite), windows, tmp_path))
     assert r["dsp"] is False
     assert r["weights_crc32"] == int(info["weights_crc32"], 16)
