@@ -71,6 +71,10 @@ def test_every_run_reports_the_teacher_beside_the_board_model(tiny_run):
             assert x["keywords"] == r["streaming"][split][cond]["keywords"]  # the same streams as the board model's
             assert 0.0 <= x["hit_rate"] <= 1.0 and x["fa_per_hour"] >= 0
     assert t["head"]["examples"] > 2 * r["data"]["counts"]["train"]["up"]  # clean clips and their stream windows
+    from tinykws.ear.head import HEAD_FILE, load_head
+
+    head = load_head(tiny_run / HEAD_FILE)  # kept, so that a folder the run never saw can be heard with it
+    assert head.w2.shape[1] == len(r["data"]["labels"]) and head.w1.shape[0] == head.mean.shape[0]
     md = (tiny_run / "report.md").read_text()
     assert "## What this data can give: the teacher beside the board model" in md
     assert f"| clip accuracy, test split | {100 * r['accuracy']['int8']:.1f} % | {100 * t['accuracy']['clip']:.1f} % |" in md
@@ -94,3 +98,29 @@ def test_evaluate_teacher_adds_the_section_to_a_run_made_without_it(tiny_run, tm
     bad = subprocess.run([sys.executable, "-m", "tinykws", "evaluate", str(run), "--teacher", "--streaming"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--teacher" in bad.stderr
+
+
+def test_a_folder_the_run_never_saw_is_heard_by_the_teacher_beside_the_board_model(tiny_run, tmp_path):
+    import shutil
+
+    from tests.helpers import make_tone_dataset
+    from tinykws.ear.head import HEAD_FILE
+
+    other = make_tone_dataset(tmp_path / "others", speakers=6, seed=5)
+    p = subprocess.run([sys.executable, "-m", "tinykws", "evaluate", str(tiny_run), str(other), "--streaming", "--teacher",
+                        "--stream-minutes", "0.3", "--json"], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = json.loads(p.stdout)
+    t, board = out["teacher"], out["unseen"]
+    r = json.loads((tiny_run / "report.json").read_text())
+    assert t["operating_point"]["threshold"] == r["teacher"]["operating_point"]["threshold"]  # its own point, not re-chosen
+    for cond in board:
+        assert t["unseen"][cond]["keywords"] == board[cond]["keywords"]  # the same stream as the board model's
+        assert 0.0 <= t["unseen"][cond]["hit_rate"] <= 1.0 and t["unseen"][cond]["fa_per_hour"] >= 0
+    # a run without a head (made before heads were kept) says how to get one, in one line
+    run = tmp_path / tiny_run.name
+    shutil.copytree(tiny_run, run)
+    (run / HEAD_FILE).unlink()
+    bad = subprocess.run([sys.executable, "-m", "tinykws", "evaluate", str(run), str(other), "--streaming", "--teacher",
+                          "--stream-minutes", "0.2"], capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--teacher` adds one" in bad.stderr

