@@ -383,10 +383,10 @@ def plan_native(tflite: bytes) -> NativePlan:
                 if packed:
                     arrays.insert(0, Array(f"{prefix}_packed", "int32_t", _packed_stream(w2, b, arrays)))
                     if in_c == 1 and kw % 4 == 0 and (sw % 2 == 0 or out_w == 1):
-                        # kws_nn_gemm.c's single-channel path: 2 pixels' inputs, then a zero-padded
+                        # kws_nn_gemm.c's single-channel path: 4 pixels' inputs, then a zero-padded
                         # int16 copy of the input with an even row length.
                         hp, wp = (out_h - 1) * sh + kh, ((out_w - 1) * sw + kw + 1) // 2 * 2
-                        scratch = 2 * kpad * 2 + hp * wp * 2
+                        scratch = _GEMM_PIXELS * kpad * 2 + hp * wp * 2
                 else:
                     arrays.insert(0, Array(f"{prefix}_w", "int16_t", _blocked_pairs(w2)))
                 layer = Layer(name, "conv2d", xs[1:], ys[1:], out_h * out_w * out_c * k,
@@ -581,7 +581,7 @@ def _chunk_scratch(layer: Layer, rows: int) -> int:
         kpad = p["k_padded"]
         if p["packed"] != "NULL" and p["in_c"] == 1 and p["k_w"] % 4 == 0 and (p["stride_w"] % 2 == 0 or p["out_w"] == 1):
             hp, wp = (rows - 1) + p["k_h"], ((p["out_w"] - 1) * p["stride_w"] + p["k_w"] + 1) // 2 * 2
-            return 2 * kpad * 2 + hp * wp * 2
+            return _GEMM_PIXELS * kpad * 2 + hp * wp * 2
         return _GEMM_PIXELS * kpad * 2
     wpad = (p["out_w"] - 1) * p["stride_w"] + p["k_w"]
     hpad = rows - 1 + p["k_h"]

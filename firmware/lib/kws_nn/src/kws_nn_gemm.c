@@ -731,7 +731,7 @@ static void conv_packed(const kws_nn_conv_t *p, const int8_t *in, int8_t *out, i
     if (conv_single_channel(p)) {
         const int hp = (p->out_h - 1) * p->stride_h + p->k_h;
         const int wp = ((p->out_w - 1) * p->stride_w + p->k_w + 1) & ~1;
-        int16_t *pad = scratch + 2 * p->k_padded;
+        int16_t *pad = scratch + PIX * p->k_padded; /* after 4 pixels' inputs (native.py sizes it) */
         memset(pad, 0, (size_t)hp * wp * sizeof(int16_t));
         const int rows = p->in_h < hp - p->pad_top ? p->in_h : hp - p->pad_top;
         const int cols = p->in_w < wp - p->pad_left ? p->in_w : wp - p->pad_left;
@@ -742,6 +742,31 @@ static void conv_packed(const kws_nn_conv_t *p, const int8_t *in, int8_t *out, i
             for (int ix = 0; ix < cols; ix++) d[ix] = (int16_t)(src[ix] + off);
         }
         const int row_words = wp / 2, kw_words = p->k_w / 2;
+#if KWS_PACKED_ASM
+        /* Four pixels at a time through the 2 x 4 block (a short last group repeats its last pixel). */
+        for (int i = 0; i < n; i += PIX) {
+            const uint32_t *s[PIX];
+            int off[PIX];
+            for (int j = 0; j < PIX; j++) {
+                const int q = i + j < n ? i + j : n - 1;
+                off[j] = (q - i) * out_c;
+                s[j] = (const uint32_t *)(const void *)(pad + (size_t)(q / p->out_w) * p->stride_h * wp +
+                                                        (size_t)(q % p->out_w) * p->stride_w);
+            }
+            const uint32_t *s0 = s[0], *s1 = s[1], *s2 = s[2], *s3 = s[3];
+            uint32_t *d = x;
+            for (int ky = 0; ky < p->k_h; ky++, s0 += row_words, s1 += row_words, s2 += row_words, s3 += row_words) {
+                for (int k = 0; k < kw_words; k += 2, d += 8) {
+                    d[0] = s0[k], d[1] = s1[k], d[2] = s2[k], d[3] = s3[k];
+                    d[4] = s0[k + 1], d[5] = s1[k + 1], d[6] = s2[k + 1], d[7] = s3[k + 1];
+                }
+            }
+            const kws_packed4_ctx_t ctx = {x, (steps - 1) % 16 + 1, out + (size_t)i * out_c, off[1], off[2], off[3],
+                                           p->packed, x + 8 * steps, steps > 16};
+            packed_blocks4(&ctx);
+        }
+        return;
+#endif
         for (int i = 0; i < n; i += 2) {
             const int j = i + 1 < n ? i + 1 : i;
             const uint32_t *s0 = (const uint32_t *)(const void *)(pad + (size_t)(i / p->out_w) * p->stride_h * wp +
