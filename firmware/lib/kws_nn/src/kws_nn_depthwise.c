@@ -106,32 +106,30 @@ static void load_group(const kws_nn_depthwise_t *p, const int8_t *in, int c0, in
             if (rows - iy >= 2) {
                 int n = (rows - iy) / 2;
                 int16_t *d2 = d + 2 * plane;
-                uint32_t v0, v1, l0, l1, t;
+                uint32_t v0, v1, l0, l1, t, u;
                 __asm volatile(
                     "1:\n\t"
                     "ldr %[v1], [%[px], %[rb]]\n\t"
                     "ldr %[v0], [%[px]]\n\t"
                     "add %[px], %[px], %[rb], lsl #1\n\t"
-                    "sxtb16 %[l0], %[v0]\n\t"
-                    "sxtb16 %[l1], %[v1]\n\t"
-                    "sxtb16 %[v0], %[v0], ror #8\n\t"
-                    "sxtb16 %[v1], %[v1], ror #8\n\t"
-                    "sadd16 %[l0], %[l0], %[off]\n\t"
-                    "sadd16 %[l1], %[l1], %[off]\n\t"
-                    "sadd16 %[v0], %[v0], %[off]\n\t"
-                    "sadd16 %[v1], %[v1], %[off]\n\t"
+                    /* SXTAB16: the widening and the offset in one instruction */
+                    "sxtab16 %[l0], %[off], %[v0]\n\t"
+                    "sxtab16 %[l1], %[off], %[v1]\n\t"
+                    "sxtab16 %[v0], %[off], %[v0], ror #8\n\t"
+                    "sxtab16 %[v1], %[off], %[v1], ror #8\n\t"
                     "pkhbt %[t], %[v0], %[v1], lsl #16\n\t"
+                    "pkhbt %[u], %[l0], %[l1], lsl #16\n\t"
+                    "pkhtb %[v0], %[v1], %[v0], asr #16\n\t"
+                    "pkhtb %[l0], %[l1], %[l0], asr #16\n\t"
+                    /* the four stores in a row, so that they pipeline */
                     "str %[t], [%[d], %[pl]]\n\t"
-                    "pkhbt %[t], %[l0], %[l1], lsl #16\n\t"
-                    "str %[t], [%[d]], #4\n\t"
-                    "pkhtb %[t], %[v1], %[v0], asr #16\n\t"
-                    "str %[t], [%[d2], %[pl]]\n\t"
-                    "pkhtb %[t], %[l1], %[l0], asr #16\n\t"
-                    "str %[t], [%[d2]], #4\n\t"
+                    "str %[u], [%[d]], #4\n\t"
+                    "str %[v0], [%[d2], %[pl]]\n\t"
+                    "str %[l0], [%[d2]], #4\n\t"
                     "subs %[n], %[n], #1\n\t"
                     "bne 1b\n\t"
                     : [px] "+r"(px), [d] "+r"(d), [d2] "+r"(d2), [n] "+r"(n), [v0] "=&r"(v0), [v1] "=&r"(v1),
-                      [l0] "=&r"(l0), [l1] "=&r"(l1), [t] "=&r"(t)
+                      [l0] "=&r"(l0), [l1] "=&r"(l1), [t] "=&r"(t), [u] "=&r"(u)
                     : [rb] "r"(row_bytes), [pl] "r"(plane * sizeof(int16_t)), [off] "r"(off2)
                     : "cc", "memory");
                 iy += (rows - iy) & ~1;
