@@ -224,6 +224,79 @@ static __attribute__((noinline)) void column3x3(const uint32_t *c0, int col_word
 }
 #endif
 
+#if KWS_NN_DSP && defined(__ARM_FEATURE_DSP) && !defined(KWS_NN_EMULATE_DSP)
+/* What the assembly of a whole 3x3 stride-1 channel reads (every output column, out_h <= 32). */
+typedef struct {
+    const int16_t *plane; /* the channel's first input column */
+    int32_t col_bytes;    /* bytes between input columns (h2p * 2) */
+    int32_t col_step;     /* bytes from one output column's first input column to the next's */
+    int32_t out_w;
+    int32_t entry;        /* pairs per column * 80: the computed entry into the unrolled pairs */
+    const uint32_t *wab;  /* wa0, wb0, wa1, wb1, wa2, wb2 */
+    int32_t *acc;         /* out_w columns of 2 * pairs sums */
+} kws_dw3_ctx_t;
+
+/*
+ * One output pair of column3x3's loop with single loads and stores: the previous pair's two stores
+ * and this pair's first two loads form one pipelined run (5 cycles, against 6 for STRD + LDRD).
+ * Registers: r0-r5 the weight words, r6-r8 the three input columns, r9 the sums, r10/r11 the
+ * inputs, r12/lr the two sums. 20 32-bit instructions: 80 bytes.
+ */
+#define KWS_DW3_PAIR                                                                               \
+    "ldr.w r11, [r6, #4]\n\t"                                                                      \
+    "ldr.w r10, [r6], #4\n\t"                                                                      \
+    "smuad r12, r10, r0\n\t"                                                                       \
+    "smlabt r12, r11, r1, r12\n\t"                                                                 \
+    "smuad lr, r11, r1\n\t"                                                                        \
+    "smlatb lr, r10, r0, lr\n\t"                                                                   \
+    "ldr.w r11, [r7, #4]\n\t"                                                                      \
+    "ldr.w r10, [r7], #4\n\t"                                                                      \
+    "smlad r12, r10, r2, r12\n\t"                                                                  \
+    "smlabt r12, r11, r3, r12\n\t"                                                                 \
+    "smlad lr, r11, r3, lr\n\t"                                                                    \
+    "smlatb lr, r10, r2, lr\n\t"                                                                   \
+    "ldr.w r11, [r8, #4]\n\t"                                                                      \
+    "ldr.w r10, [r8], #4\n\t"                                                                      \
+    "smlad r12, r10, r4, r12\n\t"                                                                  \
+    "smlabt r12, r11, r5, r12\n\t"                                                                 \
+    "smlad lr, r11, r5, lr\n\t"                                                                    \
+    "smlatb lr, r10, r4, lr\n\t"                                                                   \
+    "str.w r12, [r9], #4\n\t"                                                                      \
+    "str.w lr, [r9], #4\n\t"
+
+/* The sums of every output column of one channel in one call (column3x3's arithmetic). */
+__attribute__((naked, noinline)) static void channel3x3_sums(const kws_dw3_ctx_t *ctx __attribute__((unused))) {
+    __asm volatile(
+        "push {r4-r11, lr}\n\t"
+        "sub sp, sp, #20\n\t"
+        "ldm r0, {r1-r7}\n\t"               /* plane, col_bytes, col_step, out_w, entry, wab, acc */
+        "strd r1, r2, [sp, #0]\n\t"
+        "strd r3, r4, [sp, #8]\n\t"
+        "mov r9, r7\n\t"
+        "adr.w r7, 2f\n\t"
+        "sub r7, r7, r5\n\t"
+        "orr r7, r7, #1\n\t"                /* Thumb state for the LDR PC below */
+        "str r7, [sp, #16]\n\t"
+        "ldm r6, {r0-r5}\n\t"
+        "1:\n\t"
+        "ldrd r6, r10, [sp, #0]\n\t"        /* this column's first input column, col_bytes */
+        "ldr r11, [sp, #8]\n\t"
+        "add r7, r6, r10\n\t"
+        "add r8, r7, r10\n\t"
+        "add r11, r6, r11\n\t"
+        "str r11, [sp, #0]\n\t"
+        "ldr pc, [sp, #16]\n\t"
+        ".rept 16\n\t" KWS_DW3_PAIR ".endr\n"
+        "2:\n\t"
+        "ldr r10, [sp, #12]\n\t"
+        "subs r10, r10, #1\n\t"
+        "str r10, [sp, #12]\n\t"
+        "bne 1b\n\t"
+        "add sp, sp, #20\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+#endif
+
 #if KWS_NN_DSP
 /*
  * One column of n sums a[] requantized in the fast form into o, o + step, ...: 6 instructions per
@@ -292,6 +365,15 @@ static __attribute__((noinline)) void channel3x3_fast(const kws_nn_depthwise_t *
     const int32_t step = out_w * c_n;
     const size_t col_step = (size_t)p->stride_w * h2p;
     out += c;
+#if defined(__ARM_FEATURE_DSP) && !defined(KWS_NN_EMULATE_DSP)
+    if (out_h <= 32) { /* every column's sums in one call, then every column's outputs */
+        const int oh2 = (out_h + 1) & ~1;
+        const kws_dw3_ctx_t ctx = {plane, h2p * 2, (int32_t)(col_step * 2), out_w, (out_h + 1) / 2 * 80, wab, acc};
+        channel3x3_sums(&ctx);
+        for (int ox = 0; ox < out_w; ox++, out += c_n) requant_column(acc + ox * oh2, out_h, out, step, bias2, m, add, rs);
+        return;
+    }
+#endif
     for (int ox = 0; ox < out_w; ox++, plane += col_step, out += c_n) {
         column3x3((const uint32_t *)(const void *)plane, h2p / 2, wab, out_h, acc);
         requant_column(acc, out_h, out, step, bias2, m, add, rs);
