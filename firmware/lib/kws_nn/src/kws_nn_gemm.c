@@ -745,8 +745,11 @@ static void conv_packed(const kws_nn_conv_t *p, const int8_t *in, int8_t *out, i
         }
         const int row_words = wp / 2, kw_words = p->k_w / 2;
 #if KWS_PACKED_ASM
-        /* Four pixels at a time through the 2 x 4 block (a short last group repeats its last pixel). */
-        for (int i = 0; i < n; i += PIX) {
+        /* Four pixels at a time through the 2 x 4 block (a short last group of 3 repeats its last
+         * pixel; the last 1 or 2 take the 2 x 2 block below). */
+        int done = 0;
+        for (; n - done >= 3; done += PIX) {
+            const int i = done;
             const uint32_t *s[PIX];
             int off[PIX];
             for (int j = 0; j < PIX; j++) {
@@ -767,9 +770,10 @@ static void conv_packed(const kws_nn_conv_t *p, const int8_t *in, int8_t *out, i
                                            p->packed, x + 8 * steps, steps > 16};
             packed_blocks4(&ctx);
         }
-        return;
+#else
+        const int done = 0;
 #endif
-        for (int i = 0; i < n; i += 2) {
+        for (int i = done; i < n; i += 2) {
             const int j = i + 1 < n ? i + 1 : i;
             const uint32_t *s0 = (const uint32_t *)(const void *)(pad + (size_t)(i / p->out_w) * p->stride_h * wp +
                                                                   (size_t)(i % p->out_w) * p->stride_w);
