@@ -80,6 +80,7 @@ typedef struct {
  * whole layer as one word stream the DSP kernel reads front to back, two output channels (a, b) at
  * a time. Per pair of channels:
  *   [2 bias_a, 2 bias_a, 2 bias_b, 2 bias_b]   the four accumulators of 2 channels x 2 pixels
+ *                                              (the M4's 2 x 4 block copies them to its eight)
  *   K/4 steps of [wa(k), wb(k), wa(k+1), wb(k+1)]   int16 pairs k, k+1 (same pair order as the
  *                                              gemm layout), every weight doubled
  *   [mult_a, fast_add_a, -shift_a, mult_b, fast_add_b, -shift_b, last]   last: 1 on the final pair
