@@ -224,79 +224,6 @@ static __attribute__((noinline)) void column3x3(const uint32_t *c0, int col_word
 }
 #endif
 
-#if KWS_NN_DSP && defined(__ARM_FEATURE_DSP) && !defined(KWS_NN_EMULATE_DSP)
-/* What the assembly of a whole 3x3 stride-1 channel reads (every output column, out_h <= 32). */
-typedef struct {
-    const int16_t *plane; /* the channel's first input column */
-    int32_t col_bytes;    /* bytes between input columns (h2p * 2) */
-    int32_t col_step;     /* bytes from one output column's first input column to the next's */
-    int32_t out_w;
-    int32_t entry;        /* pairs per column * 80: the computed entry into the unrolled pairs */
-    const uint32_t *wab;  /* wa0, wb0, wa1, wb1, wa2, wb2 */
-    int32_t *acc;         /* out_w columns of 2 * pairs sums */
-} kws_dw3_ctx_t;
-
-/*
- * One output pair of column3x3's loop with single loads and stores: the previous pair's two stores
- * and this pair's first two loads form one pipelined run (5 cycles, against 6 for STRD + LDRD).
- * Registers: r0-r5 the weight words, r6-r8 the three input columns, r9 the sums, r10/r11 the
- * inputs, r12/lr the two sums. 20 32-bit instructions: 80 bytes.
- */
-#define KWS_DW3_PAIR                                                                               \
-    "ldr.w r11, [r6, #4]\n\t"                                                                      \
-    "ldr.w r10, [r6], #4\n\t"                                                                      \
-    "smuad r12, r10, r0\n\t"                                                                       \
-    "smlabt r12, r11, r1, r12\n\t"                                                                 \
-    "smuad lr, r11, r1\n\t"                                                                        \
-    "smlatb lr, r10, r0, lr\n\t"                                                                   \
-    "ldr.w r11, [r7, #4]\n\t"                                                                      \
-    "ldr.w r10, [r7], #4\n\t"                                                                      \
-    "smlad r12, r10, r2, r12\n\t"                                                                  \
-    "smlabt r12, r11, r3, r12\n\t"                                                                 \
-    "smlad lr, r11, r3, lr\n\t"                                                                    \
-    "smlatb lr, r10, r2, lr\n\t"                                                                   \
-    "ldr.w r11, [r8, #4]\n\t"                                                                      \
-    "ldr.w r10, [r8], #4\n\t"                                                                      \
-    "smlad r12, r10, r4, r12\n\t"                                                                  \
-    "smlabt r12, r11, r5, r12\n\t"                                                                 \
-    "smlad lr, r11, r5, lr\n\t"                                                                    \
-    "smlatb lr, r10, r4, lr\n\t"                                                                   \
-    "str.w r12, [r9], #4\n\t"                                                                      \
-    "str.w lr, [r9], #4\n\t"
-
-/* The sums of every output column of one channel in one call (column3x3's arithmetic). */
-__attribute__((naked, noinline)) static void channel3x3_sums(const kws_dw3_ctx_t *ctx __attribute__((unused))) {
-    __asm volatile(
-        "push {r4-r11, lr}\n\t"
-        "sub sp, sp, #20\n\t"
-        "ldm r0, {r1-r7}\n\t"               /* plane, col_bytes, col_step, out_w, entry, wab, acc */
-        "strd r1, r2, [sp, #0]\n\t"
-        "strd r3, r4, [sp, #8]\n\t"
-        "mov r9, r7\n\t"
-        "adr.w r7, 2f\n\t"
-        "sub r7, r7, r5\n\t"
-        "orr r7, r7, #1\n\t"                /* Thumb state for the LDR PC below */
-        "str r7, [sp, #16]\n\t"
-        "ldm r6, {r0-r5}\n\t"
-        "1:\n\t"
-        "ldrd r6, r10, [sp, #0]\n\t"        /* this column's first input column, col_bytes */
-        "ldr r11, [sp, #8]\n\t"
-        "add r7, r6, r10\n\t"
-        "add r8, r7, r10\n\t"
-        "add r11, r6, r11\n\t"
-        "str r11, [sp, #0]\n\t"
-        "ldr pc, [sp, #16]\n\t"
-        ".rept 16\n\t" KWS_DW3_PAIR ".endr\n"
-        "2:\n\t"
-        "ldr r10, [sp, #12]\n\t"
-        "subs r10, r10, #1\n\t"
-        "str r10, [sp, #12]\n\t"
-        "bne 1b\n\t"
-        "add sp, sp, #20\n\t"
-        "pop {r4-r11, pc}\n\t");
-}
-#endif
-
 #if KWS_NN_DSP
 /*
  * One column of n sums a[] requantized in the fast form into o, o + step, ...: 6 instructions per
@@ -345,6 +272,137 @@ static inline void requant_column(const int32_t *a, int n, int8_t *o, int32_t st
     }
 }
 
+#if KWS_NN_DSP && defined(__ARM_FEATURE_DSP) && !defined(KWS_NN_EMULATE_DSP)
+#define KWS_DW3_FUSED 1
+/* What the fused assembly of a whole 3x3 stride-1 channel reads (out_h <= 33). */
+typedef struct {
+    const int16_t *plane; /* the channel's first input column */
+    int32_t col_bytes;    /* bytes between input columns (h2p * 2) */
+    int32_t col_step;     /* bytes from one output column's first input column to the next's */
+    int32_t out_w;
+    int32_t entry;        /* out_h / 2 * 132: the computed entry into the unrolled pairs */
+    const uint32_t *wab;  /* wa0, wb0, wa1, wb1, wa2, wb2 (doubled in the assembly) */
+    int8_t *out;          /* output column 0, row 0 of the channel */
+    int32_t c_n;          /* bytes from one output column to the next */
+    int32_t bias2, m, add, rs;
+    int32_t step;         /* bytes from one output row to the next */
+    int32_t odd;          /* out_h is odd: a last half pair per column */
+} kws_dw3f_ctx_t;
+
+/*
+ * The sums of one output pair, started from the doubled bias with the doubled weights, so that
+ * they are the 2 * acc SMMLAR takes (kws_nn_internal.h): registers r0-r5 the weight words, r6-r8
+ * the three input columns, r10/r11 the inputs, r12/lr the two sums; the frame holds the
+ * requantization constants (bias2, m, add, rs, step at sp + 0..16). 20 32-bit instructions.
+ */
+#define KWS_DW3F_SUMS                                                                              \
+    "ldr.w r11, [r6, #4]\n\t"                                                                      \
+    "ldr.w r10, [r6], #4\n\t"                                                                      \
+    "ldr.w r12, [sp, #0]\n\t"                                                                      \
+    "ldr.w lr, [sp, #0]\n\t"                                                                       \
+    "smlad r12, r10, r0, r12\n\t"                                                                  \
+    "smlabt r12, r11, r1, r12\n\t"                                                                 \
+    "smlad lr, r11, r1, lr\n\t"                                                                    \
+    "smlatb lr, r10, r0, lr\n\t"                                                                   \
+    "ldr.w r11, [r7, #4]\n\t"                                                                      \
+    "ldr.w r10, [r7], #4\n\t"                                                                      \
+    "smlad r12, r10, r2, r12\n\t"                                                                  \
+    "smlabt r12, r11, r3, r12\n\t"                                                                 \
+    "smlad lr, r11, r3, lr\n\t"                                                                    \
+    "smlatb lr, r10, r2, lr\n\t"                                                                   \
+    "ldr.w r11, [r8, #4]\n\t"                                                                      \
+    "ldr.w r10, [r8], #4\n\t"                                                                      \
+    "smlad r12, r10, r4, r12\n\t"                                                                  \
+    "smlabt r12, r11, r5, r12\n\t"                                                                 \
+    "smlad lr, r11, r5, lr\n\t"                                                                    \
+    "smlatb lr, r10, r4, lr\n\t"
+/* The pair's sums, requantized and stored (r9: the output of its first row): 33 instructions, 132 bytes. */
+#define KWS_DW3F_PAIR                                                                              \
+    KWS_DW3F_SUMS                                                                                  \
+    "ldr.w r10, [sp, #4]\n\t"                                                                      \
+    "ldr.w r11, [sp, #8]\n\t"                                                                      \
+    "smmlar r12, r12, r10, r11\n\t"                                                                \
+    "smmlar lr, lr, r10, r11\n\t"                                                                  \
+    "ldr.w r10, [sp, #12]\n\t"                                                                     \
+    "ldr.w r11, [sp, #16]\n\t"                                                                     \
+    "asr.w r12, r12, r10\n\t"                                                                      \
+    "asr.w lr, lr, r10\n\t"                                                                        \
+    "ssat r12, #8, r12\n\t"                                                                        \
+    "ssat lr, #8, lr\n\t"                                                                          \
+    "strb.w r12, [r9]\n\t"                                                                         \
+    "strb.w lr, [r9, r11]\n\t"                                                                     \
+    "add.w r9, r9, r11, lsl #1\n\t"
+
+/*
+ * Every output of one channel in one call: sums and requantization per output pair, with no array
+ * of sums between them. Frame: bias2, m, add, rs, step (0..16), the output column's first input
+ * column (20), col_bytes (24), col_step (28), the output column (32), c_n (36), columns left (40),
+ * the entry address (44), odd (48).
+ */
+__attribute__((naked, noinline)) static void channel3x3_fused(const kws_dw3f_ctx_t *ctx __attribute__((unused))) {
+    __asm volatile(
+        "push {r4-r11, lr}\n\t"
+        "sub sp, sp, #56\n\t"
+        "mov lr, r0\n\t"
+        "ldmia lr!, {r0-r7}\n\t"            /* plane, col_bytes, col_step, out_w, entry, wab, out, c_n */
+        "str r0, [sp, #20]\n\t"
+        "str r1, [sp, #24]\n\t"
+        "str r2, [sp, #28]\n\t"
+        "str r3, [sp, #40]\n\t"
+        "str r6, [sp, #32]\n\t"
+        "str r7, [sp, #36]\n\t"
+        "adr.w r0, 2f\n\t"
+        "sub r0, r0, r4\n\t"
+        "orr r0, r0, #1\n\t"                /* Thumb state for the LDR PC below */
+        "str r0, [sp, #44]\n\t"
+        "ldmia lr!, {r0-r4}\n\t"            /* bias2, m, add, rs, step */
+        "stmia sp, {r0-r4}\n\t"
+        "ldr r0, [lr]\n\t"                  /* odd */
+        "str r0, [sp, #48]\n\t"
+        "mov r12, r5\n\t"
+        "ldmia r12, {r0-r5}\n\t"            /* the weight words, every weight doubled (|w| <= 128: */
+        "sadd16 r0, r0, r0\n\t"             /* still int16) */
+        "sadd16 r1, r1, r1\n\t"
+        "sadd16 r2, r2, r2\n\t"
+        "sadd16 r3, r3, r3\n\t"
+        "sadd16 r4, r4, r4\n\t"
+        "sadd16 r5, r5, r5\n"
+        "1:\n\t"
+        "ldr r6, [sp, #20]\n\t"
+        "ldr r10, [sp, #24]\n\t"
+        "ldr r11, [sp, #28]\n\t"
+        "ldr r9, [sp, #32]\n\t"
+        "add r7, r6, r10\n\t"
+        "add r8, r7, r10\n\t"
+        "add r11, r6, r11\n\t"
+        "str r11, [sp, #20]\n\t"
+        "ldr r10, [sp, #36]\n\t"
+        "add r10, r9, r10\n\t"
+        "str r10, [sp, #32]\n\t"
+        "ldr pc, [sp, #44]\n\t"
+        ".rept 16\n\t" KWS_DW3F_PAIR ".endr\n"
+        "2:\n\t"
+        "ldr r10, [sp, #48]\n\t"
+        "cmp r10, #0\n\t"
+        "beq 3f\n\t"
+        KWS_DW3F_SUMS                       /* an odd last output: the pair's first only */
+        "ldr.w r10, [sp, #4]\n\t"
+        "ldr.w r11, [sp, #8]\n\t"
+        "smmlar r12, r12, r10, r11\n\t"
+        "ldr.w r10, [sp, #12]\n\t"
+        "asr.w r12, r12, r10\n\t"
+        "ssat r12, #8, r12\n\t"
+        "strb.w r12, [r9]\n"
+        "3:\n\t"
+        "ldr r10, [sp, #40]\n\t"
+        "subs r10, r10, #1\n\t"
+        "str r10, [sp, #40]\n\t"
+        "bne 1b\n\t"
+        "add sp, sp, #56\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+#endif
+
 /*
  * Channel c of a 3x3 stride-1 layer whose requantization is the fast form over the whole int8
  * range: each output column is summed into acc (one column of sums) and requantized straight away,
@@ -365,15 +423,6 @@ static __attribute__((noinline)) void channel3x3_fast(const kws_nn_depthwise_t *
     const int32_t step = out_w * c_n;
     const size_t col_step = (size_t)p->stride_w * h2p;
     out += c;
-#if defined(__ARM_FEATURE_DSP) && !defined(KWS_NN_EMULATE_DSP)
-    if (out_h <= 32) { /* every column's sums in one call, then every column's outputs */
-        const int oh2 = (out_h + 1) & ~1;
-        const kws_dw3_ctx_t ctx = {plane, h2p * 2, (int32_t)(col_step * 2), out_w, (out_h + 1) / 2 * 80, wab, acc};
-        channel3x3_sums(&ctx);
-        for (int ox = 0; ox < out_w; ox++, out += c_n) requant_column(acc + ox * oh2, out_h, out, step, bias2, m, add, rs);
-        return;
-    }
-#endif
     for (int ox = 0; ox < out_w; ox++, plane += col_step, out += c_n) {
         column3x3((const uint32_t *)(const void *)plane, h2p / 2, wab, out_h, acc);
         requant_column(acc, out_h, out, step, bias2, m, add, rs);
@@ -539,11 +588,33 @@ void kws_nn_depthwise(const kws_nn_depthwise_t *p, const int8_t *in, int8_t *out
     const int fast3x3 = p->k_h == 3 && p->k_w == 3 && p->stride_h == 1 && p->q.fast_add != NULL &&
                         p->q.act_min <= -128 && p->q.act_max >= 127;
 #endif
+#if defined(KWS_DW3_FUSED)
+    /* The fused kernel: the layer's part of its context once, each channel's part in the loop. */
+    const int fused = fast3x3 && out_h <= 33;
+    kws_dw3f_ctx_t f = {NULL, h2p * 2, (int32_t)((size_t)p->stride_w * h2p * 2), out_w, out_h / 2 * 132, NULL, NULL,
+                        c_n, 0, 0, 0, 0, (int32_t)(out_w * c_n), out_h & 1};
+#endif
     for (int c0 = 0; c0 < c_n; c0 += GROUP) {
         const int g = c_n - c0 < GROUP ? c_n - c0 : GROUP;
         load_group(p, in, c0, g, scratch, h2, w2, h2p);
         for (int j = 0; j < g; j++) {
             const int c = c0 + j;
+#if defined(KWS_DW3_FUSED)
+            if (fused) {
+                const int16_t *w = p->weights + (size_t)c * 9;
+                /* (w[0][dx], w[1][dx]) and (w[1][dx], w[2][dx]) of kernel column dx. */
+                uint32_t wab[6];
+                for (int dx = 0; dx < 3; dx++) {
+                    wab[2 * dx] = (uint32_t)(uint16_t)w[dx] | ((uint32_t)(uint16_t)w[3 + dx] << 16);
+                    wab[2 * dx + 1] = (uint32_t)(uint16_t)w[3 + dx] | ((uint32_t)(uint16_t)w[6 + dx] << 16);
+                }
+                f.plane = scratch + (size_t)j * plane, f.wab = wab, f.out = out + c;
+                f.bias2 = (int32_t)((uint32_t)p->q.bias[c] * 2u), f.m = p->q.mult[c], f.add = p->q.fast_add[c];
+                f.rs = -p->q.shift[c];
+                channel3x3_fused(&f);
+                continue;
+            }
+#endif
 #if KWS_NN_DSP
             if (fast3x3) {
                 channel3x3_fast(p, scratch + (size_t)j * plane, c, h2p, acc, out);
