@@ -125,7 +125,7 @@ def test_whole_core_in_real_time_on_cortex_m4_skips_and_never_drops():
     s_fast, s_slow = _last_stats(fast), _last_stats(slow)
     inf_us = [int(f.split("=")[1]) for l in fast if l.startswith("INF") for f in l.split() if f.startswith("inf_us=")]
     print(f"64 MHz: {s_fast}; 32 MHz: {s_slow}; inference {np.median(inf_us) / 1000:.1f} ms at 64 MHz")
-    # inf_us is the board's own clock: ~59 ms for the shipped model's 3.75 M modelled cycles at 64 MHz.
+    # inf_us is the board's own clock: ~58 ms for the shipped model's 3.72 M modelled cycles at 64 MHz.
     assert 50_000 < np.median(inf_us) < 80_000
     assert s_fast.dropped == 0 and s_slow.dropped == 0
     n_fast, n_slow = (sum(l.startswith("INF") for l in lines) for lines in (fast, slow))

@@ -97,13 +97,13 @@ class CpuModel:
 # Cortex-M4 timing model (tinykws.boardcode.m4cycles: Arm's cycles per instruction class, loads 2 or 1
 # when pipelined, LDM 1+N, a 2-cycle refill after each taken branch) to QEMU's log of the blocks the
 # real binary executed, built with the Nano's flags. The shipped DS-CNN-S on the engine's DSP path:
-# 3,745,463 cycles for 3,120,235 instructions (1.20; the 1x1 convolutions' 2 x 4 blocks of pipelined
-# single loads + SMLAD are 1.18, the depthwise layers 1.25, the first convolution 1.19); the C MFCC:
+# 3,719,103 cycles for 3,113,942 instructions (1.19; the 1x1 convolutions' 2 x 4 blocks of pipelined
+# single loads + SMLAD are 1.18, the fused depthwise layers 1.23, the first convolution 1.19); the C MFCC:
 # 82,165 cycles per frame for 55,861 instructions (1.47).
 # Assumed: zero flash wait states, i.e. the nRF52840's instruction cache (NVMC ICACHECNF) is on and
 # hits; a miss costs more, so these are lower bounds. tests/boardcode/test_m4cycles.py checks the
 # constants against a fresh trace of the shipped model.
-NANO_NN_CPI = 1.20
+NANO_NN_CPI = 1.19
 NANO_MFCC_CPI = 1.47
 
 # The ESP32's Xtensa LX6 runs no Cortex-M4 code, and no ESP32 compiler is available here, so its
@@ -113,7 +113,7 @@ NANO_MFCC_CPI = 1.47
 ESP32_CPI = round(NANO_MFCC_CPI * 3.40 / 2.07, 2)
 
 # The int8 engine on the ESP32 is its portable path (no SMLAD on the LX6): 8.28 M Cortex-M4
-# instructions per inference of the shipped DS-CNN-S (scripts/bench_inference.py; 2.65 times the
+# instructions per inference of the shipped DS-CNN-S (scripts/bench_inference.py; 2.66 times the
 # Nano's DSP path). The same C built with the ESP32 build's C flags for an Xtensa core and run on
 # QEMU (tinykws.boardcode.xtensa: Debian's gcc-xtensa-lx106 and qemu-system-xtensa -M sim -cpu
 # lx106, the ESP8266's core standing in for the ESP32's LX6: no register windows, no MULSH, no
@@ -193,7 +193,7 @@ BOARDS: dict[str, BoardBudget] = {
         env="nano33ble",
         upload_hint="if the upload cannot find the board, double-press its reset button (the LED pulses) and try again",
         cpu=CpuModel("nRF52840 Cortex-M4F", 64_000_000, NANO_MFCC_CPI, nn_cycles_per_instruction=NANO_NN_CPI,
-                     basis="Cortex-M4 at 64 MHz, cycles modelled over QEMU's trace: 1.20 per instruction in the int8 "
+                     basis="Cortex-M4 at 64 MHz, cycles modelled over QEMU's trace: 1.19 per instruction in the int8 "
                            "engine, 1.47 in the MFCC; zero flash wait states assumed (instruction cache on)"),
     ),
     "esp32dev": BoardBudget(

@@ -33,7 +33,7 @@ class EnergyEstimate:
     cell_mah: int = CELL_MAH
 
     def line(self) -> str:
-        """``energy: 14.1 mW (4.7 mA; CPU computing 65 % of the time), 8.9 days on a 1000 mAh cell``."""
+        """``energy: 14.0 mW (4.7 mA; CPU computing 64 % of the time), 8.9 days on a 1000 mAh cell``."""
         return (f"energy: {self.mw:.1f} mW ({self.mean_ma:.1f} mA; CPU computing {100 * self.compute_share:.0f} % of "
                 f"the time), {self.days:.1f} days on a {self.cell_mah} mAh cell (MCU + microphone)")
 

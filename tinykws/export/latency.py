@@ -60,9 +60,9 @@ class OpCost:
 #:
 #: ``native``: the generated int8 engine (lib/kws_nn, DSP path), -Os with the Nano's flags, fitted to
 #: the per-layer counts of ``python scripts/bench_inference.py`` for the shipped DS-CNN-S
-#: (3,120,235 instructions per call): first conv 352,677 (320,000 MACs, 8,000 outputs), each 3x3
-#: depthwise 174,001 (72,000 MACs), each 1x1 conv 510,667 (512,000 MACs), average pool 21,687
-#: (8,000 inputs), fully connected 3,125, softmax 4,077. (The 2 channels x 4 pixels blocks and the
+#: (3,113,942 instructions per call): first conv 352,675 (320,000 MACs, 8,000 outputs), each 3x3
+#: depthwise 172,430 (72,000 MACs), each 1x1 conv 510,666 (512,000 MACs), average pool 21,685
+#: (8,000 inputs), fully connected 3,123, softmax 4,077. (The 2 channels x 4 pixels blocks and the
 #: single loads that pipeline take more instructions than the LDM loops before them, 2,530,753 in
 #: all, and fewer cycles: boards.NANO_NN_CPI.) Per output: the kernels' requantization
 #: epilogues (about 6 instructions per output in the 1x1 and first-conv blocks, 9 in the depthwise
@@ -75,7 +75,7 @@ class OpCost:
 #: ``native_portable``: the same engine's portable path (``-DKWS_NN_PORTABLE``: plain C, no SIMD
 #: intrinsics), which is what a core without the M4's DSP instructions compiles, the ESP32's among
 #: them. Fitted the same way to the portable column of ``scripts/bench_inference.py`` for the
-#: shipped DS-CNN-S (8,283,027 instructions per call, 2.65 times the DSP path; 25,438,418 before
+#: shipped DS-CNN-S (8,283,027 instructions per call, 2.66 times the DSP path; 25,438,418 before
 #: the portable kernels were written for cores without SMLAD): first conv 998,717, each depthwise
 #: 514,532, each 1x1 conv 1,282,197, average pool 90,200; fully connected and softmax as the DSP
 #: path (they share its code).
@@ -93,7 +93,7 @@ OP_COSTS: dict[str, dict[str, OpCost]] = {
     "native": {
         "conv": OpCost(per_mac=0.8273, per_output=6, per_op=39_934),
         "conv_1x1": OpCost(per_mac=0.9033, per_output=6, per_op=200),
-        "depthwise": OpCost(per_mac=1.4125, per_output=9, per_op=300),
+        "depthwise": OpCost(per_mac=1.3907, per_output=9, per_op=300),
         "depthwise_time": OpCost(per_mac=0, per_output=27.3, per_op=300),
         "pool": OpCost(per_mac=2.6335, per_output=8, per_op=100),
         "fc": OpCost(per_mac=6.6, per_output=15, per_op=499),
@@ -167,7 +167,7 @@ class LatencyEstimate:
     cycles: int = 0
 
     def line(self) -> str:
-        """``nano33ble, native: features 6.4 ms + inference 59 ms = 65 ms per 100 ms stride (65 %; 4.15 M cycles)``."""
+        """``nano33ble, native: features 6.4 ms + inference 58 ms = 64 ms per 100 ms stride (64 %; 4.12 M cycles)``."""
         return (f"{self.board}, {self.engine}: features {_ms(self.feature_ms)} + inference {_ms(self.inference_ms)} "
                 f"= {_ms(self.total_ms)} per {self.stride_ms} ms stride ({100 * self.budget_fraction:.0f} %; "
                 f"{self.cycles / 1e6:.2f} M cycles)")
