@@ -77,3 +77,48 @@ def test_train_with_the_encoder_starts_from_its_weights_and_records_it(tone_data
     assert json.loads((run / "report.json").read_text())["model"]["encoder"] == "pretrained"
     enc = load_encoder("ds-cnn-s", DEFAULT_SPEC)
     assert seen and all(np.array_equal(a, b) for a, b in zip(seen[0], enc.weights))
+
+
+def test_frozen_trunk_keeps_the_encoders_weights_and_the_classifier_learns(tone_dataset, tmp_path):
+    import keras
+    from click.testing import CliRunner
+
+    from tinykws.cli.main import cli
+
+    res = CliRunner().invoke(cli, ["train", str(tone_dataset), "--words", "up,down", "--arch", "ds-cnn-s", "--encoder",
+                                   "pretrained", "--frozen-trunk", "-1", "--epochs", "2", "--batch-size", "32",
+                                   "--stream-minutes", "0.1", "--no-synth-keywords", "--no-near-misses",
+                                   "--hard-negative-rounds", "0", "--no-stream-checkpoint", "--no-teacher", "--name", "frozen",
+                                   "--out", str(tmp_path / "runs")])
+    assert res.exit_code == 0, res.output[-2000:]
+    assert "18 of the trunk's 18 layers with weights stay as pretrained" in res.output
+    run = next((tmp_path / "runs").glob("*-frozen"))
+    assert json.loads((run / "config.json").read_text())["frozen_trunk"] == -1
+    model = keras.models.load_model(run / "model.keras", compile=False)
+    enc = load_encoder("ds-cnn-s", DEFAULT_SPEC)
+    # Every trunk weight, batch-norm statistics included, is the encoder's; the classifier moved from its start.
+    assert all(np.array_equal(a, b) for a, b in zip(trunk_weights(model), enc.weights))
+    assert np.abs(model.get_layer("scores").get_weights()[0]).sum() > 0
+
+
+def test_frozen_trunk_without_a_pretrained_encoder_is_one_error_line(tone_dataset, tmp_path):
+    p = subprocess.run([sys.executable, "-m", "tinykws", "train", str(tone_dataset), "--words", "up,down", "--encoder", "none",
+                        "--frozen-trunk", "-1", "--epochs", "1", "--no-teacher", "--out", str(tmp_path / "runs")],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 2, (p.stdout[-500:], p.stderr[-500:])
+    errs = [l for l in p.stderr.splitlines() if l.strip()]
+    assert "Traceback" not in p.stderr and len(errs) == 1 and "--frozen-trunk" in errs[0] and "pretrained" in errs[0], p.stderr
+
+
+def test_the_trunk_stays_frozen_by_default_only_for_a_few_voices_with_the_pretrained_encoder():
+    from types import SimpleNamespace
+
+    from tinykws.pipeline import default_frozen_trunk
+
+    few = SimpleNamespace(labels=["lamp", "_unknown_", "_silence_"], by_take=["lamp"])
+    many = SimpleNamespace(labels=["lamp", "_unknown_", "_silence_"], by_take=[])
+    mixed = SimpleNamespace(labels=["lamp", "yes", "_unknown_"], by_take=["lamp"])
+    assert default_frozen_trunk(few, "pretrained") == -1
+    assert default_frozen_trunk(few, "none") == 0
+    assert default_frozen_trunk(many, "pretrained") == 0
+    assert default_frozen_trunk(mixed, "pretrained") == 0

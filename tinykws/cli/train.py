@@ -35,6 +35,10 @@ def recipe_options(f):
     f = click.option("--negative-weight", type=click.FloatRange(0.1, 100), default=d["negative_weight"].default,
                      show_default=True, help="Loss weight of _unknown_ and _silence_ against a keyword class: "
                      "higher trades hits for fewer false accepts.")(f)
+    f = click.option("--frozen-trunk", type=click.IntRange(-1, 1000), default=None,
+                     help="Leading trunk layers with weights kept at the pretrained encoder's weights (-1: the whole "
+                     "trunk, only the classifier learns; 0: every layer learns). Default: -1 for a dataset split by "
+                     "take (a few voices), else 0.")(f)
     return f
 
 

@@ -36,7 +36,7 @@ from tinykws.errors import UserError
 from tinykws.features import compute_mfcc
 from tinykws.io import quiet_fd
 from tinykws.model.architectures import DEFAULT_ARCH, build_model, count_macs
-from tinykws.model.encoders import apply_encoder, load_encoder
+from tinykws.model.encoders import apply_encoder, load_encoder, trunk_layers
 from tinykws.spec import FeatureSpec
 
 
@@ -89,6 +89,9 @@ class FitConfig:
     negative_weight: float = 2.0
     #: Starting point of the trunk: ``"pretrained"`` (the shipped encoder, :mod:`tinykws.model.encoders`) or ``"none"``.
     encoder: str = "none"
+    #: Leading trunk layers with weights (conv and batch norm, in order) kept at the pretrained encoder's
+    #: weights during the fit; -1: the whole trunk (only the classifier learns). 0: every layer learns.
+    frozen_trunk: int = 0
 
 
 @dataclass
@@ -265,6 +268,14 @@ def fit_model(cfg: FitConfig, spec: FeatureSpec, n_labels: int, data: TrainingDa
             apply_encoder(model, enc)
             say(f"encoder: the trunk starts from the pretrained {cfg.arch} encoder ({enc.path.name}, "
                 f"R² {enc.meta.get('r2_held_out', '?')} on held-out speakers)")
+            if cfg.frozen_trunk:
+                layers = trunk_layers(model)
+                keep = layers if cfg.frozen_trunk < 0 else layers[: cfg.frozen_trunk]
+                for layer in keep:
+                    layer.trainable = False
+                say(f"encoder: {len(keep)} of the trunk's {len(layers)} layers with weights stay as pretrained")
+        elif cfg.frozen_trunk:
+            raise UserError("--frozen-trunk keeps pretrained layers: it needs --encoder pretrained")
         schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=max(cfg.epochs * steps, 1), alpha=0.02)
         model.compile(
             optimizer=keras.optimizers.Adam(schedule),
