@@ -140,6 +140,9 @@ def test_pick_rules():
     assert best["threshold"] == 0.72
     best, met = pick([p(0.5, 90, 9), p(0.6, 85, 5)], 1.0)
     assert not met and best["false_accepts"] == 5
+    # Settings that tie on hits and false accepts: the longer suppression (a slow word said once, reported once).
+    tied = [{**p(0.6, 80, 0), "suppression_ms": sup} for sup in (500, 1500, 1000)]
+    assert pick(tied, 1.0)[0]["suppression_ms"] == 1500
 
 
 def test_subsampled_scores_equal_the_core_at_the_longer_stride(tiny_run):
