@@ -773,6 +773,29 @@ static void conv_packed(const kws_nn_conv_t *p, const int8_t *in, int8_t *out, i
                                            p->packed, x + 8 * steps, steps > 16};
             packed_blocks4(&ctx);
         }
+#elif !KWS_NN_DSP
+        /* The portable path (the ESP32): four pixels at a time through packed_run4, the 2 x 4 block
+         * of the 1x1 layers (each weight loaded once for four MACs, against two in packed_run), a
+         * short last group repeating its last pixel. Element e of step st of a pixel is int16
+         * 4 st' + e of its patch row, st' counting the steps within the row. */
+        int done = 0;
+        int16_t *x16 = scratch;
+        for (; done < n; done += PIX) {
+            const int i = done;
+            int8_t *o[PIX];
+            for (int j = 0; j < PIX; j++) {
+                const int q = i + j < n ? i + j : n - 1;
+                o[j] = out + (size_t)q * out_c;
+                const int16_t *src = pad + (size_t)(q / p->out_w) * p->stride_h * wp + (size_t)(q % p->out_w) * p->stride_w;
+                int16_t *d = x16 + j;
+                for (int ky = 0; ky < p->k_h; ky++, src += wp) {
+                    for (int k = 0; k < p->k_w; k += 4, d += 16) {
+                        d[0] = src[k], d[4] = src[k + 1], d[8] = src[k + 2], d[12] = src[k + 3];
+                    }
+                }
+            }
+            packed_run4(p->packed, steps, x16, o);
+        }
 #else
         const int done = 0;
 #endif
