@@ -433,9 +433,8 @@ static __attribute__((noinline)) void channel3x3_fast(const kws_nn_depthwise_t *
 #if !KWS_NN_DSP
 /*
  * Channel c of a 3x3 layer on the portable path (the ESP32's Xtensa): each output straight from
- * its nine int16 inputs, read at fixed offsets of one pointer walking down the column, with the
- * nine weights and the requantization constants in registers; one 16 x 16 multiply and one add a
- * MAC, no array of sums. The fast form when the generator proved it exact over the whole int8
+ * its nine int16 inputs, read at fixed offsets of pointers walking down the columns, two outputs
+ * a step; one 16 x 16 multiply and one add a MAC, no array of sums. The fast form when the generator proved it exact over the whole int8
  * range, else TFLM's reference form.
  */
 static __attribute__((noinline)) void channel3x3_portable(const kws_nn_depthwise_t *p, const int16_t *plane, int c,
@@ -450,7 +449,27 @@ static __attribute__((noinline)) void channel3x3_portable(const kws_nn_depthwise
     for (int ox = 0; ox < out_w; ox++, plane += col_step) {
         const int16_t *x0 = plane, *x1 = plane + h2p, *x2 = plane + 2 * h2p;
         int8_t *o = out + (size_t)ox * c_n + c;
-        for (int oy = 0; oy < out_h; oy++, x0++, x1++, x2++, o += row_step) {
+        int oy = 0;
+        /* Two vertically adjacent outputs per step: they share four of each column's six inputs,
+         * so a step loads 12 inputs (not 18) and each weight reloaded from the stack (nine weights,
+         * the constants and the pointers do not all fit in 16 registers) serves two MACs. */
+        for (; oy + 2 <= out_h; oy += 2, x0 += 2, x1 += 2, x2 += 2, o += 2 * row_step) {
+            int32_t a = bias, b = bias, v0, v1, v2, v3;
+            v0 = x0[0], v1 = x0[1], v2 = x0[2], v3 = x0[3];
+            a += v0 * w00 + v1 * w10 + v2 * w20, b += v1 * w00 + v2 * w10 + v3 * w20;
+            v0 = x1[0], v1 = x1[1], v2 = x1[2], v3 = x1[3];
+            a += v0 * w01 + v1 * w11 + v2 * w21, b += v1 * w01 + v2 * w11 + v3 * w21;
+            v0 = x2[0], v1 = x2[1], v2 = x2[2], v3 = x2[3];
+            a += v0 * w02 + v1 * w12 + v2 * w22, b += v1 * w02 + v2 * w12 + v3 * w22;
+            if (fast) {
+                o[0] = (int8_t)kws_ssat8_c(kws_smmlar_c(a + a, m, add) >> rs);
+                o[row_step] = (int8_t)kws_ssat8_c(kws_smmlar_c(b + b, m, add) >> rs);
+            } else {
+                o[0] = kws_requant_ref(&p->q, c, a);
+                o[row_step] = kws_requant_ref(&p->q, c, b);
+            }
+        }
+        for (; oy < out_h; oy++, x0++, x1++, x2++, o += row_step) {
             int32_t a = bias + x0[0] * w00 + x0[1] * w10 + x0[2] * w20;
             a += x1[0] * w01 + x1[1] * w11 + x1[2] * w21;
             a += x2[0] * w02 + x2[1] * w12 + x2[2] * w22;
