@@ -75,15 +75,16 @@ class OpCost:
 #: ``native_portable``: the same engine's portable path (``-DKWS_NN_PORTABLE``: plain C, no SIMD
 #: intrinsics), which is what a core without the M4's DSP instructions compiles, the ESP32's among
 #: them. Fitted the same way to the portable column of ``scripts/bench_inference.py`` for the
-#: shipped DS-CNN-S (8,283,027 instructions per call, 2.66 times the DSP path; 25,438,418 before
-#: the portable kernels were written for cores without SMLAD): first conv 998,717, each depthwise
-#: 514,532, each 1x1 conv 1,282,197, average pool 90,200; fully connected and softmax as the DSP
+#: shipped DS-CNN-S (8,033,866 instructions per call, 2.58 times the DSP path; 8,283,027 before the
+#: first conv took the 2 x 4 block and the 3x3 depthwise two outputs a step, 25,438,418 before the
+#: portable kernels were written for cores without SMLAD): first conv 885,666, each depthwise
+#: 475,876, each 1x1 conv 1,286,824, average pool 90,202; fully connected and softmax as the DSP
 #: path (they share its code).
 OP_COSTS: dict[str, dict[str, OpCost]] = {
     "native_portable": {
-        "conv": OpCost(per_mac=2.8462, per_output=6, per_op=39_934),
-        "conv_1x1": OpCost(per_mac=2.4101, per_output=6, per_op=200),
-        "depthwise": OpCost(per_mac=6.1421, per_output=9, per_op=300),
+        "conv": OpCost(per_mac=2.4929, per_output=6, per_op=39_934),
+        "conv_1x1": OpCost(per_mac=2.4192, per_output=6, per_op=200),
+        "depthwise": OpCost(per_mac=5.6052, per_output=9, per_op=300),
         "depthwise_time": OpCost(per_mac=0, per_output=110, per_op=300),
         "pool": OpCost(per_mac=11.199, per_output=8, per_op=100),
         "fc": OpCost(per_mac=6.6, per_output=15, per_op=499),
