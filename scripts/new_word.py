@@ -13,6 +13,8 @@ For each WORD and seed, from DATASET (Speech Commands layout, say ../shared/data
    on the other side of that hash, and the last 20 % of each noise recording (training hears the
    first 80 %). ``tinykws evaluate RUN unseen --streaming`` hears it as one stream at the run's own
    operating point (chosen on its own validation stream): the figure a maker's friends would meet.
+   A run trained with its teacher (no ``--no-teacher``) is heard by its teacher too, at the teacher's own
+   operating point, on the same stream (``--teacher``): the gap to the pretrained ear.
 
 Prints one line per run and the mean per word. Runs already in OUT are reused.
 
@@ -148,39 +150,57 @@ def main() -> int:
                 todo.append(cmd)
     if train_all(todo, runs, a.jobs):
         return 1
+    from tinykws.ear.head import HEAD_FILE
+
     rows = []
     for w, s, name, dest, info in plan:
         run = sorted(runs.glob(f"*-{name}"))[-1]
         cache = run / f"unseen-{a.stream_minutes:g}.json"
+        has_head = (run / HEAD_FILE).is_file()
+        if cache.is_file() and has_head and "teacher" not in json.loads(cache.read_text()):
+            cache.unlink()  # heard before the run had a teacher head: again, with the teacher beside it
         if not cache.is_file():
             p = subprocess.run([sys.executable, "-m", "tinykws", "evaluate", str(run), str(dest / "unseen"), "--streaming",
-                                "--stream-minutes", str(a.stream_minutes), "--json"], capture_output=True, text=True)
+                                "--stream-minutes", str(a.stream_minutes), "--json", *(["--teacher"] if has_head else [])],
+                               capture_output=True, text=True)
             if p.returncode:
                 print(p.stderr.strip(), file=sys.stderr)
                 return 1
             cache.write_text(p.stdout)
-        u = json.loads(cache.read_text())["unseen"]
+        heard = json.loads(cache.read_text())
+        u = heard["unseen"]
+        tu = (heard.get("teacher") or {}).get("unseen") or {}
         r = json.loads((run / "report.json").read_text())
         rows.append({"word": w, "seed": s, **info, "clip_int8": r["accuracy"]["int8"],
                      "own_test_quiet": r["streaming"]["test"]["quiet"]["hit_rate"],
                      **{f"unseen_{c}": u[c]["hit_rate"] for c in u}, **{f"unseen_{c}_fa": u[c]["fa_per_hour"] for c in u},
                      "keywords": u["quiet"]["keywords"], "other_words": u["quiet"]["other_words"],
-                     "teacher_own_test_quiet": ((r.get("teacher") or {}).get("test") or {}).get("quiet", {}).get("hit_rate")})
+                     "teacher_own_test_quiet": ((r.get("teacher") or {}).get("test") or {}).get("quiet", {}).get("hit_rate"),
+                     **{f"teacher_unseen_{c}": tu[c]["hit_rate"] for c in tu},
+                     **{f"teacher_unseen_{c}_fa": tu[c]["fa_per_hour"] for c in tu}})
     print(f"\n{arm}: {a.stream_minutes:g}-minute unseen streams at each run's own operating point")
-    print("| word | seed | takes (voices) | unseen takes | quiet: hits at FA/h | noisy: hits at FA/h | own test stream | teacher, own test |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| word | seed | takes (voices) | unseen takes | quiet: hits at FA/h | noisy: hits at FA/h | own test stream | "
+          "teacher, own test | teacher, unseen quiet |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for x in rows:
-        t = x["teacher_own_test_quiet"]
+        t, tu, tfa = x["teacher_own_test_quiet"], x.get("teacher_unseen_quiet"), x.get("teacher_unseen_quiet_fa")
+        teacher_unseen = "-" if tu is None else f"{100 * tu:.1f} % at {tfa:g}"
         print(f"| {x['word']} | {x['seed']} | {x['takes']} ({len(x['voices'])}) | {x['unseen_takes']} | "
               f"{100 * x['unseen_quiet']:.1f} % at {x['unseen_quiet_fa']:g} | "
               f"{100 * x.get('unseen_noisy', 0):.1f} % at {x.get('unseen_noisy_fa', 0):g} | {100 * x['own_test_quiet']:.1f} % | "
-              f"{'-' if t is None else f'{100 * t:.1f} %'} |")
+              f"{'-' if t is None else f'{100 * t:.1f} %'} | "
+              f"{teacher_unseen} |")
     for w in words:
         xs = [x for x in rows if x["word"] == w]
         print(f"mean {w}: quiet {100 * statistics.mean(x['unseen_quiet'] for x in xs):.1f} % at "
               f"{statistics.mean(x['unseen_quiet_fa'] for x in xs):.2f} FA/h over {len(xs)} seed(s)")
     print(f"mean all: quiet {100 * float(np.mean([x['unseen_quiet'] for x in rows])):.1f} % at "
           f"{float(np.mean([x['unseen_quiet_fa'] for x in rows])):.2f} FA/h")
+    tq = [x for x in rows if x.get("teacher_unseen_quiet") is not None]
+    if tq:
+        print(f"mean teacher (runs with a head, {len(tq)}): quiet {100 * float(np.mean([x['teacher_unseen_quiet'] for x in tq])):.1f} % "
+              f"at {float(np.mean([x['teacher_unseen_quiet_fa'] for x in tq])):.2f} FA/h; the board model on the same runs "
+              f"{100 * float(np.mean([x['unseen_quiet'] for x in tq])):.1f} % at {float(np.mean([x['unseen_quiet_fa'] for x in tq])):.2f}")
     (a.out / f"{arm}.json").write_text(json.dumps(rows, indent=2) + "\n")
     return 0
 
