@@ -236,3 +236,35 @@ def test_console_summary_names_the_clips_behind_false_accepts():
     assert lines[0].strip().startswith("test quiet") and "9 false accepts per hour" in lines[0]
     assert "three/b.wav (other word) as right x8; background (background) as no x1" in lines[1]
     assert len(lines) == 3  # the noisy stream had none to name
+
+
+def test_composed_streams_hear_real_other_words_when_there_are_enough(tiny_run, tone_dataset, tmp_path, monkeypatch):
+    """A composed dataset's synthetic other words leave its streams once its real ones are enough (v3)."""
+    import json
+    import os
+    from pathlib import Path
+
+    from tinykws.data.compose import MANIFEST
+    from tinykws.evaluate import streaming
+    from tinykws.run import load_run
+
+    ds = tmp_path / "composed"
+    ds.mkdir()
+    for d in ("up", "down", "flat", "_background_noise_"):
+        os.symlink(tone_dataset / d, ds / d, target_is_directory=True)
+    syn = ds / "hum"  # a synthetic other word: flat's clips under synthetic voices
+    syn.mkdir()
+    for f in sorted((tone_dataset / "flat").iterdir()):
+        os.symlink(f, syn / f.name.replace("spk", "synth"))
+    (ds / MANIFEST).write_text(json.dumps({"keywords": ["up", "down"], "synthetic_words": ["hum"]}))
+    run = load_run(tiny_run)
+    folders = lambda src: {Path(r).parts[0] for r in src.other_sources}  # noqa: E731
+    # Few real other-word clips in the split: the synthetic ones stay.
+    monkeypatch.setattr(streaming, "REAL_OTHERS_MIN", 10_000)
+    src = streaming.stream_sources(run, ds, "validation")
+    assert folders(src) == {"flat", "hum"} and src.synthetic_left_out == 0
+    # Enough: real speech only, and the count of what was left out.
+    monkeypatch.setattr(streaming, "REAL_OTHERS_MIN", 1)
+    src2 = streaming.stream_sources(run, ds, "validation")
+    assert folders(src2) == {"flat"} and src2.synthetic_left_out == len(src.other_sources) - len(src2.other_sources) > 0
+    assert src2.keyword_sources == src.keyword_sources

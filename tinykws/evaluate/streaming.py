@@ -32,7 +32,7 @@ from tinykws.errors import UserError
 from tinykws.recognizer import RECOGNIZER_MAX_HISTORY
 
 #: Protocol version written into every report (``docs/evaluation.md``).
-PROTOCOL = "docs/evaluation.md v2"
+PROTOCOL = "docs/evaluation.md v3"
 #: Length of a protocol stream.
 STREAM_MINUTES = 60.0
 #: Seed of each split's stream.
@@ -44,6 +44,11 @@ UNSEEN = "unseen"
 GAP_S = (1.5, 5.0)
 #: Share of words that are other words (not keywords).
 UNKNOWN_SHARE = 0.3
+#: A composed dataset's split with at least this many clips of real other words (a ``--negatives``
+#: folder, the user's own) hears those only in its streams: the synthetic other words
+#: (tinykws.data.compose) stay for training, and only where real speech is too scarce do the
+#: streams judge false accepts on them (docs/evaluation.md §7).
+REAL_OTHERS_MIN = 100
 #: A detection hits a keyword clip from the clip's start to this long after its end.
 HIT_WINDOW_AFTER_S = 1.0
 CONDITIONS = ("quiet", "noisy")
@@ -96,6 +101,8 @@ class StreamSources:
     other_sources: list[str]
     noise: list[np.ndarray]
     noise_name: str
+    #: Synthetic other-word clips of the split left out (real speech enough: :data:`REAL_OTHERS_MIN`).
+    synthetic_left_out: int = 0
 
 
 def _audio_in(folder: Path) -> list[Path]:
@@ -120,6 +127,7 @@ def stream_sources(run, dataset, split: str, *, noise_dir: str | Path | None = N
         raise ValueError(f"split must be one of {STREAM_SPLITS} or {UNSEEN!r}")
     spec = run.spec
     sr = spec.sample_rate
+    from tinykws.data.compose import synthetic_folders
     from tinykws.evaluate.clips import keywords_in_dataset
 
     root, present = keywords_in_dataset(run, dataset)
@@ -128,6 +136,11 @@ def stream_sources(run, dataset, split: str, *, noise_dir: str | Path | None = N
     clips = [e for e in ds.examples if (e.split == split or split == UNSEEN) and e.kind == "clip"]
     kw = [e for e in clips if e.label in present]
     unk = [e for e in clips if e.label == UNKNOWN]
+    synthetic = set(synthetic_folders(root))
+    real = [e for e in unk if Path(e.rel).parts[0] not in synthetic]
+    left_out = len(unk) - len(real) if len(real) >= REAL_OTHERS_MIN else 0
+    if left_out:
+        unk = real
     if not kw:
         raise UserError(f"{root}: no keyword clips in the {split} split" if split != UNSEEN else f"{root}: no keyword clips")
     Ykw, _ = load_examples(kw, sr, spec.clip_samples)
@@ -151,7 +164,8 @@ def stream_sources(run, dataset, split: str, *, noise_dir: str | Path | None = N
         raise UserError(f"{noise_dir}: the recordings are too short or silent to use as background noise")
     return StreamSources(split, sr, spoken_parts(Ykw, sr), [e.label for e in kw], [e.rel for e in kw],
                          spoken_parts(Yunk, sr), [e.rel for e in unk], noise,
-                         f"{name} ({100 * parts[0]:.0f}-{100 * parts[1]:.0f} % of each recording)" if noise else "none")
+                         f"{name} ({100 * parts[0]:.0f}-{100 * parts[1]:.0f} % of each recording)" if noise else "none",
+                         synthetic_left_out=left_out)
 
 
 def _rms(x: np.ndarray) -> float:

@@ -165,7 +165,8 @@ def measure_streams(run, dataset, *, minutes: float = STREAM_MINUTES, stride_ms:
             sc = score(st)
             n_kw = sum(e.label != "_unknown_" for e in st.events)
             say(f"{split} stream, {cond}: {st.hours * 60:.1f} min, {n_kw} keywords and {len(st.events) - n_kw} other "
-                f"words; {len(sc.times_ms)} inferences every {sc.stride_ms} ms on the {sc.engine}")
+                f"words{' (real speech: the synthetic ones stay for training)' if src.synthetic_left_out else ''}; "
+                f"{len(sc.times_ms)} inferences every {sc.stride_ms} ms on the {sc.engine}")
             out[split][cond] = sc
     return out
 
