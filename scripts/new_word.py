@@ -157,8 +157,12 @@ def main() -> int:
         run = sorted(runs.glob(f"*-{name}"))[-1]
         cache = run / f"unseen-{a.stream_minutes:g}.json"
         has_head = (run / HEAD_FILE).is_file()
-        if cache.is_file() and has_head and "teacher" not in json.loads(cache.read_text()):
-            cache.unlink()  # heard before the run had a teacher head: again, with the teacher beside it
+        r = json.loads((run / "report.json").read_text())
+        if cache.is_file():
+            old = json.loads(cache.read_text())
+            # Heard at another operating point (chosen again since) or before the run had a teacher head: again.
+            if old.get("operating_point") != r["streaming"]["operating_point"] or (has_head and "teacher" not in old):
+                cache.unlink()
         if not cache.is_file():
             p = subprocess.run([sys.executable, "-m", "tinykws", "evaluate", str(run), str(dest / "unseen"), "--streaming",
                                 "--stream-minutes", str(a.stream_minutes), "--json", *(["--teacher"] if has_head else [])],
@@ -170,7 +174,6 @@ def main() -> int:
         heard = json.loads(cache.read_text())
         u = heard["unseen"]
         tu = (heard.get("teacher") or {}).get("unseen") or {}
-        r = json.loads((run / "report.json").read_text())
         rows.append({"word": w, "seed": s, **info, "clip_int8": r["accuracy"]["int8"],
                      "own_test_quiet": r["streaming"]["test"]["quiet"]["hit_rate"],
                      **{f"unseen_{c}": u[c]["hit_rate"] for c in u}, **{f"unseen_{c}_fa": u[c]["fa_per_hour"] for c in u},
