@@ -47,7 +47,7 @@ UNKNOWN_SHARE = 0.3
 #: A composed dataset's split with at least this many clips of real other words (a ``--negatives``
 #: folder, the user's own) hears those only in its streams: the synthetic other words
 #: (tinykws.data.compose) stay for training, and only where real speech is too scarce do the
-#: streams judge false accepts on them (docs/evaluation.md §7).
+#: streams judge false accepts on them (docs/evaluation.md §1, step 2; §7).
 REAL_OTHERS_MIN = 100
 #: A detection hits a keyword clip from the clip's start to this long after its end.
 HIT_WINDOW_AFTER_S = 1.0
