@@ -401,7 +401,8 @@ def compose_dataset(cfg: TrainConfig, say: Callable[[str], None]) -> TrainConfig
         return cfg  # discover says what is wrong
     for w in words:
         check_label(w, f"{root}: label folder")
-    missing = [w for w in words if not (root / w).is_dir()]
+    elsewhere = [Path(n) / w for w in words for n in cfg.negatives]
+    missing = [w for w in words if not (root / w).is_dir() and not any(p.name == w and p.is_dir() for p in elsewhere)]
     if missing:
         return cfg  # discover names the missing folders
     if not cfg.negatives:

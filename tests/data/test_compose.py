@@ -51,6 +51,32 @@ def test_compose_refuses_a_negatives_folder_without_other_words(tone_dataset, tm
         compose(one, ["up"], [tmp_path / "nope"])
 
 
+def test_a_new_word_beside_keywords_of_a_negatives_folder(tone_dataset, tmp_path, monkeypatch):
+    """mine/ holds lamp only; --words lamp,down --negatives DATASET takes down from DATASET as a keyword
+    (split by speaker there), lamp split by take, and DATASET's other words as other words."""
+    from tinykws.data.dataset import discover
+    from tinykws.errors import UserError
+    from tinykws.pipeline import TrainConfig, compose_dataset
+
+    monkeypatch.setenv("TINYKWS_CACHE", str(tmp_path / "cache"))
+    mine = tmp_path / "mine"
+    (mine / "lamp").mkdir(parents=True)
+    for i, p in enumerate(sorted((tone_dataset / "up").iterdir())[:12]):
+        shutil.copy(p, mine / "lamp" / f"me_nohash_{i}.wav")
+    lines = []
+    cfg = compose_dataset(TrainConfig(dataset=str(mine), words=["lamp", "down"], negatives=[str(tone_dataset)]), lines.append)
+    root = Path(cfg.dataset)
+    m = json.loads((root / MANIFEST).read_text())
+    assert m["keywords_from"] == {"down": str(tone_dataset.resolve())} and (root / "down").resolve() == (tone_dataset / "down").resolve()
+    assert m["negatives"][str(tone_dataset.resolve())] == ["flat", "up"]  # down is a keyword, not another word
+    assert any(l.startswith("dataset: + keyword down from") for l in lines)
+    ds = discover(root, ["lamp", "down"])
+    assert ds.by_take == ["lamp"] and ds.split_method == "by speaker; by take for lamp"
+    assert {e.split for e in ds.examples if e.label == "down"} == {"train", "validation", "test"}
+    with pytest.raises(UserError, match="no folder for word"):
+        compose(mine, ["lamp", "nowhere"], [tone_dataset])
+
+
 @pytest.mark.slow
 def test_train_on_a_folder_of_one_word_by_few_voices_runs_start_to_end(tone_dataset, tmp_path):
     one = _one_word(tone_dataset, tmp_path / "mine", n=15)

@@ -5,7 +5,9 @@ voices) and perhaps ``_background_noise_/``. A keyword model also needs to hear 
 word, and its streams need other words to be judged on. :func:`compose` makes a dataset folder (in
 the cache, of links; nothing of the user's is copied or changed) that holds
 
-- the user's keyword folders, as they are;
+- the user's keyword folders, as they are, and any keyword the user's folder lacks from the first
+  ``--negatives DIR`` that has it (a new word beside Speech Commands keywords: ``mine/`` holds
+  ``lamp/``, ``--words lamp,yes,no --negatives speech_commands``);
 - **other words**: the non-keyword folders of every ``--negatives DIR`` given (say a Speech Commands
   download), and synthetic speech (eSpeak NG voices) of everyday words and of words that sound near
   each keyword (:func:`tinykws.data.synth.negative_words`), each a folder of its own, so the splits
@@ -117,10 +119,17 @@ def compose(root, words: list[str], negatives=(), *, sr: int = 16000, log: Calla
         if not other_of[n]:
             raise UserError(f"--negatives {n}: no folder of another word (expected {n}/<word>/*.wav)")
     own_other = [w for w in label_folders(root) if w not in words]
+    # Keywords the user's folder lacks, from the first --negatives folder that has them.
+    keyword_from = {w: next((n for n in negs if (n / w).is_dir() and _audio_files(n / w)), None)
+                    for w in words if not (root / w).is_dir()}
+    lacking = [w for w, n in keyword_from.items() if n is None]
+    if lacking:
+        raise UserError(f"{root}: no folder for word(s) {', '.join(lacking)}, here or in any --negatives folder")
     synth_words = [w for w in negative_words(list(words)) if w.replace(" ", "_") not in own_other]
     has_noise = (root / BACKGROUND).is_dir() and bool(_audio_files(root / BACKGROUND))
     key = hashlib.sha1(repr((str(root), sorted(words), [str(n) for n in negs], synth_words, NEGATIVE_VARIANTS,
-                             NEGATIVE_SEED, has_noise, ROOM_NOISE, sr, 1)).encode()).hexdigest()[:16]
+                             NEGATIVE_SEED, has_noise, ROOM_NOISE, sr, 1)
+                             + ((sorted(keyword_from.items()),) if keyword_from else ())).encode()).hexdigest()[:16]
     final = cache_dir("composed", key)
     if (final / MANIFEST).is_file():
         say(f"dataset: {root} with what tinykws adds ({final})")
@@ -135,6 +144,11 @@ def compose(root, words: list[str], negatives=(), *, sr: int = 16000, log: Calla
     if (root / SILENCE).is_dir():
         _link(root / SILENCE, work / SILENCE)
     taken = set(label_folders(root))
+    for w, n in keyword_from.items():
+        _link(n / w, work / w)
+        taken.add(w)
+        say(f"dataset: + keyword {w} from {n}: {len(_audio_files(n / w))} takes")
+    manifest["keywords_from"] = {w: str(n) for w, n in keyword_from.items()}
     for n, ws in other_of.items():
         added = []
         for w in ws:
